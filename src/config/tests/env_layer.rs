@@ -1,0 +1,129 @@
+//! The SCIMGATE_* layer: precedence, naming, typing, and orgs from the environment alone.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use secrecy::ExposeSecret;
+
+use super::*;
+
+#[test]
+fn listen_precedence_is_file_then_env_then_flag() {
+    let text = format!("[server]\nlisten = \"0.0.0.0:1001\"\n{MINIMAL}");
+    let addr = |port: u16| SocketAddr::from(([0, 0, 0, 0], port));
+    assert_eq!(load(&text, &[]).unwrap().server.listen, addr(1001));
+    let from_env = [("SCIMGATE_SERVER__LISTEN", "0.0.0.0:1002")];
+    assert_eq!(load(&text, &from_env).unwrap().server.listen, addr(1002));
+    let mut vars = key_env();
+    vars.extend(env(&from_env));
+    let flags = Overrides {
+        listen: Some(addr(1003)),
+    };
+    assert_eq!(
+        Config::from_toml_str(&text, &vars, &flags)
+            .unwrap()
+            .server
+            .listen,
+        addr(1003)
+    );
+}
+
+#[test]
+fn budget_limit_precedence_is_file_then_env() {
+    let text = format!("{MINIMAL}\n[orgs.budget]\nlimit = 50\n");
+    assert_eq!(load(MINIMAL, &[]).unwrap().orgs[0].budget.limit, 90);
+    assert_eq!(load(&text, &[]).unwrap().orgs[0].budget.limit, 50);
+    let config = load(&text, &[("SCIMGATE_ORGS__ACME__BUDGET__LIMIT", "60")]).unwrap();
+    assert_eq!(config.orgs[0].budget.limit, 60);
+    let config = load(MINIMAL, &[("SCIMGATE_ORGS__ACME__BUDGET__WINDOW", "2m")]).unwrap();
+    assert_eq!(config.orgs[0].budget.window, Duration::from_secs(120));
+}
+
+#[test]
+fn unknown_scimgate_variable_is_an_error() {
+    let message = err(MINIMAL, &[("SCIMGATE_SERVER__LISTN", "0.0.0.0:1")]);
+    assert!(message.contains("SCIMGATE_SERVER__LISTN"), "{message}");
+    let message = err(MINIMAL, &[("SCIMGATE_ORGS__ACME__BUDGET__LIMT", "5")]);
+    assert!(
+        message.contains("SCIMGATE_ORGS__ACME__BUDGET__LIMT"),
+        "{message}"
+    );
+    // Other parts' variables, and a key variable an org names, are not typos.
+    let others = [
+        ("SCIMGATE_LOG", "debug"),
+        ("SCIMGATE_EMULATOR_TOKEN", "t"),
+        ("SCIMGATE_ACME_KEY", "k"),
+    ];
+    let text = MINIMAL.replace("\"ACME_KEY\"", "\"SCIMGATE_ACME_KEY\"");
+    assert_eq!(
+        load(&text, &others).unwrap().orgs[0].key().expose_secret(),
+        "k"
+    );
+}
+
+#[test]
+fn env_key_source_replaces_the_files() {
+    let file = TempFile::new("env-key", SECRET);
+    let config = load(MINIMAL, &[("SCIMGATE_ORGS__ACME__KEY_FILE", file.path())]).unwrap();
+    assert_eq!(config.orgs[0].key_env, None);
+    assert_eq!(config.orgs[0].key_file.as_deref(), Some(file.0.as_path()));
+}
+
+#[test]
+fn env_values_are_typed_by_field() {
+    let config = load(
+        MINIMAL,
+        &[
+            ("SCIMGATE_SERVER__GRAPHIQL", "false"),
+            ("SCIMGATE_ORGS__ACME__NAME", "1234"),
+            ("SCIMGATE_ORGS__ACME__PROFILE", "rfc7644"),
+            ("SCIMGATE_ORGS__ACME__BUDGET__BACKGROUND_SHARE", "0.25"),
+        ],
+    )
+    .unwrap();
+    assert!(!config.server.graphiql);
+    assert_eq!(
+        config.orgs[0].name, "1234",
+        "a string field keeps digits as text"
+    );
+    assert_eq!(config.orgs[0].profile, Profile::Rfc7644);
+    assert_eq!(config.orgs[0].budget.background_share, 0.25);
+    let message = err(MINIMAL, &[("SCIMGATE_ORGS__ACME__BUDGET__LIMIT", "lots")]);
+    assert!(
+        message.contains("SCIMGATE_ORGS__ACME__BUDGET__LIMIT") && message.contains("whole number")
+    );
+}
+
+#[test]
+fn org_is_defined_from_env_alone() {
+    let vars = env(&[
+        (
+            "SCIMGATE_ORGS__ACME_EU__BASE_URL",
+            "https://core.eu.amplitude.com/scim/1/",
+        ),
+        ("SCIMGATE_ORGS__ACME_EU__KEY_ENV", "ACME_EU_KEY"),
+        ("SCIMGATE_ORGS__ACME_EU__BUDGET__LIMIT", "45"),
+        ("ACME_EU_KEY", SECRET),
+        ("PATH", "/usr/bin"),
+    ]);
+    let config = Config::load(None, &vars, &Overrides::default()).unwrap();
+    let org = config.org("acme_eu").expect("the org from the environment");
+    assert_eq!(org.base_url, "https://core.eu.amplitude.com/scim/1");
+    assert_eq!(org.budget.limit, 45);
+    assert_eq!(org.key().expose_secret(), SECRET);
+    let message = err(MINIMAL, &[("SCIMGATE_ORGS__GLOBEX__NAME", "Globex")]);
+    assert!(
+        message.contains("SCIMGATE_ORGS__GLOBEX__BASE_URL"),
+        "{message}"
+    );
+}
+
+#[test]
+fn env_matches_hyphenated_ids() {
+    let text = MINIMAL.replace("\"acme\"", "\"acme-eu\"");
+    let config = load(&text, &[("SCIMGATE_ORGS__ACME_EU__NAME", "Acme Europe")]).unwrap();
+    assert_eq!(config.org("acme-eu").unwrap().name, "Acme Europe");
+    let both = format!("{text}{}", MINIMAL.replace("\"acme\"", "\"acme_eu\""));
+    let message = err(&both, &[("SCIMGATE_ORGS__ACME_EU__NAME", "x")]);
+    assert!(message.contains("more than one org"), "{message}");
+}

@@ -1,0 +1,379 @@
+//! The emulated directory: users and groups in creation order, with case-insensitive indexes,
+//! pending invites and accepting them; rendering lives in `render.rs`.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use axum::http::StatusCode;
+use rand::rngs::StdRng;
+use rand::{RngExt, SeedableRng};
+
+use super::config::Switches;
+use super::errors::ScimError;
+use crate::scim::Profile;
+
+/// The first integer group id on the Amplitude profile.
+const FIRST_GROUP_NUMBER: u64 = 600;
+
+#[derive(Clone, Debug)]
+pub struct UserRec {
+    /// Amplitude: the e-mail as first written; RFC 7644: an opaque hex id.
+    pub id: String,
+    pub email: String,
+    /// For a pending user: the names from the invite, shown once it is accepted.
+    pub given: Option<String>,
+    pub family: Option<String>,
+    pub pending: bool,
+    /// False only for a deactivated user kept listed (`list_deactivated`).
+    pub active: bool,
+    pub created: String,
+    pub modified: String,
+}
+
+#[derive(Clone, Debug)]
+pub struct GroupRec {
+    /// Amplitude: a decimal integer; RFC 7644: an opaque hex id.
+    pub id: String,
+    pub name: String,
+    /// User sequence numbers, so members list in user creation order.
+    pub members: BTreeSet<u64>,
+    pub created: String,
+    pub modified: String,
+}
+
+pub struct Directory {
+    pub profile: Profile,
+    pub switches: Switches,
+    users: BTreeMap<u64, UserRec>,
+    user_ids: HashMap<String, u64>,
+    user_emails: HashMap<String, u64>,
+    groups: BTreeMap<u64, GroupRec>,
+    group_ids: HashMap<String, u64>,
+    next_user: u64,
+    next_group: u64,
+    next_group_number: u64,
+    pub rng: StdRng,
+}
+
+impl Directory {
+    pub fn new(profile: Profile, switches: Switches, seed: u64) -> Directory {
+        Directory {
+            profile,
+            switches,
+            users: BTreeMap::new(),
+            user_ids: HashMap::new(),
+            user_emails: HashMap::new(),
+            groups: BTreeMap::new(),
+            group_ids: HashMap::new(),
+            next_user: 0,
+            next_group: 0,
+            next_group_number: FIRST_GROUP_NUMBER,
+            rng: StdRng::seed_from_u64(seed),
+        }
+    }
+
+    fn opaque_id(&mut self) -> String {
+        format!(
+            "{:016x}{:016x}",
+            self.rng.random::<u64>(),
+            self.rng.random::<u64>()
+        )
+    }
+
+    // ---- users ----
+
+    pub fn users(&self) -> impl DoubleEndedIterator<Item = (u64, &UserRec)> {
+        self.users.iter().map(|(k, v)| (*k, v))
+    }
+
+    pub fn user_count(&self) -> usize {
+        self.users.len()
+    }
+
+    pub fn user(&self, seq: u64) -> Option<&UserRec> {
+        self.users.get(&seq)
+    }
+
+    /// The user with this id (case-insensitive).
+    pub fn user_seq(&self, id: &str) -> Option<u64> {
+        self.user_ids.get(&id.to_lowercase()).copied()
+    }
+
+    /// The user with this e-mail (case-insensitive).
+    pub fn user_seq_by_email(&self, email: &str) -> Option<u64> {
+        self.user_emails.get(&email.to_lowercase()).copied()
+    }
+
+    /// Adds a user; fails with the duplicate status when the e-mail is taken (even pending).
+    pub fn create_user(
+        &mut self,
+        email: &str,
+        given: Option<String>,
+        family: Option<String>,
+        pending: bool,
+        now: &str,
+    ) -> Result<u64, ScimError> {
+        if self.user_seq_by_email(email).is_some() {
+            let status = StatusCode::from_u16(self.switches.duplicate_user_status)
+                .unwrap_or(StatusCode::CONFLICT);
+            return Err(ScimError::uniqueness(
+                status,
+                format!("User {email} already exists"),
+            ));
+        }
+        let id = match self.profile {
+            Profile::Amplitude => email.to_owned(),
+            Profile::Rfc7644 => self.opaque_id(),
+        };
+        Ok(self.insert_user(UserRec {
+            id,
+            email: email.to_owned(),
+            given,
+            family,
+            pending,
+            active: true,
+            created: now.to_owned(),
+            modified: now.to_owned(),
+        }))
+    }
+
+    /// Inserts a record whose e-mail is known to be free.
+    pub fn insert_user(&mut self, rec: UserRec) -> u64 {
+        let seq = self.next_user;
+        self.next_user += 1;
+        self.user_ids.insert(rec.id.to_lowercase(), seq);
+        self.user_emails.insert(rec.email.to_lowercase(), seq);
+        self.users.insert(seq, rec);
+        seq
+    }
+
+    /// An unknown member e-mail on Amplitude: invited with no names.
+    pub fn invite(&mut self, email: &str, now: &str) -> Result<u64, ScimError> {
+        validate_email(email)?;
+        self.create_user(email, None, None, true, now)
+    }
+
+    /// Replaces names and `active`. `active: false` takes the user out of every group and,
+    /// unless `list_deactivated`, out of the organization.
+    pub fn update_user(
+        &mut self,
+        seq: u64,
+        given: Option<String>,
+        family: Option<String>,
+        active: bool,
+        now: &str,
+    ) {
+        if !active {
+            for group in self.groups.values_mut() {
+                group.members.remove(&seq);
+            }
+            if !self.switches.list_deactivated {
+                self.delete_user(seq);
+                return;
+            }
+        }
+        if let Some(user) = self.users.get_mut(&seq) {
+            user.given = given;
+            user.family = family;
+            user.active = active;
+            user.modified = now.to_owned();
+        }
+    }
+
+    pub fn delete_user(&mut self, seq: u64) -> Option<UserRec> {
+        let rec = self.users.remove(&seq)?;
+        self.user_ids.remove(&rec.id.to_lowercase());
+        self.user_emails.remove(&rec.email.to_lowercase());
+        for group in self.groups.values_mut() {
+            group.members.remove(&seq);
+        }
+        Some(rec)
+    }
+
+    /// Accepts a pending invite; returns whether there was one.
+    pub fn accept(&mut self, seq: u64) -> bool {
+        let Some(user) = self.users.get_mut(&seq).filter(|u| u.pending) else {
+            return false;
+        };
+        let (given, family) = names_from_email(&user.email);
+        user.given.get_or_insert(given);
+        user.family.get_or_insert(family);
+        user.pending = false;
+        user.modified = now_iso();
+        true
+    }
+
+    // ---- groups ----
+
+    pub fn groups(&self) -> impl DoubleEndedIterator<Item = (u64, &GroupRec)> {
+        self.groups.iter().map(|(k, v)| (*k, v))
+    }
+
+    pub fn group(&self, seq: u64) -> Option<&GroupRec> {
+        self.groups.get(&seq)
+    }
+
+    pub fn group_mut(&mut self, seq: u64) -> Option<&mut GroupRec> {
+        self.groups.get_mut(&seq)
+    }
+
+    pub fn group_seq(&self, id: &str) -> Option<u64> {
+        let key = match self.profile {
+            // "0632" and "632" name the same integer id.
+            Profile::Amplitude => id.trim().parse::<u64>().ok()?.to_string(),
+            Profile::Rfc7644 => id.to_lowercase(),
+        };
+        self.group_ids.get(&key).copied()
+    }
+
+    /// Fails with 409 `uniqueness` when another group has this display name (case-insensitive).
+    pub fn check_group_name(&self, name: &str, except: Option<u64>) -> Result<(), ScimError> {
+        let lower = name.to_lowercase();
+        let taken = self
+            .groups
+            .iter()
+            .any(|(seq, g)| Some(*seq) != except && g.name.to_lowercase() == lower);
+        if taken {
+            return Err(ScimError::uniqueness(
+                StatusCode::CONFLICT,
+                format!("Group {name:?} already exists"),
+            ));
+        }
+        Ok(())
+    }
+
+    pub fn create_group(&mut self, name: &str, members: BTreeSet<u64>, now: &str) -> u64 {
+        let id = match self.profile {
+            Profile::Amplitude => {
+                self.next_group_number += 1;
+                (self.next_group_number - 1).to_string()
+            }
+            Profile::Rfc7644 => self.opaque_id(),
+        };
+        let seq = self.next_group;
+        self.next_group += 1;
+        self.group_ids.insert(id.to_lowercase(), seq);
+        self.groups.insert(
+            seq,
+            GroupRec {
+                id,
+                name: name.to_owned(),
+                members,
+                created: now.to_owned(),
+                modified: now.to_owned(),
+            },
+        );
+        seq
+    }
+
+    pub fn delete_group(&mut self, seq: u64) -> Option<GroupRec> {
+        let rec = self.groups.remove(&seq)?;
+        self.group_ids.remove(&rec.id.to_lowercase());
+        Some(rec)
+    }
+}
+
+/// Amplitude ids are e-mail addresses; anything without an `@` is rejected.
+pub fn validate_email(email: &str) -> Result<(), ScimError> {
+    let ok = email.split_once('@').is_some_and(|(local, domain)| {
+        !local.is_empty() && !domain.is_empty() && !email.contains(char::is_whitespace)
+    });
+    if ok {
+        Ok(())
+    } else {
+        Err(ScimError::invalid_value(format!(
+            "{email:?} is not an e-mail address"
+        )))
+    }
+}
+
+/// "Given"/"Family"-like names for an invitee who gave none: from `first.last@...`.
+pub fn names_from_email(email: &str) -> (String, String) {
+    let local = email.split('@').next().unwrap_or_default();
+    let mut parts = local
+        .split(['.', '_', '-', '+'])
+        .filter(|p| p.chars().any(char::is_alphabetic))
+        .map(capitalize);
+    let given = parts.next().unwrap_or_else(|| "Given".to_owned());
+    let family = parts.next().unwrap_or_else(|| "Family".to_owned());
+    (given, family)
+}
+
+fn capitalize(s: &str) -> String {
+    let s: String = s.chars().filter(|c| !c.is_ascii_digit()).collect();
+    let mut chars = s.chars();
+    match chars.next() {
+        Some(c) => c
+            .to_uppercase()
+            .chain(chars.flat_map(char::to_lowercase))
+            .collect(),
+        None => String::new(),
+    }
+}
+
+/// The current time as Amplitude writes it: `2022-02-03T20:40:22.000+00:00`.
+pub fn now_iso() -> String {
+    let d = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    iso8601(d.as_secs(), d.subsec_millis())
+}
+
+/// Formats seconds since the Unix epoch (UTC) as ISO 8601 with milliseconds.
+pub fn iso8601(secs: u64, millis: u32) -> String {
+    let days = (secs / 86_400) as i64;
+    let rem = secs % 86_400;
+    // Howard Hinnant's civil_from_days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{millis:03}+00:00",
+        rem / 3_600,
+        rem % 3_600 / 60,
+        rem % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn iso8601_formats_known_instants() {
+        assert_eq!(iso8601(0, 0), "1970-01-01T00:00:00.000+00:00");
+        assert_eq!(iso8601(1_643_920_822, 0), "2022-02-03T20:40:22.000+00:00");
+        assert_eq!(iso8601(951_782_400, 5), "2000-02-29T00:00:00.005+00:00");
+    }
+
+    #[test]
+    fn names_from_email_capitalizes_local_parts() {
+        assert_eq!(
+            names_from_email("new.invitee@example.com"),
+            ("New".into(), "Invitee".into())
+        );
+        assert_eq!(
+            names_from_email("ADA@example.com"),
+            ("Ada".into(), "Family".into())
+        );
+        assert_eq!(
+            names_from_email("42@example.com"),
+            ("Given".into(), "Family".into())
+        );
+        assert_eq!(names_from_email("ada.lovelace2@example.com").1, "Lovelace");
+    }
+
+    #[test]
+    fn emails_need_an_at_sign() {
+        assert!(validate_email("a@b").is_ok());
+        assert!(validate_email("ab").is_err());
+        assert!(validate_email("@b").is_err());
+        assert!(validate_email("a b@c").is_err());
+    }
+}

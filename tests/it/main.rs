@@ -1,0 +1,8 @@
+//! Integration tests, one binary: the SCIM client against scripted HTTP, the emulator through
+//! real HTTP, and the budget measured at the emulator.
+
+mod budget_upstream;
+mod cli;
+mod emulator;
+mod scim_client;
+mod support;
