@@ -1,12 +1,17 @@
-//! The command line: `emulate` today; `serve`, `demo`, `schema` and `check-config` join it as
-//! the gateway grows.
+//! The command line: `serve`, `demo`, `emulate`, `schema` and `check-config`.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 
+use std::path::PathBuf;
+
+use secrecy::SecretString;
+
+use crate::config::{Config, OrgConfig, Overrides};
 use crate::emulator::{self, EmulatorConfig, Switches};
+use crate::gateway::Gateway;
 use crate::scim::Profile;
 
 #[derive(Debug, Parser)]
@@ -22,8 +27,47 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Run the gateway with a configuration file.
+    Serve(ServeArgs),
+    /// Run the embedded emulator and the gateway together on loopback, with GraphiQL.
+    Demo(DemoArgs),
     /// Run the Amplitude-faithful SCIM emulator on loopback (for demos, tests and benchmarks).
     Emulate(EmulateArgs),
+    /// Print the GraphQL schema (SDL), as committed in schema.graphql.
+    Schema,
+    /// Load and validate a configuration, and print it with secrets redacted.
+    CheckConfig(ConfigArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ConfigArgs {
+    /// The TOML configuration file (see scimgate.example.toml).
+    #[arg(long, env = "SCIMGATE_CONFIG")]
+    pub config: Option<PathBuf>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub config: ConfigArgs,
+    /// Address to listen on (overrides the file and SCIMGATE_SERVER__LISTEN).
+    #[arg(long)]
+    pub listen: Option<SocketAddr>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct DemoArgs {
+    /// The gateway's port on 127.0.0.1.
+    #[arg(long, default_value_t = 8080)]
+    pub port: u16,
+    /// Users in the emulated organization.
+    #[arg(long, default_value_t = 500)]
+    pub users: usize,
+    /// Groups in the emulated organization.
+    #[arg(long, default_value_t = 20)]
+    pub groups: usize,
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
 }
 
 #[derive(Debug, clap::Args)]
@@ -96,18 +140,132 @@ impl EmulateArgs {
     }
 }
 
-/// Runs the parsed command until it ends or Ctrl-C.
+/// Prints a line for the person at the terminal; a closed stdout is not an error worth a panic.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+
+/// Runs the parsed command until it ends or a shutdown signal arrives.
 pub async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
     match cli.command {
+        Command::Serve(args) => {
+            let env: Vec<(String, String)> = std::env::vars().collect();
+            let config = Config::load(
+                args.config.config.as_deref(),
+                &env,
+                &Overrides {
+                    listen: args.listen,
+                },
+            )?;
+            serve(config, None).await
+        }
+        Command::Demo(args) => demo(args).await,
         Command::Emulate(args) => {
             let config = args.config()?;
-            let profile = config.profile;
+            let (users, groups, profile, limit, window) = (
+                config.users,
+                config.groups,
+                config.profile,
+                config.limit,
+                config.window,
+            );
             let running = emulator::spawn(config).await?;
-            println!("SCIM emulator ({profile}) at {}", running.base_url());
-            println!("admin endpoints at {}", running.admin_url());
-            tokio::signal::ctrl_c().await?;
+            tracing::info!(base_url = %running.base_url(), admin = %running.admin_url(),
+                users, groups, %profile, limit, window = ?window, "SCIM emulator listening");
+            say!("SCIM emulator ({profile}) at {}", running.base_url());
+            say!("admin endpoints at {}", running.admin_url());
+            shutdown_signal().await;
             running.shutdown().await;
             Ok(())
         }
+        Command::Schema => {
+            say!("{}", crate::graphql::sdl().trim_end());
+            Ok(())
+        }
+        Command::CheckConfig(args) => {
+            let env: Vec<(String, String)> = std::env::vars().collect();
+            let config = Config::load(args.config.as_deref(), &env, &Overrides::default())?;
+            say!("{}", config.to_redacted_toml().trim_end());
+            eprintln!("configuration OK: {} organization(s)", config.orgs.len());
+            Ok(())
+        }
+    }
+}
+
+/// Runs the gateway until a shutdown signal; `default_headers` go to GraphiQL.
+async fn serve(
+    config: Config,
+    default_headers: Option<&str>,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let listener = tokio::net::TcpListener::bind(config.server.listen).await?;
+    let mut gateway = Gateway::new(&config)?;
+    gateway.start();
+    let state = gateway.app_state(default_headers);
+    let addr = listener.local_addr()?;
+    tracing::info!(%addr, orgs = config.orgs.len(), "gateway listening");
+    say!("scimgate listening on http://{addr}/graphql");
+    crate::http::serve(listener, state, shutdown_signal()).await?;
+    tracing::info!("gateway stopped");
+    Ok(())
+}
+
+async fn demo(args: DemoArgs) -> Result<(), Box<dyn std::error::Error>> {
+    let token = format!("demo-{:016x}", rand::random::<u64>());
+    let emulator = emulator::spawn(EmulatorConfig {
+        users: args.users,
+        groups: args.groups,
+        seed: args.seed,
+        token: token.clone(),
+        ..EmulatorConfig::default()
+    })
+    .await?;
+    let mut org = OrgConfig::new("demo", &emulator.base_url(), SecretString::from(token));
+    org.name = "Demo Org (emulated Amplitude)".into();
+    let mut config = Config {
+        server: Default::default(),
+        orgs: vec![org],
+    };
+    config.server.listen = SocketAddr::from((Ipv4Addr::LOCALHOST, args.port));
+    say!(
+        "emulated Amplitude SCIM ({} users, {} groups) at {}",
+        args.users,
+        args.groups,
+        emulator.base_url()
+    );
+    say!(
+        "open http://127.0.0.1:{}/graphql in a browser for GraphiQL, or:",
+        args.port
+    );
+    say!(
+        "  curl -s http://127.0.0.1:{}/graphql -H 'content-type: application/json' -d '{{\"query\":\"{{ org {{ sync {{ userCount groupCount }} users(first: 3) {{ edges {{ node {{ email status }} }} }} }} }}\"}}'",
+        args.port
+    );
+    let result = serve(config, None).await;
+    emulator.shutdown().await;
+    result
+}
+
+/// Ctrl-C, or SIGTERM on Unix.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term => {}
     }
 }

@@ -3,5 +3,9 @@
 pub mod budget;
 pub mod cli;
 pub mod config;
+pub mod directory;
 pub mod emulator;
+pub mod gateway;
+pub mod graphql;
+pub mod http;
 pub mod scim;

@@ -5,6 +5,7 @@ pub mod client;
 pub mod error;
 pub mod pager;
 pub mod profile;
+mod resources;
 pub mod retry;
 pub mod wire;
 

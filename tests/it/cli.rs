@@ -101,3 +101,153 @@ fn emulate_answers_the_readme_curl_examples() {
         outputs[6]
     );
 }
+
+#[test]
+fn demo_serves_graphql_and_graphiql_over_the_embedded_emulator() {
+    let port = free_port();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_scimgate"))
+        .args([
+            "demo",
+            "--port",
+            &port.to_string(),
+            "--users",
+            "120",
+            "--groups",
+            "4",
+        ])
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("scimgate demo starts");
+    let stdout = child.stdout.take().unwrap();
+    let _guard = Running(child);
+    // The demo prints its addresses, the last line once the gateway listens.
+    let mut lines = BufReader::new(stdout).lines();
+    let listening = lines
+        .by_ref()
+        .map(|l| l.unwrap())
+        .find(|l| l.starts_with("scimgate listening on"))
+        .expect("the demo says where it listens");
+    assert!(
+        listening.contains(&format!("http://127.0.0.1:{port}/graphql")),
+        "{listening}"
+    );
+
+    let query = r#"{"query":"{ org { name users(first: 3) { totalCount edges { node { email status } } } } }"}"#;
+    let out = Command::new("curl")
+        .args([
+            "-s",
+            &format!("http://127.0.0.1:{port}/graphql"),
+            "-H",
+            "content-type: application/json",
+            "-d",
+            query,
+        ])
+        .output()
+        .unwrap();
+    let body: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert!(body.get("errors").is_none(), "{body}");
+    assert_eq!(body["data"]["org"]["users"]["totalCount"], 120);
+    assert_eq!(
+        body["data"]["org"]["users"]["edges"]
+            .as_array()
+            .unwrap()
+            .len(),
+        3
+    );
+
+    let out = Command::new("curl")
+        .args([
+            "-s",
+            "-H",
+            "accept: text/html",
+            &format!("http://127.0.0.1:{port}/graphql"),
+        ])
+        .output()
+        .unwrap();
+    let html = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        html.contains("/graphiql/graphiql.min.js") && html.contains("query Dashboard"),
+        "GraphiQL with the sample query"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_reads_a_config_file_and_check_config_redacts_the_key() {
+    scimgate::scim::install_crypto_provider();
+    let emu = scimgate::emulator::spawn(scimgate::emulator::EmulatorConfig {
+        users: 30,
+        groups: 2,
+        token: "cli-test-secret-token-0042".into(),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let port = free_port();
+    let dir = std::env::temp_dir().join(format!("scimgate-cli-{port}"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let config = dir.join("scimgate.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[server]\nlisten = \"127.0.0.1:{port}\"\n\n[[orgs]]\nid = \"acme\"\nbase_url = \"{}\"\nkey_env = \"ACME_TEST_SCIM_KEY\"\n",
+            emu.base_url()
+        ),
+    )
+    .unwrap();
+
+    let check = Command::new(env!("CARGO_BIN_EXE_scimgate"))
+        .args(["check-config", "--config", config.to_str().unwrap()])
+        .env("ACME_TEST_SCIM_KEY", emu.token())
+        .output()
+        .unwrap();
+    let printed = String::from_utf8_lossy(&check.stdout);
+    assert!(check.status.success(), "{check:?}");
+    assert!(
+        printed.contains("redacted") && printed.contains("ACME_TEST_SCIM_KEY"),
+        "{printed}"
+    );
+    assert!(
+        !printed.contains(emu.token()),
+        "check-config printed the key"
+    );
+
+    let missing = Command::new(env!("CARGO_BIN_EXE_scimgate"))
+        .args(["serve", "--config", config.to_str().unwrap()])
+        .env_remove("ACME_TEST_SCIM_KEY")
+        .output()
+        .unwrap();
+    assert!(!missing.status.success());
+    assert!(
+        String::from_utf8_lossy(&missing.stderr).contains("ACME_TEST_SCIM_KEY"),
+        "{missing:?}"
+    );
+
+    let child = Command::new(env!("CARGO_BIN_EXE_scimgate"))
+        .args(["serve", "--config", config.to_str().unwrap()])
+        .env("ACME_TEST_SCIM_KEY", emu.token())
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut child = Running(child);
+    let stdout = child.0.stdout.take().unwrap();
+    let mut lines = BufReader::new(stdout).lines();
+    let listening = lines
+        .by_ref()
+        .map(|l| l.unwrap())
+        .find(|l| l.starts_with("scimgate listening on"))
+        .unwrap();
+    assert!(listening.contains(&port.to_string()));
+    let body: Value = reqwest::Client::new()
+        .post(format!("http://127.0.0.1:{port}/graphql"))
+        .json(&serde_json::json!({ "query": "{ org { slug users(first: 1) { totalCount } } }" }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(body["data"]["org"]["slug"], "acme", "{body}");
+    assert_eq!(body["data"]["org"]["users"]["totalCount"], 30);
+}

@@ -4,5 +4,6 @@
 mod budget_upstream;
 mod cli;
 mod emulator;
+mod graphql;
 mod scim_client;
 mod support;

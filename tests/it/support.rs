@@ -39,3 +39,145 @@ pub fn client_with(
     config.org = "test-org".into();
     ScimClient::new(config, Budget::new(budget)).expect("client")
 }
+
+use scimgate::config::{Config, OrgConfig, ServerConfig};
+use scimgate::emulator::{self, EmulatorConfig, RunningEmulator};
+use scimgate::gateway::Gateway;
+use serde_json::{Value, json};
+use tokio::sync::oneshot;
+
+/// One organization behind the gateway: its emulator and how the gateway treats it.
+pub struct OrgSpec {
+    pub id: &'static str,
+    pub users: usize,
+    pub groups: usize,
+    pub profile: Profile,
+    /// The gateway's budget for the org (generous by default, so tests are not slowed).
+    pub budget: BudgetConfig,
+}
+
+impl OrgSpec {
+    pub fn new(id: &'static str, users: usize, groups: usize) -> OrgSpec {
+        OrgSpec {
+            id,
+            users,
+            groups,
+            profile: Profile::Amplitude,
+            budget: BudgetConfig {
+                background_share: 1.0,
+                ..BudgetConfig::new(1_000, Duration::from_secs(1))
+            },
+        }
+    }
+}
+
+/// Emulators and a gateway on 127.0.0.1, port 0. Mirrors start cold unless `warm` is called.
+pub struct TestApp {
+    pub url: String,
+    pub emulators: Vec<RunningEmulator>,
+    pub gateway: Gateway,
+    pub http: reqwest::Client,
+    stop: Option<oneshot::Sender<()>>,
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+pub async fn spawn_app(orgs: Vec<OrgSpec>) -> TestApp {
+    scimgate::scim::install_crypto_provider();
+    let mut emulators = Vec::new();
+    let mut org_configs = Vec::new();
+    for spec in orgs {
+        let emu = emulator::spawn(EmulatorConfig {
+            users: spec.users,
+            groups: spec.groups,
+            limit: 100_000,
+            ..EmulatorConfig::for_profile(spec.profile)
+        })
+        .await
+        .expect("emulator");
+        let mut org = OrgConfig::new(
+            spec.id,
+            &emu.base_url(),
+            SecretString::from(emu.token().to_owned()),
+        );
+        org.profile = spec.profile;
+        org.budget = spec.budget;
+        org.upstream.attempt_timeout = Duration::from_secs(5);
+        org_configs.push(org);
+        emulators.push(emu);
+    }
+    let config = Config {
+        server: ServerConfig::default(),
+        orgs: org_configs,
+    };
+    let gateway = Gateway::new(&config).expect("gateway");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let (stop, stopped) = oneshot::channel::<()>();
+    let state = gateway.app_state(None);
+    tokio::spawn(scimgate::http::serve(listener, state, async {
+        let _ = stopped.await;
+    }));
+    TestApp {
+        url,
+        emulators,
+        gateway,
+        http: reqwest::Client::new(),
+        stop: Some(stop),
+    }
+}
+
+impl TestApp {
+    /// One organization's app (the common case).
+    pub async fn one(users: usize, groups: usize) -> TestApp {
+        spawn_app(vec![OrgSpec::new("acme", users, groups)]).await
+    }
+
+    pub fn emulator(&self) -> &RunningEmulator {
+        &self.emulators[0]
+    }
+
+    /// Requests the first emulator received so far.
+    pub fn upstream_calls(&self) -> u64 {
+        self.emulator().stats().total
+    }
+
+    /// Loads every mirror now.
+    pub async fn warm(&self) {
+        for dir in self.gateway.dirs.all() {
+            dir.refresh().await.expect("refresh");
+        }
+    }
+
+    /// POSTs a GraphQL request and returns the response body.
+    pub async fn query(&self, query: &str, variables: Value) -> Value {
+        let response = self
+            .http
+            .post(format!("{}/graphql", self.url))
+            .json(&json!({ "query": query, "variables": variables }))
+            .send()
+            .await
+            .expect("gateway answers");
+        response.json().await.expect("a JSON body")
+    }
+
+    /// Like `query`, and fails the test on any GraphQL error.
+    pub async fn data(&self, query: &str, variables: Value) -> Value {
+        let body = self.query(query, variables).await;
+        assert!(body.get("errors").is_none(), "unexpected errors: {body:#}");
+        body["data"].clone()
+    }
+}
+
+/// The `extensions.code` of the first error.
+pub fn error_code(body: &Value) -> &str {
+    body["errors"][0]["extensions"]["code"]
+        .as_str()
+        .unwrap_or("<no code>")
+}

@@ -1,0 +1,48 @@
+//! The directory layer's error: what went wrong upstream, reduced to what a caller can act on.
+//! Cloneable, because one failed refresh answers every client that waited for it.
+
+use std::time::Duration;
+
+use crate::scim::ScimError;
+
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub enum DirectoryError {
+    #[error("the organization's SCIM credential was rejected by the upstream")]
+    CredentialRevoked,
+    #[error("the upstream is rate limiting this organization")]
+    RateLimited { retry_after: Option<Duration> },
+    #[error("the upstream directory is unavailable")]
+    Unavailable,
+    #[error("the upstream sent an answer that could not be read")]
+    Malformed,
+    #[error("the upstream rejected the request")]
+    Rejected { status: u16 },
+    #[error("the gateway is shutting down")]
+    ShuttingDown,
+}
+
+impl From<&ScimError> for DirectoryError {
+    fn from(e: &ScimError) -> Self {
+        match e {
+            ScimError::CredentialRevoked => DirectoryError::CredentialRevoked,
+            ScimError::RateLimited { retry_after } => DirectoryError::RateLimited {
+                retry_after: *retry_after,
+            },
+            ScimError::Malformed { .. } => DirectoryError::Malformed,
+            ScimError::Rejected { status, .. } => DirectoryError::Rejected { status: *status },
+            ScimError::NotFound | ScimError::Conflict { .. } => {
+                DirectoryError::Rejected { status: 0 }
+            }
+            ScimError::Upstream { .. }
+            | ScimError::Timeout { .. }
+            | ScimError::Unavailable { .. } => DirectoryError::Unavailable,
+            ScimError::BudgetClosed => DirectoryError::ShuttingDown,
+        }
+    }
+}
+
+impl From<ScimError> for DirectoryError {
+    fn from(e: ScimError) -> Self {
+        DirectoryError::from(&e)
+    }
+}

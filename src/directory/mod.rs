@@ -1,0 +1,363 @@
+//! One organization's directory as the gateway serves it: the mirror (a snapshot replaced by
+//! refreshes), point reads for what the mirror lacks, and freshness. Calls only the scim layer.
+
+mod error;
+mod points;
+mod query;
+mod record;
+mod refresh;
+mod snapshot;
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use tokio::sync::watch;
+
+use crate::budget::{BudgetSnapshot, Lane};
+use crate::scim::wire::{Group, User};
+use crate::scim::{Profile, ScimClient};
+
+pub use error::DirectoryError;
+pub use points::PointCache;
+pub use query::{
+    GroupOrderField, Page, PageArgs, SortKey, UserFilter, UserOrderField, group_sort_key,
+    user_sort_key,
+};
+pub use record::{GroupRec, Source, Status, UserRec};
+pub use snapshot::Snapshot;
+
+use points::{Entry, PointKey, PointValue};
+
+#[derive(Clone, Debug)]
+pub struct DirectorySettings {
+    /// A mirror older than this is refreshed (in the background lane).
+    pub max_age: Duration,
+    /// How long a point read that found nothing is remembered.
+    pub not_found_ttl: Duration,
+}
+
+impl Default for DirectorySettings {
+    fn default() -> Self {
+        DirectorySettings {
+            max_age: Duration::from_secs(300),
+            not_found_ttl: Duration::from_secs(30),
+        }
+    }
+}
+
+/// The mirror's state as readers see it.
+#[derive(Clone)]
+pub struct MirrorState {
+    pub snapshot: Arc<Snapshot>,
+    pub refreshing: bool,
+    /// Refreshes finished, successful or not.
+    pub finished: u64,
+    pub last_error: Option<DirectoryError>,
+    pub last_refresh_at: Option<SystemTime>,
+    /// Upstream calls the last finished refresh made.
+    pub last_refresh_calls: u32,
+}
+
+/// One organization's directory. Cheap to clone.
+#[derive(Clone)]
+pub struct Directory {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    org_id: Arc<str>,
+    org_name: String,
+    client: ScimClient,
+    settings: DirectorySettings,
+    state: watch::Sender<MirrorState>,
+    points: PointCache,
+    /// Keys of users this gateway invited and has not yet seen with real names.
+    invites: Mutex<HashSet<String>>,
+}
+
+impl Directory {
+    pub fn new(
+        org_id: &str,
+        org_name: &str,
+        client: ScimClient,
+        settings: DirectorySettings,
+        points: PointCache,
+    ) -> Directory {
+        let (state, _) = watch::channel(MirrorState {
+            snapshot: Arc::new(Snapshot::empty()),
+            refreshing: false,
+            finished: 0,
+            last_error: None,
+            last_refresh_at: None,
+            last_refresh_calls: 0,
+        });
+        Directory {
+            inner: Arc::new(Inner {
+                org_id: Arc::from(org_id),
+                org_name: org_name.to_owned(),
+                client,
+                settings,
+                state,
+                points,
+                invites: Mutex::new(HashSet::new()),
+            }),
+        }
+    }
+
+    pub fn org_id(&self) -> &str {
+        &self.inner.org_id
+    }
+
+    pub fn org_name(&self) -> &str {
+        &self.inner.org_name
+    }
+
+    pub fn profile(&self) -> Profile {
+        self.inner.client.profile()
+    }
+
+    pub fn settings(&self) -> &DirectorySettings {
+        &self.inner.settings
+    }
+
+    pub fn budget(&self) -> BudgetSnapshot {
+        self.inner.client.budget().snapshot()
+    }
+
+    pub fn state(&self) -> MirrorState {
+        self.inner.state.borrow().clone()
+    }
+
+    pub fn snapshot(&self) -> Arc<Snapshot> {
+        self.inner.state.borrow().snapshot.clone()
+    }
+
+    /// Ready to serve: a complete mirror exists and the credential has not been revoked.
+    pub fn is_ready(&self) -> bool {
+        self.snapshot().complete && !self.inner.client.budget().is_revoked()
+    }
+
+    /// Keys of users with an open invite from this gateway.
+    pub fn open_invites(&self) -> HashSet<String> {
+        self.inner
+            .invites
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    pub fn has_open_invite(&self, key: &str) -> bool {
+        self.inner
+            .invites
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .contains(key)
+    }
+
+    /// The budget's steady spacing between requests.
+    pub fn emission_interval(&self) -> Duration {
+        self.inner.client.budget().config().emission_interval()
+    }
+
+    /// The lookup key of a user id or e-mail as this profile compares them.
+    pub fn user_key(&self, id: &str) -> String {
+        if self.profile().user_id_is_email() {
+            id.to_lowercase()
+        } else {
+            id.to_owned()
+        }
+    }
+
+    pub(crate) fn user_key_of(profile: Profile, user: &User) -> String {
+        let id = user.id.as_deref().unwrap_or(&user.user_name);
+        if profile.user_id_is_email() {
+            id.to_lowercase()
+        } else {
+            id.to_owned()
+        }
+    }
+
+    fn user_rec(&self, user: User, source: Source) -> UserRec {
+        let key = Self::user_key_of(self.profile(), &user);
+        UserRec::new(key, u64::MAX, user, SystemTime::now(), source)
+    }
+
+    /// A stand-in for a group member that the user list does not show.
+    pub fn member_stand_in(&self, value: &str, display: Option<&str>) -> UserRec {
+        let mut user = User::new(value, "", "");
+        user.id = Some(value.to_owned());
+        user.name = None;
+        user.display_name = display.map(str::to_owned);
+        self.user_rec(user, Source::Mirror)
+    }
+
+    pub(crate) fn group_rec(
+        profile: Profile,
+        group: Group,
+        seq: u64,
+        fetched_at: SystemTime,
+        source: Source,
+    ) -> Option<GroupRec> {
+        let id = group.id.as_ref()?.to_string();
+        let member_keys = group
+            .members
+            .iter()
+            .map(|m| {
+                if profile.user_id_is_email() {
+                    m.value.to_lowercase()
+                } else {
+                    m.value.clone()
+                }
+            })
+            .collect();
+        Some(GroupRec::new(
+            id,
+            seq,
+            group,
+            member_keys,
+            fetched_at,
+            source,
+        ))
+    }
+
+    /// A user by id (the e-mail on Amplitude): the mirror first, else one upstream read shared
+    /// by every concurrent caller; a not-found is remembered for `not_found_ttl`.
+    pub async fn user(&self, id: &str) -> Result<Option<Arc<UserRec>>, DirectoryError> {
+        let key = self.user_key(id);
+        if let Some(u) = self.snapshot().user_by_key(&key) {
+            return Ok(Some(u.clone()));
+        }
+        let point = PointKey::User {
+            org: self.inner.org_id.clone(),
+            key: key.clone(),
+        };
+        let this = self.clone();
+        let entry = self
+            .inner
+            .points
+            .get_or_load(point, async move {
+                let found = this.inner.client.get_user(Lane::Interactive, &key).await?;
+                Ok::<_, crate::scim::ScimError>(this.user_entry(found))
+            })
+            .await
+            .map_err(|e| DirectoryError::from(&*e))?;
+        Ok(match entry.value {
+            PointValue::User(u) => u,
+            PointValue::Group(_) => None,
+        })
+    }
+
+    /// A user by e-mail. On Amplitude the e-mail is the id; elsewhere a `userName` filter.
+    pub async fn user_by_email(&self, email: &str) -> Result<Option<Arc<UserRec>>, DirectoryError> {
+        if self.profile().user_id_is_email() {
+            return self.user(email).await;
+        }
+        let email_lc = email.to_lowercase();
+        if let Some(u) = self.snapshot().user_by_email(&email_lc) {
+            return Ok(Some(u.clone()));
+        }
+        let point = PointKey::UserByEmail {
+            org: self.inner.org_id.clone(),
+            email: email_lc.clone(),
+        };
+        let this = self.clone();
+        let entry = self
+            .inner
+            .points
+            .get_or_load(point, async move {
+                let found = this
+                    .inner
+                    .client
+                    .find_user_by_name(Lane::Interactive, &email_lc)
+                    .await?;
+                Ok::<_, crate::scim::ScimError>(this.user_entry(found))
+            })
+            .await
+            .map_err(|e| DirectoryError::from(&*e))?;
+        Ok(match entry.value {
+            PointValue::User(u) => u,
+            PointValue::Group(_) => None,
+        })
+    }
+
+    fn user_entry(&self, found: Option<User>) -> Entry {
+        let settings = &self.inner.settings;
+        match found {
+            Some(user) => Entry {
+                value: PointValue::User(Some(Arc::new(self.user_rec(user, Source::Upstream)))),
+                ttl: settings.max_age,
+            },
+            None => Entry {
+                value: PointValue::User(None),
+                ttl: settings.not_found_ttl,
+            },
+        }
+    }
+
+    /// A group by id: the mirror first, else one shared upstream read.
+    pub async fn group(&self, id: &str) -> Result<Option<Arc<GroupRec>>, DirectoryError> {
+        if let Some(g) = self.snapshot().group(id) {
+            return Ok(Some(g.clone()));
+        }
+        let point = PointKey::Group {
+            org: self.inner.org_id.clone(),
+            id: id.to_owned(),
+        };
+        let this = self.clone();
+        let id = id.to_owned();
+        let entry = self
+            .inner
+            .points
+            .get_or_load(point, async move {
+                let found = this.inner.client.get_group(Lane::Interactive, &id).await?;
+                let settings = &this.inner.settings;
+                let rec = found.and_then(|g| {
+                    Self::group_rec(
+                        this.profile(),
+                        g,
+                        u64::MAX,
+                        SystemTime::now(),
+                        Source::Upstream,
+                    )
+                });
+                let ttl = if rec.is_some() {
+                    settings.max_age
+                } else {
+                    settings.not_found_ttl
+                };
+                Ok::<_, crate::scim::ScimError>(Entry {
+                    value: PointValue::Group(rec.map(Arc::new)),
+                    ttl,
+                })
+            })
+            .await
+            .map_err(|e| DirectoryError::from(&*e))?;
+        Ok(match entry.value {
+            PointValue::Group(g) => g,
+            PointValue::User(_) => None,
+        })
+    }
+}
+
+/// Every organization's directory, by id. The GraphQL layer's one seam to the data.
+#[derive(Clone, Default)]
+pub struct Directories {
+    list: Arc<Vec<Directory>>,
+}
+
+impl Directories {
+    pub fn new(list: Vec<Directory>) -> Directories {
+        Directories {
+            list: Arc::new(list),
+        }
+    }
+
+    pub fn all(&self) -> &[Directory] {
+        &self.list
+    }
+
+    pub fn get(&self, org_id: &str) -> Option<&Directory> {
+        self.list.iter().find(|d| d.org_id() == org_id)
+    }
+}

@@ -1,0 +1,98 @@
+//! The point-read tier: users and groups read one by one because the mirror did not have them.
+//! One moka cache shared by every organization, keyed by (organization, kind, key); concurrent
+//! misses for one key share one upstream call; a not-found is remembered briefly.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use moka::Expiry;
+use moka::future::Cache;
+
+use super::record::{GroupRec, UserRec};
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum PointKey {
+    User { org: Arc<str>, key: String },
+    UserByEmail { org: Arc<str>, email: String },
+    Group { org: Arc<str>, id: String },
+}
+
+impl PointKey {
+    pub fn org(&self) -> &str {
+        match self {
+            PointKey::User { org, .. }
+            | PointKey::UserByEmail { org, .. }
+            | PointKey::Group { org, .. } => org,
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub enum PointValue {
+    User(Option<Arc<UserRec>>),
+    Group(Option<Arc<GroupRec>>),
+}
+
+/// A cached point read and how long it may be kept.
+#[derive(Clone, Debug)]
+pub struct Entry {
+    pub value: PointValue,
+    pub ttl: Duration,
+}
+
+struct PerEntryTtl;
+
+impl Expiry<PointKey, Entry> for PerEntryTtl {
+    fn expire_after_create(
+        &self,
+        _key: &PointKey,
+        value: &Entry,
+        _now: Instant,
+    ) -> Option<Duration> {
+        Some(value.ttl)
+    }
+}
+
+/// Shared by every organization's directory.
+#[derive(Clone)]
+pub struct PointCache {
+    cache: Cache<PointKey, Entry>,
+}
+
+impl PointCache {
+    pub fn new(max_entries: u64) -> PointCache {
+        PointCache {
+            cache: Cache::builder()
+                .max_capacity(max_entries)
+                .expire_after(PerEntryTtl)
+                .support_invalidation_closures()
+                .build(),
+        }
+    }
+
+    /// The cached entry, or the result of `load` (run once for all concurrent callers).
+    pub async fn get_or_load<E, F>(&self, key: PointKey, load: F) -> Result<Entry, Arc<E>>
+    where
+        F: Future<Output = Result<Entry, E>>,
+        E: Send + Sync + 'static,
+    {
+        self.cache.try_get_with(key, load).await
+    }
+
+    pub async fn insert(&self, key: PointKey, entry: Entry) {
+        self.cache.insert(key, entry).await;
+    }
+
+    pub async fn remove(&self, key: &PointKey) {
+        self.cache.invalidate(key).await;
+    }
+
+    /// Forgets every point read of one organization (its mirror has just been refreshed).
+    pub fn forget_org(&self, org: &Arc<str>) {
+        let org = org.clone();
+        // Fails only when closures are not supported, which `new` turns on.
+        let _ = self
+            .cache
+            .invalidate_entries_if(move |k, _| k.org() == &*org);
+    }
+}

@@ -1,0 +1,302 @@
+//! Paging over a snapshot: filters, orders and key-based positions. A position is the sort key
+//! of an item, never an offset, so a page boundary survives users arriving and leaving.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use super::record::{GroupRec, Status, UserRec};
+use super::snapshot::{Snapshot, name_key};
+
+/// Where an item stands in an order: compared component by component.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum SortKey {
+    Seq(u64),
+    Text(Vec<String>),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum UserOrderField {
+    /// The upstream's own listing order (creation order on Amplitude). The only order that can
+    /// be answered while a cold mirror is still loading.
+    #[default]
+    Directory,
+    Email,
+    FamilyName,
+    GivenName,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum GroupOrderField {
+    #[default]
+    Directory,
+    Name,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct UserFilter {
+    /// Lower-cased substring of the e-mail, given or family name.
+    pub search: Option<String>,
+    pub status: Option<Status>,
+    /// Only members of this group id.
+    pub member_of: Option<String>,
+    /// Only users in no group (`Some(true)`), or only users in some group (`Some(false)`).
+    pub in_no_group: Option<bool>,
+}
+
+impl UserFilter {
+    pub fn is_empty(&self) -> bool {
+        self.search.is_none()
+            && self.status.is_none()
+            && self.member_of.is_none()
+            && self.in_no_group.is_none()
+    }
+}
+
+/// Relay's paging arguments, already validated.
+#[derive(Clone, Debug, Default)]
+pub struct PageArgs {
+    pub first: Option<usize>,
+    pub after: Option<SortKey>,
+    pub last: Option<usize>,
+    pub before: Option<SortKey>,
+}
+
+#[derive(Debug)]
+pub struct Page<T> {
+    pub items: Vec<(SortKey, T)>,
+    pub has_previous_page: bool,
+    pub has_next_page: bool,
+    pub total: usize,
+}
+
+pub fn user_sort_key(field: UserOrderField, u: &UserRec) -> SortKey {
+    let text = |parts: [&str; 3]| SortKey::Text(parts.iter().map(|s| (*s).to_owned()).collect());
+    match field {
+        UserOrderField::Directory => SortKey::Seq(u.seq),
+        UserOrderField::Email => text([&u.email_lc, "", &u.key]),
+        UserOrderField::FamilyName => text([
+            name_key(&u.family_lc, u.placeholder),
+            name_key(&u.given_lc, u.placeholder),
+            &u.key,
+        ]),
+        UserOrderField::GivenName => text([
+            name_key(&u.given_lc, u.placeholder),
+            name_key(&u.family_lc, u.placeholder),
+            &u.key,
+        ]),
+    }
+}
+
+pub fn group_sort_key(field: GroupOrderField, g: &GroupRec) -> SortKey {
+    match field {
+        GroupOrderField::Directory => SortKey::Seq(g.seq),
+        GroupOrderField::Name => SortKey::Text(vec![g.name_lc.clone(), g.id.clone()]),
+    }
+}
+
+/// Cuts one page out of `list` (sorted by `key`, descending when `desc`).
+pub fn slice<T: Clone>(
+    list: &[T],
+    key: impl Fn(&T) -> SortKey,
+    desc: bool,
+    args: &PageArgs,
+) -> Page<T> {
+    let len = list.len();
+    let after = |k: &SortKey| {
+        if desc {
+            list.partition_point(|x| key(x) >= *k)
+        } else {
+            list.partition_point(|x| key(x) <= *k)
+        }
+    };
+    let before = |k: &SortKey| {
+        if desc {
+            list.partition_point(|x| key(x) > *k)
+        } else {
+            list.partition_point(|x| key(x) < *k)
+        }
+    };
+    let mut start = args.after.as_ref().map_or(0, after);
+    let mut end = args.before.as_ref().map_or(len, before).max(start);
+    if let Some(first) = args.first {
+        end = end.min(start + first);
+    }
+    if let Some(last) = args.last {
+        start = start.max(end.saturating_sub(last));
+    }
+    Page {
+        items: list[start..end]
+            .iter()
+            .map(|x| (key(x), x.clone()))
+            .collect(),
+        has_previous_page: start > 0,
+        has_next_page: end < len,
+        total: len,
+    }
+}
+
+impl Snapshot {
+    fn order(&self, field: UserOrderField) -> Vec<&Arc<UserRec>> {
+        let idx = match field {
+            UserOrderField::Directory => return self.users.iter().collect(),
+            UserOrderField::Email => &self.by_email,
+            UserOrderField::FamilyName => &self.by_family,
+            UserOrderField::GivenName => &self.by_given,
+        };
+        idx.iter().map(|i| &self.users[*i as usize]).collect()
+    }
+
+    /// Whether this user passes the filter; `invited` holds keys with an open gateway invite.
+    pub fn user_matches(
+        &self,
+        u: &UserRec,
+        filter: &UserFilter,
+        invited: &HashSet<String>,
+    ) -> bool {
+        if let Some(needle) = &filter.search {
+            if !u.matches_search(needle) {
+                return false;
+            }
+        }
+        if let Some(status) = filter.status {
+            if u.status(invited.contains(&u.key)) != status {
+                return false;
+            }
+        }
+        if let Some(group) = &filter.member_of {
+            let Some(gi) = self.group_index.get(group) else {
+                return false;
+            };
+            if !self
+                .memberships
+                .get(&u.key)
+                .is_some_and(|gs| gs.contains(gi))
+            {
+                return false;
+            }
+        }
+        if let Some(none) = filter.in_no_group {
+            if self.is_member_of_any(&u.key) == none {
+                return false;
+            }
+        }
+        true
+    }
+
+    /// A page of users. A loading snapshot answers only the directory order, and reports more
+    /// pages while users are still arriving.
+    pub fn page_users(
+        &self,
+        filter: &UserFilter,
+        field: UserOrderField,
+        desc: bool,
+        args: &PageArgs,
+        invited: &HashSet<String>,
+    ) -> Page<Arc<UserRec>> {
+        let mut list = self.order(field);
+        if !filter.is_empty() {
+            list.retain(|u| self.user_matches(u, filter, invited));
+        }
+        if desc {
+            list.reverse();
+        }
+        let mut page = slice(&list, |u| user_sort_key(field, u), desc, args);
+        if !self.complete {
+            page.has_next_page = true;
+            page.total = self.upstream_user_total.map_or(page.total, |t| t as usize);
+        }
+        Page {
+            items: page
+                .items
+                .into_iter()
+                .map(|(k, u)| (k, u.clone()))
+                .collect(),
+            has_previous_page: page.has_previous_page,
+            has_next_page: page.has_next_page,
+            total: page.total,
+        }
+    }
+
+    pub fn page_groups(
+        &self,
+        search: Option<&str>,
+        field: GroupOrderField,
+        desc: bool,
+        args: &PageArgs,
+    ) -> Page<Arc<GroupRec>> {
+        let mut list: Vec<&Arc<GroupRec>> = match field {
+            GroupOrderField::Directory => self.groups.iter().collect(),
+            GroupOrderField::Name => self
+                .groups_by_name
+                .iter()
+                .map(|i| &self.groups[*i as usize])
+                .collect(),
+        };
+        if let Some(needle) = search {
+            list.retain(|g| g.name_lc.contains(needle));
+        }
+        if desc {
+            list.reverse();
+        }
+        let page = slice(&list, |g| group_sort_key(field, g), desc, args);
+        Page {
+            items: page
+                .items
+                .into_iter()
+                .map(|(k, g)| (k, g.clone()))
+                .collect(),
+            has_previous_page: page.has_previous_page,
+            has_next_page: page.has_next_page,
+            total: page.total,
+        }
+    }
+
+    /// The groups of one user, by name.
+    pub fn page_user_groups(&self, user_key: &str, args: &PageArgs) -> Page<Arc<GroupRec>> {
+        let list: Vec<&Arc<GroupRec>> = self.groups_of(user_key).collect();
+        let page = slice(
+            &list,
+            |g| group_sort_key(GroupOrderField::Name, g),
+            false,
+            args,
+        );
+        Page {
+            items: page
+                .items
+                .into_iter()
+                .map(|(k, g)| (k, g.clone()))
+                .collect(),
+            has_previous_page: page.has_previous_page,
+            has_next_page: page.has_next_page,
+            total: page.total,
+        }
+    }
+
+    /// The members of a group as users, by e-mail. A member the user list does not show (an
+    /// invitee some upstreams list only as a member) appears with what the group says of it.
+    pub fn page_members(
+        &self,
+        group: &GroupRec,
+        args: &PageArgs,
+        stand_in: impl Fn(&str, Option<&str>) -> UserRec,
+    ) -> Page<Arc<UserRec>> {
+        let mut list: Vec<Arc<UserRec>> = group
+            .group
+            .members
+            .iter()
+            .zip(&group.member_keys)
+            .map(|(m, key)| match self.user_by_key(key) {
+                Some(u) => u.clone(),
+                None => Arc::new(stand_in(&m.value, m.display.as_deref())),
+            })
+            .collect();
+        list.sort_by_cached_key(|u| user_sort_key(UserOrderField::Email, u));
+        list.dedup_by(|a, b| a.key == b.key);
+        slice(
+            &list,
+            |u| user_sort_key(UserOrderField::Email, u),
+            false,
+            args,
+        )
+    }
+}

@@ -1,0 +1,237 @@
+//! Filling the mirror: a full read at the page maximum, single-flight, in the background lane.
+//! A cold mirror is published page by page, so the first client waits for one page, not all.
+
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use super::snapshot::Builder;
+use super::{Directory, DirectoryError, Snapshot, Source, UserRec};
+use crate::budget::Lane;
+use crate::scim::{Collection, Page, Pager};
+
+impl Directory {
+    /// Starts a refresh unless one is running. Returns the `finished` count that marks its end.
+    pub fn start_refresh(&self) -> u64 {
+        let mut started = false;
+        let mut target = 0;
+        self.inner.state.send_if_modified(|s| {
+            target = s.finished + 1;
+            if s.refreshing {
+                return false;
+            }
+            s.refreshing = true;
+            started = true;
+            true
+        });
+        if started {
+            let this = self.clone();
+            tokio::spawn(async move { this.run_refresh().await });
+        }
+        target
+    }
+
+    /// Refreshes now (or joins the refresh under way) and waits for it to end.
+    pub async fn refresh(&self) -> Result<(), DirectoryError> {
+        let target = self.start_refresh();
+        let mut rx = self.inner.state.subscribe();
+        let state = rx
+            .wait_for(|s| s.finished >= target)
+            .await
+            .map_err(|_| DirectoryError::ShuttingDown)?;
+        match &state.last_error {
+            Some(e) => Err(e.clone()),
+            None => Ok(()),
+        }
+    }
+
+    /// Whether the mirror is missing or older than `max_age`.
+    pub fn is_stale(&self) -> bool {
+        let state = self.inner.state.borrow();
+        match state.snapshot.fetched_at {
+            Some(at) => at
+                .elapsed()
+                .map_or(true, |age| age >= self.inner.settings.max_age),
+            None => true,
+        }
+    }
+
+    /// The complete mirror. A stale one is returned at once while a refresh starts behind it;
+    /// a missing one is waited for.
+    pub async fn complete_snapshot(&self) -> Result<Arc<Snapshot>, DirectoryError> {
+        self.snapshot_where(|s| s.complete).await
+    }
+
+    /// A snapshot with the group list (memberships), complete or still loading users.
+    pub async fn snapshot_with_groups(&self) -> Result<Arc<Snapshot>, DirectoryError> {
+        self.snapshot_where(|s| s.groups_loaded).await
+    }
+
+    /// A snapshot holding at least `n` users in directory order, or every user there is.
+    pub async fn snapshot_with_users(&self, n: usize) -> Result<Arc<Snapshot>, DirectoryError> {
+        self.snapshot_where(move |s| s.user_count() >= n).await
+    }
+
+    /// A snapshot for which `enough` holds (or the complete one), waiting for a cold load.
+    pub async fn snapshot_until(
+        &self,
+        enough: impl Fn(&Snapshot) -> bool,
+    ) -> Result<Arc<Snapshot>, DirectoryError> {
+        self.snapshot_where(enough).await
+    }
+
+    async fn snapshot_where(
+        &self,
+        enough: impl Fn(&Snapshot) -> bool,
+    ) -> Result<Arc<Snapshot>, DirectoryError> {
+        let current = self.snapshot();
+        if current.complete {
+            if self.is_stale() {
+                self.start_refresh();
+            }
+            return Ok(current);
+        }
+        if enough(&current) {
+            return Ok(current);
+        }
+        let target = self.start_refresh();
+        let mut rx = self.inner.state.subscribe();
+        let state = rx
+            .wait_for(|s| s.snapshot.complete || enough(&s.snapshot) || s.finished >= target)
+            .await
+            .map_err(|_| DirectoryError::ShuttingDown)?;
+        if state.snapshot.complete || enough(&state.snapshot) {
+            return Ok(state.snapshot.clone());
+        }
+        Err(state
+            .last_error
+            .clone()
+            .unwrap_or(DirectoryError::Unavailable))
+    }
+
+    async fn run_refresh(&self) {
+        let started = std::time::Instant::now();
+        let result = self.load().await;
+        let org = self.org_id().to_owned();
+        self.inner.state.send_modify(|s| {
+            s.refreshing = false;
+            s.finished += 1;
+            match result {
+                Ok((snapshot, calls)) => {
+                    tracing::info!(%org, users = snapshot.user_count(), groups = snapshot.group_count(), calls,
+                        elapsed = ?started.elapsed(), "mirror refreshed");
+                    s.snapshot = snapshot;
+                    s.last_error = None;
+                    s.last_refresh_at = Some(SystemTime::now());
+                    s.last_refresh_calls = calls;
+                }
+                Err(e) => {
+                    tracing::warn!(%org, error = %e, "mirror refresh failed; keeping the previous mirror");
+                    s.last_error = Some(e);
+                }
+            }
+        });
+        if self.snapshot().complete {
+            self.inner.points.forget_org(&self.inner.org_id);
+            self.settle_invites();
+        }
+    }
+
+    /// Reads every user and group: `ceil(N/100) + ceil(G/100)` calls. The first user page comes
+    /// first, then the groups, then the other user pages; a cold mirror is published after each.
+    async fn load(&self) -> Result<(Arc<Snapshot>, u32), DirectoryError> {
+        let previous = self.snapshot();
+        let cold = !previous.complete;
+        let profile = self.profile();
+        let mut builder = Builder::new(
+            Some(previous).filter(|p| p.complete),
+            profile.user_id_is_email(),
+        );
+        let client = &self.inner.client;
+        let mut users = Pager::new(client, Collection::Users, Lane::Background);
+        let mut groups = Pager::new(client, Collection::Groups, Lane::Background);
+        let publish = |builder: &Builder| {
+            if cold {
+                let partial = Arc::new(builder.snapshot(false, None));
+                self.inner.state.send_modify(|s| s.snapshot = partial);
+            }
+        };
+
+        self.add_user_page(&mut builder, users.next_page().await?);
+        builder.upstream_user_total = users.total();
+        publish(&builder);
+        let mut seq = 0;
+        while let Some(page) = groups.next_page().await? {
+            if let Page::Groups(page) = page {
+                let now = SystemTime::now();
+                for group in page.resources {
+                    match Directory::group_rec(profile, group, seq, now, Source::Mirror) {
+                        Some(rec) => builder.add_group(rec),
+                        None => {
+                            tracing::warn!(org = %self.org_id(), "skipping a group without an id")
+                        }
+                    }
+                    seq += 1;
+                }
+            }
+        }
+        builder.groups_done();
+        publish(&builder);
+        while let Some(page) = users.next_page().await? {
+            self.add_user_page(&mut builder, Some(page));
+            builder.upstream_user_total = users.total();
+            publish(&builder);
+        }
+        if let Some(total) = users.total() {
+            if total as usize != builder.user_count() {
+                // Offset paging over a directory that changed while it was read.
+                tracing::info!(org = %self.org_id(), total, read = builder.user_count(), "user count moved during refresh");
+            }
+        }
+        let snapshot = builder.snapshot(true, Some(SystemTime::now()));
+        Ok((Arc::new(snapshot), users.calls + groups.calls))
+    }
+
+    fn add_user_page(&self, builder: &mut Builder, page: Option<Page>) {
+        let Some(Page::Users(page)) = page else {
+            return;
+        };
+        let now = SystemTime::now();
+        let profile = self.profile();
+        for user in page.resources {
+            let key = Directory::user_key_of(profile, &user);
+            let seq = builder.seq_for(&key);
+            builder.add_user(UserRec::new(key, seq, user, now, Source::Mirror));
+        }
+    }
+
+    /// Closes the gateway's own invite records for users now seen with real names.
+    fn settle_invites(&self) {
+        let snapshot = self.snapshot();
+        let mut invites = self.inner.invites.lock().unwrap_or_else(|e| e.into_inner());
+        invites.retain(|key| snapshot.user_by_key(key).is_none_or(|u| u.placeholder));
+    }
+
+    /// Keeps the mirror fresh: refreshes whenever it is older than `max_age`, until dropped.
+    /// A failed refresh is tried again after a pause that grows to `max_age`.
+    pub async fn run_refresh_loop(self) {
+        let max_age = self.inner.settings.max_age;
+        let mut pause = std::time::Duration::from_secs(5).min(max_age);
+        loop {
+            let due = match self.snapshot().fetched_at {
+                Some(at) => max_age.saturating_sub(at.elapsed().unwrap_or_default()),
+                None => std::time::Duration::ZERO,
+            };
+            tokio::time::sleep(due).await;
+            match self.refresh().await {
+                Ok(()) => pause = std::time::Duration::from_secs(5).min(max_age),
+                Err(DirectoryError::CredentialRevoked) | Err(DirectoryError::ShuttingDown) => {
+                    return;
+                }
+                Err(_) => {
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(max_age);
+                }
+            }
+        }
+    }
+}

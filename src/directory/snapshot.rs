@@ -1,0 +1,242 @@
+//! An immutable view of one organization's directory: users in upstream order, groups, the
+//! user → groups index and the sorted orders connections page through. Replaced whole, never
+//! edited in place, so a reader holding one sees a consistent directory.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use super::record::{GroupRec, UserRec};
+
+#[derive(Default)]
+pub struct Snapshot {
+    /// Every user and group has arrived (false while a cold load streams in).
+    pub complete: bool,
+    /// The group list has arrived (memberships can be answered).
+    pub groups_loaded: bool,
+    /// When the load that produced this snapshot finished (`None` while loading).
+    pub fetched_at: Option<SystemTime>,
+    /// `totalResults` of the user list as the upstream last reported it.
+    pub upstream_user_total: Option<u64>,
+    pub(super) users: Vec<Arc<UserRec>>,
+    pub(super) user_index: HashMap<String, u32>,
+    /// E-mail → position, where ids are not e-mails (RFC 7644 profile).
+    pub(super) email_index: Option<HashMap<String, u32>>,
+    pub(super) by_email: Vec<u32>,
+    pub(super) by_family: Vec<u32>,
+    pub(super) by_given: Vec<u32>,
+    pub(super) groups: Vec<Arc<GroupRec>>,
+    pub(super) group_index: HashMap<String, u32>,
+    pub(super) groups_by_name: Vec<u32>,
+    /// User key → positions of the groups the user is a member of, sorted by group name.
+    pub(super) memberships: HashMap<String, Vec<u32>>,
+}
+
+impl Snapshot {
+    pub fn user_count(&self) -> usize {
+        self.users.len()
+    }
+
+    pub fn group_count(&self) -> usize {
+        self.groups.len()
+    }
+
+    pub fn users(&self) -> &[Arc<UserRec>] {
+        &self.users
+    }
+
+    pub fn groups(&self) -> &[Arc<GroupRec>] {
+        &self.groups
+    }
+
+    pub fn user_by_key(&self, key: &str) -> Option<&Arc<UserRec>> {
+        self.user_index.get(key).map(|i| &self.users[*i as usize])
+    }
+
+    pub fn user_by_email(&self, email_lc: &str) -> Option<&Arc<UserRec>> {
+        match &self.email_index {
+            Some(index) => index.get(email_lc).map(|i| &self.users[*i as usize]),
+            None => self.user_by_key(email_lc),
+        }
+    }
+
+    pub fn group(&self, id: &str) -> Option<&Arc<GroupRec>> {
+        self.group_index.get(id).map(|i| &self.groups[*i as usize])
+    }
+
+    /// The groups a user is a member of, by name.
+    pub fn groups_of(&self, user_key: &str) -> impl Iterator<Item = &Arc<GroupRec>> {
+        self.memberships
+            .get(user_key)
+            .into_iter()
+            .flatten()
+            .map(|i| &self.groups[*i as usize])
+    }
+
+    pub fn is_member_of_any(&self, user_key: &str) -> bool {
+        self.memberships
+            .get(user_key)
+            .is_some_and(|g| !g.is_empty())
+    }
+
+    pub(super) fn empty() -> Snapshot {
+        Snapshot::default()
+    }
+}
+
+/// Builds a snapshot from upstream pages, keeping each known user's position number.
+pub(super) struct Builder {
+    previous: Option<Arc<Snapshot>>,
+    next_seq: u64,
+    emails_are_keys: bool,
+    users: Vec<Arc<UserRec>>,
+    user_index: HashMap<String, u32>,
+    groups: Vec<Arc<GroupRec>>,
+    groups_loaded: bool,
+    pub upstream_user_total: Option<u64>,
+}
+
+impl Builder {
+    pub fn new(previous: Option<Arc<Snapshot>>, emails_are_keys: bool) -> Builder {
+        let next_seq = previous
+            .as_ref()
+            .and_then(|p| p.users.iter().map(|u| u.seq).max())
+            .map_or(0, |m| m + 1);
+        Builder {
+            previous,
+            next_seq,
+            emails_are_keys,
+            users: Vec::new(),
+            user_index: HashMap::new(),
+            groups: Vec::new(),
+            groups_loaded: false,
+            upstream_user_total: None,
+        }
+    }
+
+    /// The position number a user keeps (if known before) or gets.
+    pub fn seq_for(&mut self, key: &str) -> u64 {
+        if let Some(prev) = self.previous.as_ref().and_then(|p| p.user_by_key(key)) {
+            return prev.seq;
+        }
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        seq
+    }
+
+    pub fn add_user(&mut self, rec: UserRec) {
+        // Offset paging over a changing directory can deliver a user twice: keep the newest.
+        match self.user_index.get(&rec.key) {
+            Some(i) => self.users[*i as usize] = Arc::new(rec),
+            None => {
+                self.user_index
+                    .insert(rec.key.clone(), self.users.len() as u32);
+                self.users.push(Arc::new(rec));
+            }
+        }
+    }
+
+    pub fn add_group(&mut self, rec: GroupRec) {
+        if let Some(existing) = self.groups.iter_mut().find(|g| g.id == rec.id) {
+            *existing = Arc::new(rec);
+        } else {
+            self.groups.push(Arc::new(rec));
+        }
+    }
+
+    pub fn groups_done(&mut self) {
+        self.groups_loaded = true;
+    }
+
+    pub fn user_count(&self) -> usize {
+        self.users.len()
+    }
+
+    /// A snapshot of what has arrived so far (for a cold load) or of everything (`complete`).
+    pub fn snapshot(&self, complete: bool, fetched_at: Option<SystemTime>) -> Snapshot {
+        let mut users = self.users.clone();
+        users.sort_by_key(|u| u.seq);
+        let user_index: HashMap<String, u32> = users
+            .iter()
+            .enumerate()
+            .map(|(i, u)| (u.key.clone(), i as u32))
+            .collect();
+        let email_index = (!self.emails_are_keys).then(|| {
+            users
+                .iter()
+                .enumerate()
+                .map(|(i, u)| (u.email_lc.clone(), i as u32))
+                .collect()
+        });
+        let mut groups = self.groups.clone();
+        groups.sort_by_key(|g| g.seq);
+        let group_index = groups
+            .iter()
+            .enumerate()
+            .map(|(i, g)| (g.id.clone(), i as u32))
+            .collect();
+        let mut groups_by_name: Vec<u32> = (0..groups.len() as u32).collect();
+        groups_by_name.sort_by(|a, b| {
+            let (a, b) = (&groups[*a as usize], &groups[*b as usize]);
+            (&a.name_lc, &a.id).cmp(&(&b.name_lc, &b.id))
+        });
+        let mut memberships: HashMap<String, Vec<u32>> = HashMap::new();
+        for gi in &groups_by_name {
+            for member in &groups[*gi as usize].member_keys {
+                memberships.entry(member.clone()).or_default().push(*gi);
+            }
+        }
+        let (by_email, by_family, by_given) = if complete {
+            (
+                sorted(&users, |u| (&u.email_lc, "", &u.key)),
+                sorted(&users, |u| {
+                    (
+                        name_key(&u.family_lc, u.placeholder),
+                        name_key(&u.given_lc, u.placeholder),
+                        &u.key,
+                    )
+                }),
+                sorted(&users, |u| {
+                    (
+                        name_key(&u.given_lc, u.placeholder),
+                        name_key(&u.family_lc, u.placeholder),
+                        &u.key,
+                    )
+                }),
+            )
+        } else {
+            Default::default()
+        };
+        Snapshot {
+            complete,
+            groups_loaded: self.groups_loaded,
+            fetched_at,
+            upstream_user_total: self.upstream_user_total,
+            users,
+            user_index,
+            email_index,
+            by_email,
+            by_family,
+            by_given,
+            groups,
+            group_index,
+            groups_by_name,
+            memberships,
+        }
+    }
+}
+
+/// Missing and placeholder names sort after every real one.
+pub(super) fn name_key(name: &str, placeholder: bool) -> &str {
+    if placeholder || name.is_empty() {
+        "\u{10FFFF}"
+    } else {
+        name
+    }
+}
+
+fn sorted<'a, K: Ord + 'a>(users: &'a [Arc<UserRec>], key: impl Fn(&'a UserRec) -> K) -> Vec<u32> {
+    let mut idx: Vec<u32> = (0..users.len() as u32).collect();
+    idx.sort_by_cached_key(|i| key(&users[*i as usize]));
+    idx
+}

@@ -1,0 +1,108 @@
+//! Assembly: turns a configuration into running parts (per organization a budget, a SCIM
+//! client and a directory; one schema) and keeps their background refresh going.
+
+use std::sync::Arc;
+
+use tokio::task::JoinHandle;
+
+use crate::budget::Budget;
+use crate::config::{Config, OrgConfig};
+use crate::directory::{Directories, Directory, DirectorySettings, PointCache};
+use crate::graphql::{self, GatewaySchema};
+use crate::http::{AppState, GraphiqlPage};
+use crate::scim::{ClientConfig, ScimClient, ScimError};
+
+/// The query GraphiQL opens with.
+pub const SAMPLE_QUERY: &str = r#"# Welcome to scimgate. Press ▶ to run.
+query Dashboard {
+  org {
+    name
+    sync { complete userCount groupCount lastRefreshAt }
+    budget { limit windowSeconds usedInWindow remaining }
+    users(first: 10, orderBy: { field: EMAIL }) {
+      totalCount
+      edges {
+        node {
+          email displayName status
+          groups(first: 5) { edges { node { name } } }
+        }
+      }
+      pageInfo { hasNextPage endCursor }
+    }
+    groups(first: 20, orderBy: { field: NAME }) {
+      edges { node { name memberCount } }
+    }
+  }
+}
+"#;
+
+pub struct Gateway {
+    pub dirs: Directories,
+    pub schema: GatewaySchema,
+    graphiql: bool,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Drop for Gateway {
+    fn drop(&mut self) {
+        for t in &self.tasks {
+            t.abort();
+        }
+    }
+}
+
+fn client_for(org: &OrgConfig) -> Result<ScimClient, ScimError> {
+    let mut config = ClientConfig::new(&org.base_url, org.key().clone(), org.profile);
+    config.attempt_timeout = org.upstream.attempt_timeout;
+    config.retry = org.upstream.retry_policy();
+    config.org = org.id.clone();
+    ScimClient::new(config, Budget::new(org.budget.clone()))
+}
+
+impl Gateway {
+    /// Builds every organization's parts. Nothing is sent upstream until asked or `start`.
+    pub fn new(config: &Config) -> Result<Gateway, ScimError> {
+        let points = PointCache::new(100_000);
+        let mut list = Vec::new();
+        for org in &config.orgs {
+            let settings = DirectorySettings {
+                max_age: org.mirror.max_age,
+                not_found_ttl: org.mirror.not_found_ttl,
+            };
+            list.push(Directory::new(
+                &org.id,
+                &org.name,
+                client_for(org)?,
+                settings,
+                points.clone(),
+            ));
+        }
+        let dirs = Directories::new(list);
+        let schema = graphql::build_schema(dirs.clone());
+        Ok(Gateway {
+            dirs,
+            schema,
+            graphiql: config.server.graphiql,
+            tasks: Vec::new(),
+        })
+    }
+
+    /// Loads every mirror now and keeps it fresh (each org's refresh loop).
+    pub fn start(&mut self) {
+        for dir in self.dirs.all() {
+            self.tasks
+                .push(tokio::spawn(dir.clone().run_refresh_loop()));
+        }
+    }
+
+    /// The HTTP layer's state; `default_headers` are what GraphiQL sends by default.
+    pub fn app_state(&self, default_headers: Option<&str>) -> AppState {
+        AppState {
+            schema: self.schema.clone(),
+            dirs: self.dirs.clone(),
+            graphiql: self
+                .graphiql
+                .then(|| Arc::new(GraphiqlPage::new(default_headers, SAMPLE_QUERY))),
+        }
+    }
+}

@@ -1,0 +1,132 @@
+//! Relay cursor connections: argument checks, `PageInfo`, and the edge and connection types of
+//! users and groups.
+
+use async_graphql::{Result, SimpleObject};
+
+use super::errors::bad_input;
+use super::ids::{CursorError, decode_cursor, encode_cursor};
+use super::types::{Group, User};
+use crate::directory::{Page, PageArgs, SortKey};
+
+/// The largest page a connection returns.
+pub const MAX_PAGE: i32 = 100;
+/// The page size when neither `first` nor `last` is given.
+pub const DEFAULT_PAGE: usize = 50;
+
+/// Information about one page of a connection (Relay Cursor Connections).
+#[derive(SimpleObject, Clone, Debug)]
+pub struct PageInfo {
+    /// Whether more items follow this page in the connection's order.
+    pub has_next_page: bool,
+    /// Whether items precede this page in the connection's order.
+    pub has_previous_page: bool,
+    /// The cursor of the first edge, if any.
+    pub start_cursor: Option<String>,
+    /// The cursor of the last edge, if any.
+    pub end_cursor: Option<String>,
+}
+
+/// Checks Relay's arguments and decodes the cursors of `order`.
+pub fn page_args(
+    order: &str,
+    first: Option<i32>,
+    after: Option<String>,
+    last: Option<i32>,
+    before: Option<String>,
+) -> Result<PageArgs> {
+    let size = |name: &str, v: Option<i32>| -> Result<Option<usize>> {
+        match v {
+            None => Ok(None),
+            Some(n) if (0..=MAX_PAGE).contains(&n) => Ok(Some(n as usize)),
+            Some(n) => Err(bad_input(format!(
+                "`{name}` must be between 0 and {MAX_PAGE}, got {n}; page through larger results with cursors"
+            ))),
+        }
+    };
+    let first = size("first", first)?;
+    let last = size("last", last)?;
+    if first.is_some() && last.is_some() {
+        return Err(bad_input("give either `first` or `last`, not both"));
+    }
+    let cursor = |name: &str, c: Option<String>| -> Result<Option<SortKey>> {
+        match c {
+            None => Ok(None),
+            Some(c) => decode_cursor(&c, order).map(Some).map_err(|e| match e {
+                CursorError::Invalid => {
+                    bad_input(format!("`{name}` is not a cursor this gateway issued"))
+                }
+                CursorError::OtherOrder { .. } => bad_input(format!(
+                    "`{name}` is a cursor of another ordering; keep `orderBy` the same while paging"
+                )),
+            }),
+        }
+    };
+    let after = cursor("after", after)?;
+    let before = cursor("before", before)?;
+    let first = if first.is_none() && last.is_none() {
+        Some(DEFAULT_PAGE)
+    } else {
+        first
+    };
+    Ok(PageArgs {
+        first,
+        after,
+        last,
+        before,
+    })
+}
+
+fn page_info<T>(order: &str, page: &Page<T>) -> PageInfo {
+    PageInfo {
+        has_next_page: page.has_next_page,
+        has_previous_page: page.has_previous_page,
+        start_cursor: page.items.first().map(|(k, _)| encode_cursor(order, k)),
+        end_cursor: page.items.last().map(|(k, _)| encode_cursor(order, k)),
+    }
+}
+
+/// Declares an edge and a connection type for one node type.
+macro_rules! connection {
+    ($conn:ident, $edge:ident, $node:ty, $what:literal) => {
+        #[doc = concat!("An edge to a ", $what, ": the item and where it stands.")]
+        #[derive(SimpleObject)]
+        pub struct $edge {
+            /// Where this edge stands; pass it as `after` or `before`.
+            pub cursor: String,
+            #[doc = concat!("The ", $what, ".")]
+            pub node: $node,
+        }
+
+        #[doc = concat!("One page of ", $what, "s.")]
+        #[derive(SimpleObject)]
+        pub struct $conn {
+            /// The items of this page, in order.
+            pub edges: Vec<$edge>,
+            /// Where this page stands in the whole connection.
+            pub page_info: PageInfo,
+            /// How many items match, over all pages.
+            pub total_count: i32,
+        }
+
+        impl $conn {
+            pub fn new<I>(order: &str, page: Page<I>, node: impl Fn(I) -> $node) -> $conn {
+                let page_info = page_info(order, &page);
+                $conn {
+                    total_count: page.total as i32,
+                    page_info,
+                    edges: page
+                        .items
+                        .into_iter()
+                        .map(|(k, item)| $edge {
+                            cursor: encode_cursor(order, &k),
+                            node: node(item),
+                        })
+                        .collect(),
+                }
+            }
+        }
+    };
+}
+
+connection!(UserConnection, UserEdge, User, "user");
+connection!(GroupConnection, GroupEdge, Group, "group");

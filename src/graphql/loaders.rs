@@ -1,0 +1,110 @@
+//! The per-request DataLoader for point reads: a request's lookups of users and groups are
+//! batched and de-duplicated here; the directory's shared cache coalesces them across requests.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use async_graphql::dataloader::{DataLoader, Loader};
+use async_graphql::{Context, Result};
+use futures_util::future::join_all;
+
+use super::errors;
+use crate::directory::{Directories, Directory, DirectoryError, GroupRec, UserRec};
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum PointReq {
+    UserByKey { org: String, key: String },
+    UserByEmail { org: String, email: String },
+    Group { org: String, id: String },
+}
+
+impl PointReq {
+    fn org(&self) -> &str {
+        match self {
+            PointReq::UserByKey { org, .. }
+            | PointReq::UserByEmail { org, .. }
+            | PointReq::Group { org, .. } => org,
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub enum Point {
+    User(Arc<UserRec>),
+    Group(Arc<GroupRec>),
+}
+
+pub struct PointLoader {
+    dirs: Directories,
+}
+
+/// The error of a batch: the organization it concerns and what happened.
+#[derive(Clone, Debug)]
+pub struct LoadError {
+    org: String,
+    error: DirectoryError,
+}
+
+async fn load_one(dir: &Directory, req: &PointReq) -> Result<Option<Point>, DirectoryError> {
+    Ok(match req {
+        PointReq::UserByKey { key, .. } => dir.user(key).await?.map(Point::User),
+        PointReq::UserByEmail { email, .. } => dir.user_by_email(email).await?.map(Point::User),
+        PointReq::Group { id, .. } => dir.group(id).await?.map(Point::Group),
+    })
+}
+
+impl Loader<PointReq> for PointLoader {
+    type Value = Point;
+    type Error = LoadError;
+
+    async fn load(&self, keys: &[PointReq]) -> Result<HashMap<PointReq, Point>, LoadError> {
+        let results = join_all(keys.iter().map(|req| async move {
+            let Some(dir) = self.dirs.get(req.org()) else {
+                return (req, Ok(None));
+            };
+            (req, load_one(dir, req).await)
+        }))
+        .await;
+        let mut out = HashMap::new();
+        for (req, result) in results {
+            match result {
+                Ok(Some(point)) => {
+                    out.insert(req.clone(), point);
+                }
+                Ok(None) => {}
+                Err(error) => {
+                    return Err(LoadError {
+                        org: req.org().to_owned(),
+                        error,
+                    });
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// Adds the per-request loader to a request.
+pub fn attach(request: async_graphql::Request, dirs: &Directories) -> async_graphql::Request {
+    request.data(DataLoader::new(
+        PointLoader { dirs: dirs.clone() },
+        tokio::spawn,
+    ))
+}
+
+/// Loads through the request's DataLoader, or directly when the request has none.
+pub async fn load_point(ctx: &Context<'_>, req: PointReq) -> Result<Option<Point>> {
+    if let Some(loader) = ctx.data_opt::<DataLoader<PointLoader>>() {
+        return loader
+            .load_one(req)
+            .await
+            .map_err(|e| errors::directory(&e.org, e.error));
+    }
+    let dirs = ctx.data::<Directories>()?;
+    let Some(dir) = dirs.get(req.org()) else {
+        return Ok(None);
+    };
+    load_one(dir, &req)
+        .await
+        .map_err(|e| errors::directory(dir.org_id(), e))
+}

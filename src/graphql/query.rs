@@ -1,0 +1,113 @@
+//! The query root: organizations, and Relay's `node` / `nodes`.
+
+use async_graphql::{Context, ID, Interface, Object, Result};
+
+use super::errors::bad_input;
+use super::ids::{GlobalId, Kind};
+use super::loaders::{Point, PointReq, load_point};
+use super::types::{Group, Org, User};
+use crate::directory::Directories;
+
+/// An object with a global id (Relay Global Object Identification).
+#[derive(Interface)]
+#[graphql(field(
+    name = "id",
+    ty = "ID",
+    desc = "The object's global id, for `Query.node`."
+))]
+pub enum Node {
+    Org(Org),
+    User(User),
+    Group(Group),
+}
+
+#[derive(Default)]
+pub struct Query;
+
+#[Object]
+impl Query {
+    /// Every organization this gateway serves.
+    async fn orgs(&self, ctx: &Context<'_>) -> Result<Vec<Org>> {
+        let dirs = ctx.data::<Directories>()?;
+        Ok(dirs.all().iter().map(|d| Org { dir: d.clone() }).collect())
+    }
+
+    /// One organization, by its global id or its configured id (`slug`). Without an id: the
+    /// only organization, when the gateway serves exactly one.
+    async fn org(&self, ctx: &Context<'_>, id: Option<ID>) -> Result<Option<Org>> {
+        let dirs = ctx.data::<Directories>()?;
+        let dir = match id {
+            None => match dirs.all() {
+                [only] => Some(only),
+                _ => {
+                    return Err(bad_input(
+                        "this gateway serves several organizations: give `id`",
+                    ));
+                }
+            },
+            Some(id) => match GlobalId::decode(&id) {
+                Some(g) if g.kind == Kind::Org => dirs.get(&g.org),
+                Some(_) => None,
+                None => dirs.get(id.as_str()),
+            },
+        };
+        Ok(dir.map(|d| Org { dir: d.clone() }))
+    }
+
+    /// The object with this global id, or null when it does not exist.
+    async fn node(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Node>> {
+        node(ctx, &id).await
+    }
+
+    /// The objects with these global ids, in the same order; null where one does not exist.
+    async fn nodes(&self, ctx: &Context<'_>, ids: Vec<ID>) -> Result<Vec<Option<Node>>> {
+        if ids.len() > 100 {
+            return Err(bad_input(format!(
+                "`ids` takes at most 100 ids, got {}",
+                ids.len()
+            )));
+        }
+        let mut out = Vec::with_capacity(ids.len());
+        // The loader batches the point reads of all ids into one round.
+        let lookups = ids.iter().map(|id| node(ctx, id));
+        for result in futures_util::future::join_all(lookups).await {
+            out.push(result?);
+        }
+        Ok(out)
+    }
+}
+
+async fn node(ctx: &Context<'_>, id: &ID) -> Result<Option<Node>> {
+    let Some(g) = GlobalId::decode(id) else {
+        return Err(bad_input(format!(
+            "{:?} is not an id this gateway issued",
+            id.as_str()
+        )));
+    };
+    let dirs = ctx.data::<Directories>()?;
+    let Some(dir) = dirs.get(&g.org) else {
+        return Ok(None);
+    };
+    let req = match g.kind {
+        Kind::Org => return Ok(Some(Node::Org(Org { dir: dir.clone() }))),
+        Kind::User => PointReq::UserByKey {
+            org: g.org,
+            key: g.key,
+        },
+        Kind::Group => PointReq::Group {
+            org: g.org,
+            id: g.key,
+        },
+    };
+    Ok(match load_point(ctx, req).await? {
+        Some(Point::User(rec)) => Some(Node::User(User {
+            dir: dir.clone(),
+            rec,
+        })),
+        Some(Point::Group(rec)) => Some(Node::Group(Group {
+            dir: dir.clone(),
+            rec,
+        })),
+        None => None,
+    })
+}

@@ -1,0 +1,93 @@
+//! `Group`: an Amplitude permission group (project roles are set in Amplitude's UI).
+
+use std::sync::Arc;
+
+use async_graphql::{ID, Json, Object, Result};
+
+use super::{DateTime, Org, Source, User};
+use crate::directory::{Directory, GroupRec};
+use crate::graphql::connection::{UserConnection, page_args};
+use crate::graphql::errors;
+use crate::graphql::ids::{GlobalId, Kind};
+
+/// A group of users. In Amplitude, a permission group: its project roles are set in Amplitude's
+/// UI, and a member holds the highest role any of its groups grants.
+pub struct Group {
+    pub dir: Directory,
+    pub rec: Arc<GroupRec>,
+}
+
+/// A group of users. In Amplitude, a permission group: its project roles are set in
+/// Amplitude's UI, and a member holds the highest role any of its groups grants.
+#[Object]
+impl Group {
+    /// The group's global id.
+    pub async fn id(&self) -> ID {
+        ID(GlobalId::new(Kind::Group, self.dir.org_id(), &self.rec.id).encode())
+    }
+
+    /// The upstream's id of the group.
+    async fn upstream_id(&self) -> &str {
+        &self.rec.id
+    }
+
+    /// The group's name.
+    async fn name(&self) -> &str {
+        &self.rec.group.display_name
+    }
+
+    /// The members, by e-mail. A member the user list does not show appears with what the
+    /// group says of it.
+    async fn members(
+        &self,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> Result<UserConnection> {
+        let tag = "members:EMAIL";
+        let args = page_args(tag, first, after, last, before)?;
+        let dir = &self.dir;
+        let snapshot = dir
+            .complete_snapshot()
+            .await
+            .map_err(|e| errors::directory(dir.org_id(), e))?;
+        let page = snapshot.page_members(&self.rec, &args, |value, display| {
+            dir.member_stand_in(value, display)
+        });
+        Ok(UserConnection::new(tag, page, |rec| User {
+            dir: dir.clone(),
+            rec,
+        }))
+    }
+
+    /// How many members the group has.
+    async fn member_count(&self) -> i32 {
+        let mut keys: Vec<&String> = self.rec.member_keys.iter().collect();
+        keys.sort();
+        keys.dedup();
+        keys.len() as i32
+    }
+
+    /// When this record was read from the upstream.
+    async fn fetched_at(&self) -> DateTime {
+        DateTime(self.rec.fetched_at)
+    }
+
+    /// Whether the record came from the mirror or from a point read of the upstream.
+    async fn source(&self) -> Source {
+        self.rec.source.into()
+    }
+
+    /// The SCIM resource as the upstream sent it (the fields SCIM defines).
+    async fn scim(&self) -> Json<serde_json::Value> {
+        Json(serde_json::to_value(&self.rec.group).unwrap_or_default())
+    }
+
+    /// The organization the group belongs to.
+    async fn org(&self) -> Org {
+        Org {
+            dir: self.dir.clone(),
+        }
+    }
+}

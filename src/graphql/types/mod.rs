@@ -1,0 +1,105 @@
+//! The GraphQL object types, each wrapping a directory value; inputs and enums beside them.
+
+mod group;
+mod inputs;
+mod org;
+mod status;
+mod user;
+
+use std::time::SystemTime;
+
+use async_graphql::{Enum, InputValueError, InputValueResult, Scalar, ScalarType, Value};
+
+pub use group::Group;
+pub use inputs::{
+    GroupFilter, GroupOrder, GroupOrderField, OrderDirection, UserFilter, UserOrder, UserOrderField,
+};
+pub use org::Org;
+pub use status::{Budget, SyncStatus};
+pub use user::User;
+
+/// A point in time, as an RFC 3339 string in UTC (`2026-11-29T15:04:05.123Z`).
+#[derive(Clone, Copy, Debug)]
+pub struct DateTime(pub SystemTime);
+
+/// A point in time, as an RFC 3339 string in UTC (`2026-11-29T15:04:05.123Z`).
+#[Scalar]
+impl ScalarType for DateTime {
+    fn parse(value: Value) -> InputValueResult<Self> {
+        match &value {
+            Value::String(s) => humantime::parse_rfc3339(s).map(DateTime).map_err(|_| {
+                InputValueError::custom(
+                    "expected an RFC 3339 date-time such as 2026-11-29T15:04:05Z",
+                )
+            }),
+            _ => Err(InputValueError::expected_type(value)),
+        }
+    }
+
+    fn to_value(&self) -> Value {
+        Value::String(humantime::format_rfc3339_millis(self.0).to_string())
+    }
+}
+
+/// Where an object was read from.
+#[derive(Enum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Source {
+    /// The organization's mirror, refreshed in the background.
+    Mirror,
+    /// A read of this one object from the upstream, because the mirror did not have it.
+    Upstream,
+}
+
+impl From<crate::directory::Source> for Source {
+    fn from(s: crate::directory::Source) -> Self {
+        match s {
+            crate::directory::Source::Mirror => Source::Mirror,
+            crate::directory::Source::Upstream => Source::Upstream,
+        }
+    }
+}
+
+/// The SCIM dialect an organization's upstream speaks.
+#[derive(Enum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ScimProfile {
+    /// Amplitude: e-mail ids, `itemsPerPage`, value-array member removal.
+    Amplitude,
+    /// Plain RFC 7644.
+    #[graphql(name = "RFC7644")]
+    Rfc7644,
+}
+
+/// Whether a user can use the organization.
+///
+/// Amplitude lists pending invitees as active, so `INVITED` is derived: a user is INVITED when
+/// the upstream shows Amplitude's placeholder names (`NO_GIVEN_NAME` / `NO_FAMILY_NAME`), or when
+/// this gateway sent the invitation and has not yet seen the user with real names.
+#[derive(Enum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UserStatus {
+    /// A member who has joined.
+    Active,
+    /// Invited and not yet joined (see the type's description for the rule).
+    Invited,
+    /// Listed by the upstream with `active: false` (Amplitude removes such users instead).
+    Deactivated,
+}
+
+impl From<crate::directory::Status> for UserStatus {
+    fn from(s: crate::directory::Status) -> Self {
+        match s {
+            crate::directory::Status::Active => UserStatus::Active,
+            crate::directory::Status::Invited => UserStatus::Invited,
+            crate::directory::Status::Deactivated => UserStatus::Deactivated,
+        }
+    }
+}
+
+impl From<UserStatus> for crate::directory::Status {
+    fn from(s: UserStatus) -> Self {
+        match s {
+            UserStatus::Active => crate::directory::Status::Active,
+            UserStatus::Invited => crate::directory::Status::Invited,
+            UserStatus::Deactivated => crate::directory::Status::Deactivated,
+        }
+    }
+}

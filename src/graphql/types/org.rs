@@ -1,0 +1,231 @@
+//! `Org`: one organization, its users and groups, its budget and its mirror's state.
+
+use async_graphql::{Context, ID, Object, Result};
+
+use super::{
+    Budget, Group, GroupFilter, GroupOrder, OrderDirection, ScimProfile, SyncStatus, User,
+    UserFilter, UserOrder, UserOrderField,
+};
+use crate::directory::{self, Directory};
+use crate::graphql::connection::{GroupConnection, UserConnection, page_args};
+use crate::graphql::errors::{self, bad_input};
+use crate::graphql::ids::{GlobalId, Kind};
+use crate::graphql::loaders::{Point, PointReq, load_point};
+use crate::scim::Profile;
+
+/// An organization: one upstream SCIM directory with its own key, budget and mirror.
+pub struct Org {
+    pub dir: Directory,
+}
+
+impl Org {
+    /// The key of a group given as a global id of this organization, or as the upstream's id.
+    pub fn group_key(&self, id: &ID) -> Result<String> {
+        match GlobalId::decode(id) {
+            Some(g) if g.kind == Kind::Group && g.org == self.dir.org_id() => Ok(g.key),
+            Some(_) => Err(bad_input(format!(
+                "{:?} is not a group of organization {:?}",
+                id.as_str(),
+                self.dir.org_id()
+            ))),
+            None => Ok(id.to_string()),
+        }
+    }
+}
+
+/// An organization: one upstream SCIM directory with its own key, budget and mirror.
+#[Object]
+impl Org {
+    /// The organization's global id.
+    pub async fn id(&self) -> ID {
+        ID(GlobalId::new(Kind::Org, self.dir.org_id(), "").encode())
+    }
+
+    /// The organization's id in the gateway's configuration (also accepted by `Query.org`).
+    async fn slug(&self) -> &str {
+        self.dir.org_id()
+    }
+
+    /// The organization's display name from the configuration.
+    async fn name(&self) -> &str {
+        self.dir.org_name()
+    }
+
+    /// The SCIM dialect of the organization's upstream.
+    async fn profile(&self) -> ScimProfile {
+        match self.dir.profile() {
+            Profile::Amplitude => ScimProfile::Amplitude,
+            Profile::Rfc7644 => ScimProfile::Rfc7644,
+        }
+    }
+
+    /// Users, from the mirror. Pages hold at most 100 (default 50). Cursors are positions by
+    /// sort key, so paging while the mirror refreshes neither skips nor repeats a user.
+    /// Until an organization's mirror has loaded once, only the default order without a filter
+    /// is answered at once (from the pages read so far); other queries wait for the load.
+    async fn users(
+        &self,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+        filter: Option<UserFilter>,
+        order_by: Option<UserOrder>,
+    ) -> Result<UserConnection> {
+        let order = order_by.unwrap_or_default();
+        let field = order.field;
+        let desc = order.direction == OrderDirection::Desc;
+        let args = page_args(field.tag(), first, after, last, before)?;
+        let filter = match filter {
+            Some(f) => directory::UserFilter {
+                search: f.search.map(|s| s.to_lowercase()).filter(|s| !s.is_empty()),
+                status: f.status.map(Into::into),
+                member_of: f
+                    .member_of
+                    .as_ref()
+                    .map(|id| self.group_key(id))
+                    .transpose()?,
+                in_no_group: f.in_no_group,
+            },
+            None => directory::UserFilter::default(),
+        };
+        let dir = &self.dir;
+        let streaming = field == UserOrderField::Directory
+            && !desc
+            && filter.is_empty()
+            && args.last.is_none()
+            && args.before.is_none();
+        let snapshot = if streaming {
+            let after = args.after.clone();
+            let want = args.first.unwrap_or(0) + 1;
+            dir.snapshot_until(move |s| {
+                let seen = match &after {
+                    Some(directory::SortKey::Seq(seq)) => {
+                        s.users().partition_point(|u| u.seq <= *seq)
+                    }
+                    _ => 0,
+                };
+                s.user_count() >= seen + want
+            })
+            .await
+        } else {
+            dir.complete_snapshot().await
+        }
+        .map_err(|e| errors::directory(dir.org_id(), e))?;
+        let page = snapshot.page_users(
+            &filter,
+            field.to_directory(),
+            desc,
+            &args,
+            &dir.open_invites(),
+        );
+        Ok(UserConnection::new(field.tag(), page, |rec| User {
+            dir: dir.clone(),
+            rec,
+        }))
+    }
+
+    /// One user by e-mail address (case-insensitive). Read from the mirror, else from the
+    /// upstream (batched per request; a not-found is remembered briefly). The e-mail is the
+    /// user's identity in Amplitude and cannot be changed: to change it, delete the user and
+    /// invite the new address.
+    async fn user(&self, ctx: &Context<'_>, email: String) -> Result<Option<User>> {
+        let email = email.trim().to_lowercase();
+        if !looks_like_email(&email) {
+            return Err(bad_input(format!("{email:?} is not an e-mail address")));
+        }
+        let req = PointReq::UserByEmail {
+            org: self.dir.org_id().to_owned(),
+            email,
+        };
+        Ok(match load_point(ctx, req).await? {
+            Some(Point::User(rec)) => Some(User {
+                dir: self.dir.clone(),
+                rec,
+            }),
+            _ => None,
+        })
+    }
+
+    /// Groups (Amplitude permission groups), from the mirror.
+    async fn groups(
+        &self,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+        filter: Option<GroupFilter>,
+        order_by: Option<GroupOrder>,
+    ) -> Result<GroupConnection> {
+        let order = order_by.unwrap_or_default();
+        let args = page_args(order.field.tag(), first, after, last, before)?;
+        let search = filter
+            .and_then(|f| f.search)
+            .map(|s| s.to_lowercase())
+            .filter(|s| !s.is_empty());
+        let dir = &self.dir;
+        let snapshot = dir
+            .snapshot_with_groups()
+            .await
+            .map_err(|e| errors::directory(dir.org_id(), e))?;
+        let page = snapshot.page_groups(
+            search.as_deref(),
+            order.field.to_directory(),
+            order.direction == OrderDirection::Desc,
+            &args,
+        );
+        Ok(GroupConnection::new(order.field.tag(), page, |rec| Group {
+            dir: dir.clone(),
+            rec,
+        }))
+    }
+
+    /// One group, by its global id or by the upstream's group id.
+    async fn group(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Group>> {
+        let key = match self.group_key(&id) {
+            Ok(key) => key,
+            Err(_) => return Ok(None),
+        };
+        let req = PointReq::Group {
+            org: self.dir.org_id().to_owned(),
+            id: key,
+        };
+        Ok(match load_point(ctx, req).await? {
+            Some(Point::Group(rec)) => Some(Group {
+                dir: self.dir.clone(),
+                rec,
+            }),
+            _ => None,
+        })
+    }
+
+    /// The organization's upstream request budget, now.
+    async fn budget(&self) -> Budget {
+        Budget {
+            snapshot: self.dir.budget(),
+            emission_interval: self.dir.emission_interval(),
+        }
+    }
+
+    /// The state of the organization's mirror.
+    async fn sync(&self) -> SyncStatus {
+        SyncStatus {
+            state: self.dir.state(),
+            max_age: self.dir.settings().max_age,
+        }
+    }
+}
+
+/// A light check: one `@`, something on each side, a dot in the domain, no spaces.
+pub fn looks_like_email(s: &str) -> bool {
+    let Some((local, domain)) = s.split_once('@') else {
+        return false;
+    };
+    !local.is_empty()
+        && domain.contains('.')
+        && !domain.starts_with('.')
+        && !domain.ends_with('.')
+        && !domain.contains('@')
+        && s.len() <= 254
+        && !s.chars().any(|c| c.is_whitespace() || c.is_control())
+}

@@ -1,0 +1,137 @@
+//! `Budget` and `SyncStatus`: what an organization's upstream allowance and mirror look like now.
+
+use std::time::Duration;
+
+use async_graphql::{Object, SimpleObject};
+
+use super::DateTime;
+use crate::budget::BudgetSnapshot;
+use crate::directory::MirrorState;
+
+/// The organization's upstream request budget. The gateway never sends more than `limit`
+/// requests in any `windowSeconds`; critical writes go first, background refresh last.
+pub struct Budget {
+    pub snapshot: BudgetSnapshot,
+    pub emission_interval: Duration,
+}
+
+/// Calls waiting for the budget, per lane.
+#[derive(SimpleObject)]
+pub struct LaneQueue {
+    /// Revocations: deactivate, delete, remove from group.
+    pub critical: i32,
+    /// Other writes.
+    pub write: i32,
+    /// Reads a client is waiting for.
+    pub interactive: i32,
+    /// Mirror refresh.
+    pub background: i32,
+}
+
+/// The organization's upstream request budget. The gateway never sends more than `limit`
+/// requests in any `windowSeconds`; critical writes go first, background refresh last.
+#[Object]
+impl Budget {
+    /// Requests allowed in any sliding window.
+    async fn limit(&self) -> i32 {
+        self.snapshot.limit as i32
+    }
+
+    /// The window's length in seconds.
+    async fn window_seconds(&self) -> f64 {
+        self.snapshot.window.as_secs_f64()
+    }
+
+    /// Requests sent in the last window.
+    async fn used_in_window(&self) -> i32 {
+        self.snapshot.used_in_window as i32
+    }
+
+    /// Requests that could still be sent in the current window.
+    async fn remaining(&self) -> i32 {
+        self.snapshot.remaining as i32
+    }
+
+    /// Calls waiting for the budget, all lanes together.
+    async fn queued(&self) -> i32 {
+        self.snapshot.queued.iter().sum::<usize>() as i32
+    }
+
+    /// Calls waiting for the budget, per lane.
+    async fn queued_by_lane(&self) -> LaneQueue {
+        let q = self.snapshot.queued;
+        LaneQueue {
+            critical: q[0] as i32,
+            write: q[1] as i32,
+            interactive: q[2] as i32,
+            background: q[3] as i32,
+        }
+    }
+
+    /// The steady spacing between requests, in milliseconds, once the burst is spent.
+    async fn emission_interval_ms(&self) -> f64 {
+        self.emission_interval.as_secs_f64() * 1000.0
+    }
+
+    /// Until when every call is held because the upstream answered 429, if it did.
+    async fn paused_until(&self) -> Option<DateTime> {
+        self.snapshot.paused_until.map(DateTime)
+    }
+
+    /// Whether the upstream rejected the organization's SCIM key (401). Calls stay stopped
+    /// until the configuration changes.
+    async fn credential_revoked(&self) -> bool {
+        self.snapshot.credential_revoked
+    }
+}
+
+/// The state of an organization's mirror.
+pub struct SyncStatus {
+    pub state: MirrorState,
+    pub max_age: Duration,
+}
+
+/// The state of an organization's mirror: the in-memory copy of its directory that reads
+/// are served from.
+#[Object]
+impl SyncStatus {
+    /// When the last successful full refresh finished.
+    async fn last_refresh_at(&self) -> Option<DateTime> {
+        self.state.last_refresh_at.map(DateTime)
+    }
+
+    /// Whether a refresh is running now.
+    async fn refreshing(&self) -> bool {
+        self.state.refreshing
+    }
+
+    /// Whether the mirror holds the whole directory (false until the first load finishes).
+    async fn complete(&self) -> bool {
+        self.state.snapshot.complete
+    }
+
+    /// Users in the mirror.
+    async fn user_count(&self) -> i32 {
+        self.state.snapshot.user_count() as i32
+    }
+
+    /// Groups in the mirror.
+    async fn group_count(&self) -> i32 {
+        self.state.snapshot.group_count() as i32
+    }
+
+    /// Upstream calls the last refresh made (`ceil(users/100) + ceil(groups/100)` when nothing failed).
+    async fn last_refresh_calls(&self) -> i32 {
+        self.state.last_refresh_calls as i32
+    }
+
+    /// Why the last refresh failed, if it did (the mirror keeps the previous data).
+    async fn last_error(&self) -> Option<String> {
+        self.state.last_error.as_ref().map(|e| e.to_string())
+    }
+
+    /// The mirror is refreshed when older than this many seconds.
+    async fn max_age_seconds(&self) -> f64 {
+        self.max_age.as_secs_f64()
+    }
+}

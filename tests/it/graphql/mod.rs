@@ -1,0 +1,9 @@
+//! The GraphQL read path through real HTTP: paging, upstream cost counted at the emulator,
+//! global ids, filters, and the HTTP surface.
+
+mod cost;
+mod filters;
+mod http;
+mod nodes;
+mod paging;
+mod schema;
