@@ -46,3 +46,21 @@ impl From<ScimError> for DirectoryError {
         DirectoryError::from(&e)
     }
 }
+
+/// Why a write did not succeed, as the caller must treat it.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub enum WriteError {
+    #[error("no such user or group upstream")]
+    NotFound,
+    #[error("it already exists upstream")]
+    AlreadyExists,
+    /// The upstream refused the request as sent (a 4xx other than 404 and 409).
+    #[error("the upstream refused the change (status {status})")]
+    Rejected { status: u16 },
+    /// It failed and is known not to have been applied; trying again is safe.
+    #[error("{0}")]
+    NotApplied(DirectoryError),
+    /// The upstream did not answer and reading back could not tell whether it was applied.
+    #[error("outcome unknown: {reason}")]
+    Unknown { reason: String },
+}

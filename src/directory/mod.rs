@@ -1,12 +1,16 @@
 //! One organization's directory as the gateway serves it: the mirror (a snapshot replaced by
 //! refreshes), point reads for what the mirror lacks, and freshness. Calls only the scim layer.
 
+mod edit;
 mod error;
+mod events;
+mod group_writes;
 mod points;
 mod query;
 mod record;
 mod refresh;
 mod snapshot;
+mod writes;
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
@@ -18,7 +22,8 @@ use crate::budget::{BudgetSnapshot, Lane};
 use crate::scim::wire::{Group, User};
 use crate::scim::{Profile, ScimClient};
 
-pub use error::DirectoryError;
+pub use error::{DirectoryError, WriteError};
+pub use events::{ChangeEvent, EventKind};
 pub use points::PointCache;
 pub use query::{
     GroupOrderField, Page, PageArgs, SortKey, UserFilter, UserOrderField, group_sort_key,
@@ -74,6 +79,9 @@ struct Inner {
     points: PointCache,
     /// Keys of users this gateway invited and has not yet seen with real names.
     invites: Mutex<HashSet<String>>,
+    /// Confirmed writes a running refresh may not have seen.
+    writes: Mutex<writes::WriteLog>,
+    events: Mutex<events::Events>,
 }
 
 impl Directory {
@@ -101,6 +109,8 @@ impl Directory {
                 state,
                 points,
                 invites: Mutex::new(HashSet::new()),
+                writes: Mutex::new(writes::WriteLog::default()),
+                events: Mutex::new(events::Events::new()),
             }),
         }
     }
@@ -145,6 +155,24 @@ impl Directory {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .clone()
+    }
+
+    /// Events after `after` (by `seq`), oldest first, from the last thousand.
+    pub fn events_since(&self, after: u64) -> Vec<ChangeEvent> {
+        self.inner
+            .events
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .since(after)
+    }
+
+    /// New events as they happen.
+    pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<ChangeEvent> {
+        self.inner
+            .events
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .subscribe()
     }
 
     pub fn has_open_invite(&self, key: &str) -> bool {

@@ -28,7 +28,7 @@ pub enum Status {
     Deactivated,
 }
 
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct UserRec {
     /// The lookup key: the id, lower-cased when ids are e-mails (Amplitude).
     pub key: String,
@@ -116,7 +116,7 @@ impl UserRec {
     }
 }
 
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct GroupRec {
     pub id: String,
     pub seq: u64,

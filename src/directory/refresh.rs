@@ -44,6 +44,27 @@ impl Directory {
         }
     }
 
+    /// What a full refresh costs now: upstream calls, and about how many seconds the background
+    /// lane needs for them at the budget (one per emission interval, within its share).
+    pub fn refresh_estimate(&self) -> (u64, f64) {
+        let snapshot = self.snapshot();
+        let users = if snapshot.complete {
+            snapshot.user_count() as u64
+        } else {
+            snapshot
+                .upstream_user_total
+                .unwrap_or(snapshot.user_count() as u64)
+        };
+        let groups = snapshot.group_count() as u64;
+        // An empty collection still costs the one call that finds it empty.
+        let calls = users.div_ceil(100).max(1) + groups.div_ceil(100).max(1);
+        let config = self.inner.client.budget().config();
+        let by_interval = 1.0 / config.emission_interval().as_secs_f64();
+        let by_share = config.background_cap() as f64 / config.effective_window().as_secs_f64();
+        let rate = by_interval.min(by_share).max(f64::MIN_POSITIVE);
+        (calls, (calls.saturating_sub(1)) as f64 / rate)
+    }
+
     /// Whether the mirror is missing or older than `max_age`.
     pub fn is_stale(&self) -> bool {
         let state = self.inner.state.borrow();
@@ -110,9 +131,39 @@ impl Directory {
 
     async fn run_refresh(&self) {
         let started = std::time::Instant::now();
+        let mark = self
+            .inner
+            .writes
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .counter;
         let result = self.load().await;
         let org = self.org_id().to_owned();
-        self.inner.state.send_modify(|s| {
+        // Writes confirmed after the refresh began may be missing from what it read: apply
+        // them again (they state results, so applying twice is harmless).
+        let (succeeded, later) = {
+            let mut log = self.inner.writes.lock().unwrap_or_else(|e| e.into_inner());
+            let later: Vec<_> = log
+                .items
+                .iter()
+                .filter(|(n, _)| *n > mark)
+                .map(|(_, c)| c.clone())
+                .collect();
+            let result = result.map(|(snapshot, calls)| {
+                log.items.retain(|(n, _)| *n > mark);
+                let snapshot = if later.is_empty() {
+                    snapshot
+                } else {
+                    Arc::new(super::edit::apply(
+                        &snapshot,
+                        &later,
+                        self.profile().user_id_is_email(),
+                    ))
+                };
+                (snapshot, calls)
+            });
+            let succeeded = result.is_ok();
+            self.inner.state.send_modify(|s| {
             s.refreshing = false;
             s.finished += 1;
             match result {
@@ -130,9 +181,14 @@ impl Directory {
                 }
             }
         });
-        if self.snapshot().complete {
+            (succeeded, later)
+        };
+        if succeeded {
             self.inner.points.forget_org(&self.inner.org_id);
+            self.remember_removals(&later).await;
             self.settle_invites();
+            let mut events = self.inner.events.lock().unwrap_or_else(|e| e.into_inner());
+            events.record(super::events::EventKind::Refreshed, "", vec![]);
         }
     }
 

@@ -144,6 +144,38 @@ impl Builder {
         }
     }
 
+    pub fn group(&self, id: &str) -> Option<&GroupRec> {
+        self.groups.iter().find(|g| g.id == id).map(|g| &**g)
+    }
+
+    pub fn next_group_seq(&self) -> u64 {
+        self.groups.iter().map(|g| g.seq).max().map_or(0, |m| m + 1)
+    }
+
+    pub fn group_ids_with_member(&self, key: &str) -> Vec<String> {
+        self.groups
+            .iter()
+            .filter(|g| g.member_keys.iter().any(|k| k == key))
+            .map(|g| g.id.clone())
+            .collect()
+    }
+
+    pub fn remove_user(&mut self, key: &str) {
+        if self.user_index.remove(key).is_some() {
+            self.users.retain(|u| u.key != key);
+            self.user_index = self
+                .users
+                .iter()
+                .enumerate()
+                .map(|(i, u)| (u.key.clone(), i as u32))
+                .collect();
+        }
+    }
+
+    pub fn remove_group(&mut self, id: &str) {
+        self.groups.retain(|g| g.id != id);
+    }
+
     pub fn groups_done(&mut self) {
         self.groups_loaded = true;
     }

@@ -189,7 +189,10 @@ pub fn seed(dir: &mut Directory, users: usize, groups: usize, seed: u64) {
                 break candidate;
             }
         };
-        let pending = rng.random_bool(pending_rate);
+        // ~3% pending, and at least one in any directory of ten or more (user 5), so a small
+        // demo or test directory still has an invitee to show.
+        let pending =
+            rng.random_bool(pending_rate) || (pending_rate > 0.0 && i == 4 && users >= 10);
         let created = iso8601(EPOCH + 86_400 + i as u64 * 97, 0);
         let Ok(seq) = dir.create_user(
             &email,

@@ -5,22 +5,33 @@ pub mod connection;
 pub mod errors;
 pub mod ids;
 pub mod loaders;
+pub mod mutation;
 pub mod query;
 pub mod types;
 
-use async_graphql::{EmptyMutation, EmptySubscription, Schema};
+use std::time::Duration;
+
+use async_graphql::{EmptySubscription, Schema};
 
 use crate::directory::Directories;
 
-pub type GatewaySchema = Schema<query::Query, EmptyMutation, EmptySubscription>;
+pub type GatewaySchema = Schema<query::Query, mutation::Mutation, EmptySubscription>;
 
 /// Builds the schema with every limit set.
 pub fn build_schema(dirs: Directories) -> GatewaySchema {
-    Schema::build(query::Query, EmptyMutation, EmptySubscription)
-        .data(dirs)
-        .limit_depth(16)
-        .limit_recursive_depth(32)
-        .finish()
+    Schema::build(
+        query::Query,
+        mutation::Mutation::default(),
+        EmptySubscription,
+    )
+    .data(dirs)
+    .data(mutation::Idempotency::new(
+        Duration::from_secs(24 * 3600),
+        100_000,
+    ))
+    .limit_depth(16)
+    .limit_recursive_depth(32)
+    .finish()
 }
 
 /// The schema's SDL, as committed in `schema.graphql`.

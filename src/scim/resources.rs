@@ -100,6 +100,26 @@ impl ScimClient {
         Ok(page.resources.into_iter().next())
     }
 
+    /// A group by `displayName` through a filter.
+    pub async fn find_group_by_name(
+        &self,
+        lane: Lane,
+        name: &str,
+    ) -> Result<Option<Group>, ScimError> {
+        let filter = format!("displayName eq {}", super::profile::quote(name));
+        let page = self.list_groups(lane, 1, 1, Some(&filter)).await?;
+        Ok(page.resources.into_iter().next())
+    }
+
+    /// A user by e-mail: by id on Amplitude (where the e-mail is the id), else by `userName`.
+    pub async fn find_user(&self, lane: Lane, email: &str) -> Result<Option<User>, ScimError> {
+        if self.profile().user_id_is_email() {
+            self.get_user(lane, email).await
+        } else {
+            self.find_user_by_name(lane, email).await
+        }
+    }
+
     /// `POST /Users`. On Amplitude this sends the person an invitation e-mail.
     pub async fn create_user(&self, lane: Lane, user: &User) -> Result<User, ScimError> {
         let mut created: User = self

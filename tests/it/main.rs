@@ -5,5 +5,6 @@ mod budget_upstream;
 mod cli;
 mod emulator;
 mod graphql;
+mod mutations;
 mod scim_client;
 mod support;

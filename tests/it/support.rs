@@ -54,6 +54,8 @@ pub struct OrgSpec {
     pub profile: Profile,
     /// The gateway's budget for the org (generous by default, so tests are not slowed).
     pub budget: BudgetConfig,
+    /// The gateway's time limit for one upstream try.
+    pub attempt_timeout: Duration,
 }
 
 impl OrgSpec {
@@ -67,6 +69,7 @@ impl OrgSpec {
                 background_share: 1.0,
                 ..BudgetConfig::new(1_000, Duration::from_secs(1))
             },
+            attempt_timeout: Duration::from_secs(5),
         }
     }
 }
@@ -108,7 +111,7 @@ pub async fn spawn_app(orgs: Vec<OrgSpec>) -> TestApp {
         );
         org.profile = spec.profile;
         org.budget = spec.budget;
-        org.upstream.attempt_timeout = Duration::from_secs(5);
+        org.upstream.attempt_timeout = spec.attempt_timeout;
         org_configs.push(org);
         emulators.push(emu);
     }

@@ -12,6 +12,7 @@ use crate::graphql::ids::{GlobalId, Kind};
 
 /// A group of users. In Amplitude, a permission group: its project roles are set in Amplitude's
 /// UI, and a member holds the highest role any of its groups grants.
+#[derive(Clone)]
 pub struct Group {
     pub dir: Directory,
     pub rec: Arc<GroupRec>,

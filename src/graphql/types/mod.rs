@@ -14,7 +14,7 @@ pub use group::Group;
 pub use inputs::{
     GroupFilter, GroupOrder, GroupOrderField, OrderDirection, UserFilter, UserOrder, UserOrderField,
 };
-pub use org::Org;
+pub use org::{Org, looks_like_email};
 pub use status::{Budget, SyncStatus};
 pub use user::User;
 

@@ -14,6 +14,7 @@ use crate::graphql::loaders::{Point, PointReq, load_point};
 use crate::scim::Profile;
 
 /// An organization: one upstream SCIM directory with its own key, budget and mirror.
+#[derive(Clone)]
 pub struct Org {
     pub dir: Directory,
 }

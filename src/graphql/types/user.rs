@@ -12,6 +12,7 @@ use crate::graphql::ids::{GlobalId, Kind};
 use crate::graphql::types::Group;
 
 /// A user of an organization: a member, or an invitee who has not joined yet.
+#[derive(Clone)]
 pub struct User {
     pub dir: Directory,
     pub rec: Arc<UserRec>,

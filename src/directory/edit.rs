@@ -1,0 +1,115 @@
+//! Changes the gateway itself made, applied to the mirror: the write path's read-your-writes.
+//! Each change states the result, not a step, so applying it twice is harmless — which lets a
+//! refresh that began before a write re-apply it to what it read.
+
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use super::record::{GroupRec, UserRec};
+use super::snapshot::{Builder, Snapshot};
+use crate::scim::wire::Member;
+
+#[derive(Clone, Debug)]
+pub enum Change {
+    /// The user exists with this record.
+    UpsertUser(Arc<UserRec>),
+    /// The user is gone, and in no group.
+    RemoveUser(String),
+    /// The group exists with this record (name and members).
+    UpsertGroup(Arc<GroupRec>),
+    RemoveGroup(String),
+    /// These users (key, member value) are members of the group.
+    AddMembers {
+        group: String,
+        members: Vec<(String, String)>,
+    },
+    /// These users are not members of the group.
+    RemoveMembers {
+        group: String,
+        keys: Vec<String>,
+    },
+}
+
+impl Builder {
+    fn from_snapshot(s: &Arc<Snapshot>, emails_are_keys: bool) -> Builder {
+        let mut b = Builder::new(Some(s.clone()), emails_are_keys);
+        for u in s.users() {
+            b.add_user((**u).clone());
+        }
+        for g in s.groups() {
+            b.add_group((**g).clone());
+        }
+        if s.groups_loaded {
+            b.groups_done();
+        }
+        b.upstream_user_total = s.upstream_user_total;
+        b
+    }
+}
+
+fn edit_group(b: &mut Builder, id: &str, f: impl FnOnce(&mut GroupRec)) {
+    if let Some(mut g) = b.group(id).cloned() {
+        f(&mut g);
+        b.add_group(g);
+    }
+}
+
+/// `snapshot` with `changes` applied, in order.
+pub fn apply(snapshot: &Arc<Snapshot>, changes: &[Change], emails_are_keys: bool) -> Snapshot {
+    let mut b = Builder::from_snapshot(snapshot, emails_are_keys);
+    for change in changes {
+        match change {
+            Change::UpsertUser(rec) => {
+                let mut rec = (**rec).clone();
+                rec.seq = b.seq_for(&rec.key);
+                b.add_user(rec);
+            }
+            Change::RemoveUser(key) => {
+                b.remove_user(key);
+                b.strip_member(key);
+            }
+            Change::UpsertGroup(rec) => {
+                let mut rec = (**rec).clone();
+                rec.seq = b
+                    .group(&rec.id)
+                    .map_or_else(|| b.next_group_seq(), |g| g.seq);
+                b.add_group(rec);
+            }
+            Change::RemoveGroup(id) => b.remove_group(id),
+            Change::AddMembers { group, members } => edit_group(&mut b, group, |g| {
+                for (key, value) in members {
+                    if !g.member_keys.contains(key) {
+                        g.member_keys.push(key.clone());
+                        g.group.members.push(Member::new(value));
+                    }
+                }
+                g.fetched_at = SystemTime::now();
+            }),
+            Change::RemoveMembers { group, keys } => edit_group(&mut b, group, |g| {
+                remove_members(g, keys);
+                g.fetched_at = SystemTime::now();
+            }),
+        }
+    }
+    b.snapshot(snapshot.complete, snapshot.fetched_at)
+}
+
+fn remove_members(g: &mut GroupRec, keys: &[String]) {
+    let keep: Vec<bool> = g.member_keys.iter().map(|k| !keys.contains(k)).collect();
+    let mut i = 0;
+    g.group.members.retain(|_| {
+        i += 1;
+        keep[i - 1]
+    });
+    g.member_keys.retain(|k| !keys.contains(k));
+}
+
+impl Builder {
+    /// Takes a user out of every group.
+    fn strip_member(&mut self, key: &str) {
+        let ids: Vec<String> = self.group_ids_with_member(key);
+        for id in ids {
+            edit_group(self, &id, |g| remove_members(g, &[key.to_owned()]));
+        }
+    }
+}

@@ -1,0 +1,462 @@
+//! Mutations, Relay style: one `input`, a payload with `clientMutationId`, an `outcome`, the
+//! changed objects and `userErrors` for expected failures. Shared pieces live here.
+
+mod groups;
+mod idempotency;
+mod users;
+
+use async_graphql::{Enum, ID, MergedObject, SimpleObject};
+
+pub use idempotency::Idempotency;
+
+use super::ids::{GlobalId, Kind};
+use super::types::looks_like_email;
+use crate::directory::{Directories, Directory, DirectoryError, WriteError};
+
+/// Every mutation.
+#[derive(MergedObject, Default)]
+pub struct Mutation(users::UserMutation, groups::GroupMutation);
+
+/// Whether a write happened.
+#[derive(Enum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WriteOutcome {
+    /// Done, and reads show it at once.
+    Success,
+    /// The main change is done but some parts failed (see `userErrors`).
+    Partial,
+    /// Nothing was changed upstream: validation, not found, a conflict, or a failure known not to
+    /// have been applied (safe to try again).
+    Failed,
+    /// The upstream did not answer and reading back could not tell whether the change was
+    /// applied. Check before trying again; the gateway never re-sends such a write by itself.
+    Unknown,
+}
+
+/// Why a mutation (or part of it) did not happen.
+#[derive(Enum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UserErrorCode {
+    /// Not an e-mail address. Nothing was sent.
+    InvalidEmail,
+    /// A blank name, or one over 100 characters. Nothing was sent.
+    InvalidName,
+    /// Not an id of the expected type. Nothing was sent.
+    InvalidId,
+    /// An id of another organization than the one the change concerns. Nothing was sent.
+    WrongOrganization,
+    /// More than 100 ids in one call. Nothing was sent.
+    TooManyIds,
+    /// The user, group or organization does not exist.
+    NotFound,
+    /// The user or group exists already (for a user: a member, or already invited).
+    AlreadyExists,
+    /// The upstream refused the change as sent.
+    UpstreamRejected,
+    /// The upstream failed and the change was not applied; trying again is safe.
+    UpstreamUnavailable,
+    /// The upstream is rate limiting the organization; nothing was changed.
+    RateLimited,
+    /// The upstream rejected the organization's SCIM key; nothing was changed.
+    CredentialRevoked,
+    /// No answer came and reading back could not tell whether the change was applied.
+    OutcomeUnknown,
+    /// The idempotency key was used with a different input.
+    IdempotencyKeyReused,
+}
+
+/// An expected failure, for a person or a program to act on.
+#[derive(SimpleObject, Clone, Debug)]
+pub struct UserError {
+    /// Stable; switch on this.
+    pub code: UserErrorCode,
+    /// The input field concerned, as a path: `["input", "groupIds", "2"]`.
+    pub field: Option<Vec<String>>,
+    /// What happened, in words.
+    pub message: String,
+}
+
+impl UserError {
+    pub fn new(code: UserErrorCode, field: &[&str], message: impl Into<String>) -> UserError {
+        UserError {
+            code,
+            field: (!field.is_empty()).then(|| field.iter().map(|s| (*s).to_owned()).collect()),
+            message: message.into(),
+        }
+    }
+
+    /// The outcome a failed write with this error has.
+    pub fn outcome(&self) -> WriteOutcome {
+        if self.code == UserErrorCode::OutcomeUnknown {
+            WriteOutcome::Unknown
+        } else {
+            WriteOutcome::Failed
+        }
+    }
+
+    /// Whether a failure is worth trying again with the same idempotency key.
+    pub fn retryable(&self) -> bool {
+        matches!(
+            self.code,
+            UserErrorCode::UpstreamUnavailable | UserErrorCode::RateLimited
+        )
+    }
+}
+
+/// A write's failure as a user error on `field`.
+pub fn write_error(e: WriteError, field: &[&str], what: &str) -> UserError {
+    use UserErrorCode as C;
+    match e {
+        WriteError::NotFound => UserError::new(
+            C::NotFound,
+            field,
+            format!("{what} does not exist upstream"),
+        ),
+        WriteError::AlreadyExists => {
+            UserError::new(C::AlreadyExists, field, format!("{what} already exists"))
+        }
+        WriteError::Rejected { status } => UserError::new(
+            C::UpstreamRejected,
+            field,
+            format!("the upstream refused the change to {what} (status {status})"),
+        ),
+        WriteError::NotApplied(DirectoryError::RateLimited { .. }) => UserError::new(
+            C::RateLimited,
+            field,
+            format!("the upstream is rate limiting; {what} was not changed, try again later"),
+        ),
+        WriteError::NotApplied(DirectoryError::CredentialRevoked) => UserError::new(
+            C::CredentialRevoked,
+            field,
+            "the upstream rejected the organization's SCIM key; nothing was changed",
+        ),
+        WriteError::NotApplied(_) => UserError::new(
+            C::UpstreamUnavailable,
+            field,
+            format!("the upstream failed; {what} was not changed and it is safe to try again"),
+        ),
+        WriteError::Unknown { reason } => {
+            UserError::new(C::OutcomeUnknown, field, format!("{what}: {reason}"))
+        }
+    }
+}
+
+/// A name for a person or a group: not blank, at most 100 characters, no control characters.
+pub fn check_name(value: &str, field: &[&str]) -> Result<String, UserError> {
+    let trimmed = value.trim();
+    if trimmed.is_empty() || trimmed.chars().count() > 100 || trimmed.chars().any(char::is_control)
+    {
+        return Err(UserError::new(
+            UserErrorCode::InvalidName,
+            field,
+            format!(
+                "{:?} is not a usable name: 1 to 100 characters, not blank",
+                value.chars().take(120).collect::<String>()
+            ),
+        ));
+    }
+    Ok(trimmed.to_owned())
+}
+
+pub fn check_email(value: &str, field: &[&str]) -> Result<String, UserError> {
+    let email = value.trim().to_lowercase();
+    if !looks_like_email(&email) {
+        return Err(UserError::new(
+            UserErrorCode::InvalidEmail,
+            field,
+            format!("{value:?} is not an e-mail address"),
+        ));
+    }
+    Ok(email)
+}
+
+pub fn check_count(len: usize, field: &[&str]) -> Result<(), UserError> {
+    if len > 100 {
+        return Err(UserError::new(
+            UserErrorCode::TooManyIds,
+            field,
+            format!("at most 100 ids in one call, got {len}"),
+        ));
+    }
+    Ok(())
+}
+
+/// The organization an input names, or the only one.
+pub fn org_of(
+    dirs: &Directories,
+    org: Option<&ID>,
+    field: &[&str],
+) -> Result<Directory, UserError> {
+    match org {
+        None => match dirs.all() {
+            [only] => Ok(only.clone()),
+            _ => Err(UserError::new(
+                UserErrorCode::InvalidId,
+                field,
+                "this gateway serves several organizations: give `org`",
+            )),
+        },
+        Some(id) => {
+            let slug = match GlobalId::decode(id) {
+                Some(g) if g.kind == Kind::Org => g.org,
+                Some(_) => {
+                    return Err(UserError::new(
+                        UserErrorCode::InvalidId,
+                        field,
+                        format!("{:?} is not an organization id", id.as_str()),
+                    ));
+                }
+                None => id.to_string(),
+            };
+            dirs.get(&slug).cloned().ok_or_else(|| {
+                UserError::new(
+                    UserErrorCode::NotFound,
+                    field,
+                    format!("no organization {slug:?}"),
+                )
+            })
+        }
+    }
+}
+
+/// A user id (global id, or an e-mail where the gateway serves one organization) as the
+/// organization and key it names. `within`: the organization it must belong to.
+pub async fn user_of(
+    dirs: &Directories,
+    id: &ID,
+    within: Option<&Directory>,
+    field: &[&str],
+) -> Result<(Directory, String), UserError> {
+    let (dir, key) = match GlobalId::decode(id) {
+        Some(g) if g.kind == Kind::User => match dirs.get(&g.org) {
+            Some(d) => (d.clone(), g.key),
+            None => {
+                return Err(UserError::new(
+                    UserErrorCode::NotFound,
+                    field,
+                    "no such user",
+                ));
+            }
+        },
+        Some(g) => {
+            let kind = if g.kind == Kind::Group {
+                "a Group"
+            } else {
+                "an Org"
+            };
+            return Err(UserError::new(
+                UserErrorCode::InvalidId,
+                field,
+                format!("{:?} is {kind} id, not a User id", id.as_str()),
+            ));
+        }
+        None if looks_like_email(&id.to_lowercase()) => {
+            let dir = match (within, dirs.all()) {
+                (Some(d), _) => d.clone(),
+                (None, [only]) => only.clone(),
+                _ => {
+                    return Err(UserError::new(
+                        UserErrorCode::InvalidId,
+                        field,
+                        "with several organizations, name users by id, not e-mail",
+                    ));
+                }
+            };
+            let email = id.as_str().trim();
+            if dir.profile().user_id_is_email() {
+                let key = dir.user_key(email);
+                (dir, key)
+            } else {
+                // Ids are opaque here: find the user by e-mail.
+                match dir.user_by_email(email).await {
+                    Ok(Some(u)) => {
+                        let key = u.key.clone();
+                        (dir, key)
+                    }
+                    Ok(None) => {
+                        return Err(UserError::new(
+                            UserErrorCode::NotFound,
+                            field,
+                            format!("no user with e-mail {email:?}"),
+                        ));
+                    }
+                    Err(e) => {
+                        return Err(write_error(WriteError::NotApplied(e), field, "the user"));
+                    }
+                }
+            }
+        }
+        None => {
+            return Err(UserError::new(
+                UserErrorCode::InvalidId,
+                field,
+                format!("{:?} is not a User id or an e-mail address", id.as_str()),
+            ));
+        }
+    };
+    if let Some(within) = within {
+        if within.org_id() != dir.org_id() {
+            return Err(UserError::new(
+                UserErrorCode::WrongOrganization,
+                field,
+                format!(
+                    "this user belongs to organization {:?}, not {:?}",
+                    dir.org_id(),
+                    within.org_id()
+                ),
+            ));
+        }
+    }
+    Ok((dir, key))
+}
+
+/// A group id (global id, or the upstream's id where the organization is known).
+pub fn group_of(
+    dirs: &Directories,
+    id: &ID,
+    within: Option<&Directory>,
+    field: &[&str],
+) -> Result<(Directory, String), UserError> {
+    let (dir, key) = match GlobalId::decode(id) {
+        Some(g) if g.kind == Kind::Group => match dirs.get(&g.org) {
+            Some(d) => (d.clone(), g.key),
+            None => {
+                return Err(UserError::new(
+                    UserErrorCode::NotFound,
+                    field,
+                    "no such group",
+                ));
+            }
+        },
+        Some(_) => {
+            return Err(UserError::new(
+                UserErrorCode::InvalidId,
+                field,
+                format!("{:?} is not a Group id", id.as_str()),
+            ));
+        }
+        None => {
+            let raw = id.as_str().trim();
+            if raw.is_empty()
+                || raw.len() > 200
+                || raw.chars().any(|c| c.is_whitespace() || c.is_control())
+            {
+                return Err(UserError::new(
+                    UserErrorCode::InvalidId,
+                    field,
+                    format!("{:?} is not a Group id", id.as_str()),
+                ));
+            }
+            let dir = match (within, dirs.all()) {
+                (Some(d), _) => d.clone(),
+                (None, [only]) => only.clone(),
+                _ => {
+                    return Err(UserError::new(
+                        UserErrorCode::InvalidId,
+                        field,
+                        "with several organizations, name groups by id",
+                    ));
+                }
+            };
+            (dir, raw.to_owned())
+        }
+    };
+    if let Some(within) = within {
+        if within.org_id() != dir.org_id() {
+            return Err(UserError::new(
+                UserErrorCode::WrongOrganization,
+                field,
+                format!(
+                    "this group belongs to organization {:?}, not {:?}",
+                    dir.org_id(),
+                    within.org_id()
+                ),
+            ));
+        }
+    }
+    Ok((dir, key))
+}
+
+/// The fields every payload has, then its own.
+macro_rules! payload {
+    ($(#[$doc:meta])* $name:ident { $($(#[$fdoc:meta])* $field:ident : $ty:ty),* $(,)? }) => {
+        $(#[$doc])*
+        #[derive(async_graphql::SimpleObject, Clone)]
+        pub struct $name {
+            /// The input's `clientMutationId`, echoed.
+            pub client_mutation_id: Option<String>,
+            /// Whether the write happened.
+            pub outcome: $crate::graphql::mutation::WriteOutcome,
+            /// Expected failures; empty on success.
+            pub user_errors: Vec<$crate::graphql::mutation::UserError>,
+            $($(#[$fdoc])* pub $field: $ty,)*
+        }
+
+        impl $crate::graphql::mutation::Payload for $name {
+            fn failed(error: $crate::graphql::mutation::UserError) -> $name {
+                $name {
+                    client_mutation_id: None,
+                    outcome: error.outcome(),
+                    user_errors: vec![error],
+                    $($field: Default::default(),)*
+                }
+            }
+
+            fn keep(&self) -> bool {
+                !self.user_errors.iter().any(|e| e.retryable())
+            }
+
+            fn echo(&mut self, client_mutation_id: Option<String>) {
+                self.client_mutation_id = client_mutation_id;
+            }
+        }
+    };
+}
+pub(crate) use payload;
+
+/// What the shared mutation plumbing needs of a payload.
+pub trait Payload: Clone + Send + Sync + 'static {
+    /// A payload for a mutation that failed with `error` before changing anything.
+    fn failed(error: UserError) -> Self;
+    /// Whether an idempotency key should remember this result (failures known not applied and
+    /// worth retrying are forgotten, so the same key can try again).
+    fn keep(&self) -> bool;
+    fn echo(&mut self, client_mutation_id: Option<String>);
+}
+
+/// Runs one mutation: the idempotency key, the echo, and validation failures as payloads.
+pub async fn run<P: Payload>(
+    ctx: &async_graphql::Context<'_>,
+    name: &str,
+    idempotency_key: Option<String>,
+    client_mutation_id: Option<String>,
+    fingerprint: String,
+    work: impl Future<Output = Result<P, UserError>>,
+) -> async_graphql::Result<P> {
+    let idempotency = ctx.data::<Idempotency>()?;
+    let work = async { work.await.unwrap_or_else(P::failed) };
+    let mut payload = match idempotency
+        .run(name, idempotency_key.as_deref(), fingerprint, work, P::keep)
+        .await
+    {
+        Ok(p) => p,
+        Err(idempotency::Reused) => P::failed(reused()),
+    };
+    payload.echo(client_mutation_id);
+    Ok(payload)
+}
+
+/// The input's stable form for idempotency: everything but the echo and the key itself.
+pub fn fingerprint<T: serde::Serialize>(mutation: &str, input: &T) -> String {
+    format!(
+        "{mutation}:{}",
+        serde_json::to_string(input).unwrap_or_default()
+    )
+}
+
+/// The user error for a reused idempotency key.
+pub fn reused() -> UserError {
+    UserError::new(
+        UserErrorCode::IdempotencyKeyReused,
+        &["input", "idempotencyKey"],
+        "this idempotency key was used with a different input in the last 24 hours",
+    )
+}

@@ -1,0 +1,451 @@
+//! User mutations: invite, update, deactivate (one or many), delete.
+
+use async_graphql::{Context, ID, InputObject, Object, Result, SimpleObject};
+use futures_util::future::join_all;
+use serde::Serialize;
+
+use super::{
+    UserError, UserErrorCode, WriteOutcome, check_count, check_email, check_name, fingerprint,
+    group_of, org_of, payload, run, user_of, write_error,
+};
+use crate::directory::Directories;
+use crate::graphql::ids::{GlobalId, Kind};
+use crate::graphql::types::{Group, User};
+
+#[derive(Default)]
+pub struct UserMutation;
+
+/// Input of `inviteUser`.
+#[derive(InputObject, Serialize)]
+pub struct InviteUserInput {
+    /// The organization (its id or slug); may be left out when the gateway serves one.
+    pub org: Option<ID>,
+    /// The person's e-mail address. It becomes the user's identity in Amplitude and cannot be
+    /// changed later (a new address means deleting the user and inviting the new one).
+    pub email: String,
+    pub given_name: String,
+    pub family_name: String,
+    /// Groups to add the user to. Amplitude ignores groups sent with a user, so the gateway adds
+    /// the user to each group itself, one request per group.
+    pub group_ids: Option<Vec<ID>>,
+    /// Repeating a request with the same key and input within 24 hours returns the first result
+    /// and sends nothing: safe retries.
+    #[serde(skip)]
+    pub idempotency_key: Option<String>,
+    /// Echoed in the payload.
+    #[serde(skip)]
+    pub client_mutation_id: Option<String>,
+}
+
+payload!(
+    /// The result of `inviteUser`.
+    InviteUserPayload {
+        /// The invited user (status INVITED until they accept).
+        user: Option<User>,
+        /// The groups the user was added to.
+        groups_applied: Vec<Group>,
+    }
+);
+
+/// Input of `updateUser`. The e-mail address cannot be changed: Amplitude uses it as the user's
+/// identity. To change it, delete the user and invite the new address.
+#[derive(InputObject, Serialize)]
+pub struct UpdateUserInput {
+    /// The user (a User id, or the e-mail address when the gateway serves one organization).
+    pub id: ID,
+    /// The new given name; unchanged when left out.
+    pub given_name: Option<String>,
+    /// The new family name; unchanged when left out.
+    pub family_name: Option<String>,
+    /// See `InviteUserInput.idempotencyKey`.
+    #[serde(skip)]
+    pub idempotency_key: Option<String>,
+    /// Echoed in the payload.
+    #[serde(skip)]
+    pub client_mutation_id: Option<String>,
+}
+
+payload!(
+    /// The result of `updateUser`.
+    UpdateUserPayload {
+        /// The user as updated.
+        user: Option<User>,
+    }
+);
+
+/// Input of `deactivateUser`.
+#[derive(InputObject, Serialize)]
+pub struct DeactivateUserInput {
+    /// The user (a User id, or the e-mail address when the gateway serves one organization).
+    pub id: ID,
+    /// See `InviteUserInput.idempotencyKey`.
+    #[serde(skip)]
+    pub idempotency_key: Option<String>,
+    /// Echoed in the payload.
+    #[serde(skip)]
+    pub client_mutation_id: Option<String>,
+}
+
+/// Input of `deleteUser`.
+#[derive(InputObject, Serialize)]
+pub struct DeleteUserInput {
+    /// The user (a User id, or the e-mail address when the gateway serves one organization).
+    pub id: ID,
+    /// See `InviteUserInput.idempotencyKey`.
+    #[serde(skip)]
+    pub idempotency_key: Option<String>,
+    /// Echoed in the payload.
+    #[serde(skip)]
+    pub client_mutation_id: Option<String>,
+}
+
+payload!(
+    /// The result of `deactivateUser`.
+    DeactivateUserPayload {
+        /// The user's final state (status DEACTIVATED). On Amplitude the user has left the
+        /// organization and no longer appears in reads.
+        user: Option<User>,
+    }
+);
+
+payload!(
+    /// The result of `deleteUser`.
+    DeleteUserPayload {
+        /// The id of the user who was removed.
+        deleted_user_id: Option<ID>,
+    }
+);
+
+/// Input of `deactivateUsers`.
+#[derive(InputObject, Serialize)]
+pub struct DeactivateUsersInput {
+    /// Up to 100 users.
+    pub ids: Vec<ID>,
+    /// Report what would be sent, and what it costs, without sending anything.
+    #[graphql(default = false)]
+    pub dry_run: bool,
+    /// See `InviteUserInput.idempotencyKey`.
+    #[serde(skip)]
+    pub idempotency_key: Option<String>,
+    /// Echoed in the payload.
+    #[serde(skip)]
+    pub client_mutation_id: Option<String>,
+}
+
+/// One user's result in `deactivateUsers`.
+#[derive(SimpleObject, Clone)]
+pub struct DeactivateUserResult {
+    /// The id as given.
+    pub id: ID,
+    /// The user's e-mail address, when known.
+    pub email: Option<String>,
+    /// In a dry run, SUCCESS means the user exists and would be deactivated.
+    pub outcome: WriteOutcome,
+    pub user_error: Option<UserError>,
+}
+
+payload!(
+    /// The result of `deactivateUsers`.
+    DeactivateUsersPayload {
+        /// Whether this was a dry run (nothing sent).
+        dry_run: bool,
+        /// Upstream requests the deactivations cost (or would cost).
+        upstream_calls: i32,
+        /// About how long they take at the organization's budget; revocations go first.
+        estimated_seconds: f64,
+        /// One result per id, in order.
+        results: Vec<DeactivateUserResult>,
+    }
+);
+
+#[Object]
+impl UserMutation {
+    /// Invites a person: `POST /Users`, which makes Amplitude **send them an invitation e-mail**,
+    /// then adds them to each of `groupIds`. The user reads back as INVITED until they accept.
+    /// A group that cannot be applied is reported in `userErrors` (outcome PARTIAL); the rest
+    /// stay applied.
+    async fn invite_user(
+        &self,
+        ctx: &Context<'_>,
+        input: InviteUserInput,
+    ) -> Result<InviteUserPayload> {
+        let dirs = ctx.data::<Directories>()?;
+        let fp = fingerprint("inviteUser", &input);
+        let (key, cmid) = (
+            input.idempotency_key.clone(),
+            input.client_mutation_id.clone(),
+        );
+        run(ctx, "inviteUser", key, cmid, fp, invite(dirs, input)).await
+    }
+
+    /// Changes a user's names (`PUT` of the full user). The e-mail address cannot be changed in
+    /// Amplitude: delete the user and invite the new address instead.
+    async fn update_user(
+        &self,
+        ctx: &Context<'_>,
+        input: UpdateUserInput,
+    ) -> Result<UpdateUserPayload> {
+        let dirs = ctx.data::<Directories>()?;
+        let fp = fingerprint("updateUser", &input);
+        let (key, cmid) = (
+            input.idempotency_key.clone(),
+            input.client_mutation_id.clone(),
+        );
+        run(ctx, "updateUser", key, cmid, fp, async move {
+            let (dir, user_key) = user_of(dirs, &input.id, None, &["input", "id"]).await?;
+            let given = input
+                .given_name
+                .as_deref()
+                .map(|n| check_name(n, &["input", "givenName"]))
+                .transpose()?;
+            let family = input
+                .family_name
+                .as_deref()
+                .map(|n| check_name(n, &["input", "familyName"]))
+                .transpose()?;
+            if given.is_none() && family.is_none() {
+                return Err(UserError::new(
+                    UserErrorCode::InvalidName,
+                    &["input"],
+                    "give `givenName`, `familyName` or both",
+                ));
+            }
+            let rec = dir
+                .update_user(&user_key, given.as_deref(), family.as_deref())
+                .await
+                .map_err(|e| write_error(e, &["input", "id"], "the user"))?;
+            Ok(UpdateUserPayload {
+                client_mutation_id: None,
+                outcome: WriteOutcome::Success,
+                user_errors: vec![],
+                user: Some(User { dir, rec }),
+            })
+        })
+        .await
+    }
+
+    /// Deactivates a user (`active: false`), ahead of every other request of the organization.
+    /// Amplitude removes a deactivated user from the organization (a pending invitation is
+    /// revoked), so the user disappears from reads; `deleteUser` does the same by `DELETE`. On
+    /// other SCIM services the user stays, with status DEACTIVATED, and can be reactivated there.
+    async fn deactivate_user(
+        &self,
+        ctx: &Context<'_>,
+        input: DeactivateUserInput,
+    ) -> Result<DeactivateUserPayload> {
+        let dirs = ctx.data::<Directories>()?;
+        let fp = fingerprint("deactivateUser", &input);
+        let (key, cmid) = (
+            input.idempotency_key.clone(),
+            input.client_mutation_id.clone(),
+        );
+        run(ctx, "deactivateUser", key, cmid, fp, async move {
+            let (dir, user_key) = user_of(dirs, &input.id, None, &["input", "id"]).await?;
+            let rec = dir
+                .deactivate_user(&user_key)
+                .await
+                .map_err(|e| write_error(e, &["input", "id"], "the user"))?;
+            Ok(DeactivateUserPayload {
+                client_mutation_id: None,
+                outcome: WriteOutcome::Success,
+                user_errors: vec![],
+                user: Some(User { dir, rec }),
+            })
+        })
+        .await
+    }
+
+    /// Deletes a user (`DELETE`), ahead of every other request of the organization: the user
+    /// leaves the organization, or a pending invitation is revoked. Unlike deactivation on
+    /// services that keep deactivated users, nothing remains to reactivate.
+    async fn delete_user(
+        &self,
+        ctx: &Context<'_>,
+        input: DeleteUserInput,
+    ) -> Result<DeleteUserPayload> {
+        let dirs = ctx.data::<Directories>()?;
+        let fp = fingerprint("deleteUser", &input);
+        let (key, cmid) = (
+            input.idempotency_key.clone(),
+            input.client_mutation_id.clone(),
+        );
+        run(ctx, "deleteUser", key, cmid, fp, async move {
+            let (dir, user_key) = user_of(dirs, &input.id, None, &["input", "id"]).await?;
+            dir.delete_user(&user_key)
+                .await
+                .map_err(|e| write_error(e, &["input", "id"], "the user"))?;
+            let id = ID(GlobalId::new(Kind::User, dir.org_id(), &user_key).encode());
+            Ok(DeleteUserPayload {
+                client_mutation_id: None,
+                outcome: WriteOutcome::Success,
+                user_errors: vec![],
+                deleted_user_id: Some(id),
+            })
+        })
+        .await
+    }
+
+    /// Deactivates up to 100 users, each ahead of other requests, with one result per user.
+    /// With `dryRun: true` nothing is sent: the payload says what would be, what it costs in
+    /// upstream requests, and about how long that takes at the current budget.
+    async fn deactivate_users(
+        &self,
+        ctx: &Context<'_>,
+        input: DeactivateUsersInput,
+    ) -> Result<DeactivateUsersPayload> {
+        let dirs = ctx.data::<Directories>()?;
+        let fp = fingerprint("deactivateUsers", &input);
+        let (key, cmid) = (
+            input.idempotency_key.clone(),
+            input.client_mutation_id.clone(),
+        );
+        run(
+            ctx,
+            "deactivateUsers",
+            key,
+            cmid,
+            fp,
+            deactivate_many(dirs, input),
+        )
+        .await
+    }
+}
+
+async fn invite(
+    dirs: &Directories,
+    input: InviteUserInput,
+) -> Result<InviteUserPayload, UserError> {
+    let dir = org_of(dirs, input.org.as_ref(), &["input", "org"])?;
+    let email = check_email(&input.email, &["input", "email"])?;
+    let given = check_name(&input.given_name, &["input", "givenName"])?;
+    let family = check_name(&input.family_name, &["input", "familyName"])?;
+    let group_ids = input.group_ids.unwrap_or_default();
+    check_count(group_ids.len(), &["input", "groupIds"])?;
+    let mut groups = Vec::new();
+    for (i, id) in group_ids.iter().enumerate() {
+        let (_, gid) = group_of(dirs, id, Some(&dir), &["input", "groupIds", &i.to_string()])?;
+        groups.push((i, gid));
+    }
+    let rec = dir
+        .invite_user(&email, &given, &family)
+        .await
+        .map_err(|e| write_error(e, &["input", "email"], &format!("the user {email}")))?;
+    let adds = groups.iter().map(|(i, gid)| {
+        let (dir, key) = (dir.clone(), rec.key.clone());
+        async move { (*i, gid, dir.add_members(gid, &[key]).await) }
+    });
+    let mut user_errors = Vec::new();
+    let mut groups_applied = Vec::new();
+    for (i, gid, result) in join_all(adds).await {
+        match result {
+            Ok(g) => groups_applied.push(Group {
+                dir: dir.clone(),
+                rec: g,
+            }),
+            Err(e) => user_errors.push(write_error(
+                e,
+                &["input", "groupIds", &i.to_string()],
+                &format!("group {gid}"),
+            )),
+        }
+    }
+    // The user as the mirror now has it.
+    let rec = dir.snapshot().user_by_key(&rec.key).cloned().unwrap_or(rec);
+    Ok(InviteUserPayload {
+        client_mutation_id: None,
+        outcome: if user_errors.is_empty() {
+            WriteOutcome::Success
+        } else {
+            WriteOutcome::Partial
+        },
+        user_errors,
+        user: Some(User { dir, rec }),
+        groups_applied,
+    })
+}
+
+async fn deactivate_many(
+    dirs: &Directories,
+    input: DeactivateUsersInput,
+) -> Result<DeactivateUsersPayload, UserError> {
+    check_count(input.ids.len(), &["input", "ids"])?;
+    let mut results: Vec<DeactivateUserResult> = Vec::new();
+    let mut targets = Vec::new();
+    for (i, id) in input.ids.iter().enumerate() {
+        let field = ["input", "ids", &i.to_string()].map(str::to_owned);
+        let field: Vec<&str> = field.iter().map(String::as_str).collect();
+        let item = |email: Option<String>, error: Option<UserError>| DeactivateUserResult {
+            id: id.clone(),
+            email,
+            outcome: error
+                .as_ref()
+                .map_or(WriteOutcome::Success, UserError::outcome),
+            user_error: error,
+        };
+        match user_of(dirs, id, None, &field).await {
+            Err(e) => results.push(item(None, Some(e))),
+            Ok((dir, key)) => {
+                let known = dir
+                    .snapshot()
+                    .user_by_key(&key)
+                    .map(|u| u.user.email().to_owned());
+                if input.dry_run && known.is_none() && dir.snapshot().complete {
+                    let e = UserError::new(
+                        UserErrorCode::NotFound,
+                        &field,
+                        "no such user in the organization",
+                    );
+                    results.push(item(None, Some(e)));
+                } else {
+                    targets.push((results.len(), dir, key));
+                    results.push(item(known, None));
+                }
+            }
+        }
+    }
+    let calls = targets.len();
+    let interval = targets
+        .first()
+        .map(|(_, d, _)| d.emission_interval())
+        .unwrap_or_default();
+    let estimated_seconds = interval.as_secs_f64() * calls.saturating_sub(1) as f64;
+    if !input.dry_run {
+        let work = targets
+            .into_iter()
+            .map(|(i, dir, key)| async move { (i, dir.deactivate_user(&key).await) });
+        for (i, result) in join_all(work).await {
+            let field = ["input".to_owned(), "ids".to_owned(), i.to_string()];
+            let field: Vec<&str> = field.iter().map(String::as_str).collect();
+            match result {
+                Ok(rec) => results[i].email = Some(rec.user.email().to_owned()),
+                Err(e) => {
+                    let e = write_error(e, &field, "the user");
+                    results[i].outcome = e.outcome();
+                    results[i].user_error = Some(e);
+                }
+            }
+        }
+    }
+    let succeeded = results
+        .iter()
+        .filter(|r| r.outcome == WriteOutcome::Success)
+        .count();
+    let outcome = if succeeded == results.len() {
+        WriteOutcome::Success
+    } else if succeeded > 0 {
+        WriteOutcome::Partial
+    } else if results.iter().any(|r| r.outcome == WriteOutcome::Unknown) {
+        WriteOutcome::Unknown
+    } else {
+        WriteOutcome::Failed
+    };
+    Ok(DeactivateUsersPayload {
+        client_mutation_id: None,
+        outcome,
+        user_errors: vec![],
+        dry_run: input.dry_run,
+        upstream_calls: calls as i32,
+        estimated_seconds,
+        results,
+    })
+}
