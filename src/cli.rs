@@ -9,7 +9,7 @@ use std::path::PathBuf;
 
 use secrecy::SecretString;
 
-use crate::config::{Config, OrgConfig, Overrides};
+use crate::config::{ApiKeyConfig, Config, OrgConfig, Overrides};
 use crate::emulator::{self, EmulatorConfig, Switches};
 use crate::gateway::Gateway;
 use crate::scim::Profile;
@@ -37,6 +37,22 @@ pub enum Command {
     Schema,
     /// Load and validate a configuration, and print it with secrets redacted.
     CheckConfig(ConfigArgs),
+    /// Make a new client API key and print it with the [[api_keys]] table that admits it
+    /// (only the hash goes in the configuration). With --stdin, hash a key read from stdin.
+    HashKey(HashKeyArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct HashKeyArgs {
+    /// Read the key from standard input instead of making one.
+    #[arg(long)]
+    pub stdin: bool,
+    /// The key's name in the configuration.
+    #[arg(long, default_value = "my-client")]
+    pub name: String,
+    /// read, write or admin.
+    #[arg(long, default_value = "read")]
+    pub role: crate::auth::Role,
 }
 
 #[derive(Debug, clap::Args)]
@@ -185,6 +201,30 @@ pub async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             say!("{}", crate::graphql::sdl().trim_end());
             Ok(())
         }
+        Command::HashKey(args) => {
+            let key = if args.stdin {
+                let mut line = String::new();
+                std::io::stdin().read_line(&mut line)?;
+                line.trim().to_owned()
+            } else {
+                crate::auth::new_key()
+            };
+            if key.is_empty() {
+                return Err("no key on standard input".into());
+            }
+            if !args.stdin {
+                eprintln!("The key (give it to the client; it is shown only now):");
+                say!("{key}");
+                eprintln!("\nAdd this to the configuration:");
+            }
+            say!(
+                "[[api_keys]]\nname = {:?}\nhash = {:?}\nrole = \"{}\"\norgs = [\"*\"]",
+                args.name,
+                crate::auth::hash_key(&key),
+                args.role
+            );
+            Ok(())
+        }
         Command::CheckConfig(args) => {
             let env: Vec<(String, String)> = std::env::vars().collect();
             let config = Config::load(args.config.as_deref(), &env, &Overrides::default())?;
@@ -224,8 +264,18 @@ async fn demo(args: DemoArgs) -> Result<(), Box<dyn std::error::Error>> {
     .await?;
     let mut org = OrgConfig::new("demo", &emulator.base_url(), SecretString::from(token));
     org.name = "Demo Org (emulated Amplitude)".into();
+    // One admin key for the demo, sent by GraphiQL by default.
+    let key = crate::auth::new_key();
+    let api_key = ApiKeyConfig {
+        name: "demo-admin".into(),
+        hash: crate::auth::hash_key(&key),
+        role: crate::auth::Role::Admin,
+        orgs: vec!["*".into()],
+    };
     let mut config = Config {
         server: Default::default(),
+        limits: Default::default(),
+        api_keys: vec![api_key],
         orgs: vec![org],
     };
     config.server.listen = SocketAddr::from((Ipv4Addr::LOCALHOST, args.port));
@@ -240,10 +290,12 @@ async fn demo(args: DemoArgs) -> Result<(), Box<dyn std::error::Error>> {
         args.port
     );
     say!(
-        "  curl -s http://127.0.0.1:{}/graphql -H 'content-type: application/json' -d '{{\"query\":\"{{ org {{ sync {{ userCount groupCount }} users(first: 3) {{ edges {{ node {{ email status }} }} }} }} }}\"}}'",
+        "  curl -s http://127.0.0.1:{}/graphql -H 'content-type: application/json' -H 'authorization: Bearer {key}' -d '{{\"query\":\"{{ org {{ sync {{ userCount groupCount }} users(first: 3) {{ edges {{ node {{ email status }} }} }} }} }}\"}}'",
         args.port
     );
-    let result = serve(config, None).await;
+    say!("demo API key (admin; GraphiQL sends it for you): {key}");
+    let headers = serde_json::json!({ "Authorization": format!("Bearer {key}") }).to_string();
+    let result = serve(config, Some(&headers)).await;
     emulator.shutdown().await;
     result
 }

@@ -5,8 +5,9 @@ use std::sync::Arc;
 
 use tokio::task::JoinHandle;
 
+use crate::auth::{KeyStore, OrgScope, Principal};
 use crate::budget::Budget;
-use crate::config::{Config, OrgConfig};
+use crate::config::{ApiKeyConfig, Config, LimitsConfig, OrgConfig};
 use crate::directory::{Directories, Directory, DirectorySettings, PointCache};
 use crate::graphql::{self, GatewaySchema};
 use crate::http::{AppState, GraphiqlPage};
@@ -39,8 +40,30 @@ query Dashboard {
 pub struct Gateway {
     pub dirs: Directories,
     pub schema: GatewaySchema,
+    keys: Arc<KeyStore>,
+    limits: Arc<LimitsConfig>,
+    cors_origins: Vec<String>,
     graphiql: bool,
     tasks: Vec<JoinHandle<()>>,
+}
+
+/// The configured API keys as the HTTP edge looks them up.
+pub fn key_store(keys: &[ApiKeyConfig]) -> KeyStore {
+    KeyStore::new(keys.iter().map(|k| {
+        let orgs = if k.orgs.iter().any(|o| o == "*") {
+            OrgScope::All
+        } else {
+            OrgScope::Only(k.orgs.iter().cloned().collect())
+        };
+        (
+            k.hash.clone(),
+            Principal {
+                name: k.name.clone(),
+                role: k.role,
+                orgs,
+            },
+        )
+    }))
 }
 
 impl Drop for Gateway {
@@ -78,10 +101,13 @@ impl Gateway {
             ));
         }
         let dirs = Directories::new(list);
-        let schema = graphql::build_schema(dirs.clone());
+        let schema = graphql::build_schema(dirs.clone(), &config.limits);
         Ok(Gateway {
             dirs,
             schema,
+            keys: Arc::new(key_store(&config.api_keys)),
+            limits: Arc::new(config.limits.clone()),
+            cors_origins: config.server.cors_origins.clone(),
             graphiql: config.server.graphiql,
             tasks: Vec::new(),
         })
@@ -103,6 +129,9 @@ impl Gateway {
             graphiql: self
                 .graphiql
                 .then(|| Arc::new(GraphiqlPage::new(default_headers, SAMPLE_QUERY))),
+            keys: self.keys.clone(),
+            limits: self.limits.clone(),
+            cors_origins: self.cors_origins.clone(),
         }
     }
 }

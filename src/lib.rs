@@ -1,5 +1,6 @@
 //! scimgate: a GraphQL gateway over SCIM 2.0 directories within the upstream's rate budget.
 
+pub mod auth;
 pub mod budget;
 pub mod cli;
 pub mod config;

@@ -9,7 +9,11 @@ use super::ConfigError;
 use super::schema::{self, Kind, Provenance};
 
 const PREFIX: &str = "SCIMGATE_";
-const SERVER_PREFIX: &str = "SCIMGATE_SERVER__";
+/// Top-level tables of scalars settable as `SCIMGATE_<TABLE>__<FIELD>`.
+const TABLES: [(&str, &str, schema::Fields); 2] = [
+    ("SCIMGATE_SERVER__", "server", schema::SERVER),
+    ("SCIMGATE_LIMITS__", "limits", schema::LIMITS),
+];
 const ORGS_PREFIX: &str = "SCIMGATE_ORGS__";
 
 /// `SCIMGATE_*` variables read by other parts of scimgate, not by this layer.
@@ -49,14 +53,16 @@ pub(super) fn apply(root: &mut Table, env: &[(String, String)]) -> Result<Applie
         .collect();
     let mut by_org: BTreeMap<String, Vec<OrgEdit>> = BTreeMap::new();
     for (&var, &raw) in &vars {
-        if let Some(field) = var.strip_prefix(SERVER_PREFIX) {
-            let field = field.to_ascii_lowercase();
-            if let Some((name, kind)) = schema::SERVER.iter().find(|(name, _)| *name == field) {
-                let server = subtable(root, "server", "server")?;
-                server.insert(name.to_string(), convert(var, *kind, raw)?);
+        if let Some((prefix, table, fields)) =
+            TABLES.iter().find(|(prefix, _, _)| var.starts_with(prefix))
+        {
+            let field = var[prefix.len()..].to_ascii_lowercase();
+            if let Some((name, kind)) = fields.iter().find(|(name, _)| *name == field) {
+                let section = subtable(root, table, table)?;
+                section.insert(name.to_string(), convert(var, *kind, raw)?);
                 applied
                     .provenance
-                    .insert(format!("server.{name}"), var.to_string());
+                    .insert(format!("{table}.{name}"), var.to_string());
                 continue;
             }
         } else if let Some(rest) = var.strip_prefix(ORGS_PREFIX)
@@ -230,8 +236,17 @@ fn convert(var: &str, kind: Kind, raw: &str) -> Result<Value, ConfigError> {
             "false" | "0" | "no" => Value::Boolean(false),
             _ => return Err(bad("true or false")),
         },
-        Kind::Str | Kind::Duration | Kind::Addr | Kind::Profile => {
+        Kind::Str | Kind::Duration | Kind::Addr | Kind::Profile | Kind::Role => {
             Value::String(trimmed.to_string())
         }
+        // A comma-separated list: `https://a.example,https://b.example`.
+        Kind::StrList => Value::Array(
+            trimmed
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(|s| Value::String(s.to_string()))
+                .collect(),
+        ),
     })
 }

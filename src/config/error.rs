@@ -53,6 +53,10 @@ pub enum ConfigError {
     },
     #[error("environment variable {var} matches more than one org ({}); give the orgs ids that differ by more than `-` and `_`", orgs.join(", "))]
     EnvAmbiguousOrg { var: String, orgs: Vec<String> },
+    #[error("limits.{name} {reason}")]
+    Limit { name: &'static str, reason: String },
+    #[error("API key `{name}`: {reason}")]
+    ApiKey { name: String, reason: String },
     #[error(
         "no organization configured: add at least one [[orgs]] table (or SCIMGATE_ORGS__<ID>__BASE_URL)"
     )]

@@ -29,17 +29,81 @@ use std::time::Duration;
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 
+use crate::auth::Role;
 use crate::budget::BudgetConfig;
 use crate::scim::{Profile, RetryPolicy};
 
 pub use env::OTHER_VARS;
 pub use error::ConfigError;
-use validate::{RawOrg, reject_unknown_vars, resolve_key, validate_org};
+use validate::{
+    RawOrg, reject_unknown_vars, resolve_key, validate_api_keys, validate_limits, validate_org,
+};
 
 #[derive(Clone, Debug)]
 pub struct Config {
     pub server: ServerConfig,
+    pub limits: LimitsConfig,
+    /// Client API keys, by hash. Without any, `serve` refuses to start.
+    pub api_keys: Vec<ApiKeyConfig>,
     pub orgs: Vec<OrgConfig>,
+}
+
+/// Limits on what one GraphQL request may ask; each refusal has its own error code.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LimitsConfig {
+    /// Deepest field nesting.
+    pub max_depth: u32,
+    /// Most aliased fields in one document.
+    pub max_aliases: u32,
+    /// Most lexical tokens in the query text (checked before parsing).
+    pub max_tokens: u32,
+    /// Most cost: a field costs 1 plus its selection's cost times its page size
+    /// (`first`/`last`, default 50 on connections), so `first: 100` in `first: 100` is 10,000.
+    pub max_complexity: u32,
+    /// Largest request body.
+    pub max_body_bytes: u32,
+    /// Accept a JSON array of operations in one request.
+    pub batching: bool,
+    /// Most operations in one batch, when batching is on.
+    pub max_batch: u32,
+    pub introspection: bool,
+    /// "Did you mean ...?" hints in validation errors.
+    pub field_suggestions: bool,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        LimitsConfig {
+            max_depth: 12,
+            max_aliases: 50,
+            max_tokens: 2_000,
+            max_complexity: 20_000,
+            max_body_bytes: 256 * 1024,
+            batching: false,
+            max_batch: 10,
+            introspection: true,
+            field_suggestions: true,
+        }
+    }
+}
+
+/// One client API key, stored as its hash (`scimgate hash-key` makes a key and its hash).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApiKeyConfig {
+    /// Who holds it; shown in logs and in `Query.viewer`.
+    pub name: String,
+    /// `sha256:<64 hex digits>` of the key.
+    pub hash: String,
+    pub role: Role,
+    /// Organization ids the key may reach; `["*"]` (the default) for all.
+    #[serde(default = "all_orgs")]
+    pub orgs: Vec<String>,
+}
+
+fn all_orgs() -> Vec<String> {
+    vec!["*".to_string()]
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -51,6 +115,8 @@ pub struct ServerConfig {
     /// How long in-flight requests may finish after a shutdown signal.
     #[serde(with = "humantime_serde")]
     pub shutdown_grace: Duration,
+    /// Browser origins allowed to call the API (CORS); none by default.
+    pub cors_origins: Vec<String>,
 }
 
 impl Default for ServerConfig {
@@ -59,6 +125,7 @@ impl Default for ServerConfig {
             listen: SocketAddr::from((Ipv4Addr::LOCALHOST, 8080)),
             graphiql: true,
             shutdown_grace: Duration::from_secs(10),
+            cors_origins: Vec::new(),
         }
     }
 }
@@ -173,6 +240,10 @@ struct RawConfig {
     #[serde(default)]
     server: ServerConfig,
     #[serde(default)]
+    limits: LimitsConfig,
+    #[serde(default)]
+    api_keys: Vec<ApiKeyConfig>,
+    #[serde(default)]
     orgs: Vec<RawOrg>,
 }
 
@@ -196,6 +267,8 @@ struct RedactedOrg<'a> {
 #[derive(Serialize)]
 struct Redacted<'a> {
     server: &'a ServerConfig,
+    limits: &'a LimitsConfig,
+    api_keys: Vec<ApiKeyConfig>,
     orgs: Vec<RedactedOrg<'a>>,
 }
 
@@ -251,8 +324,19 @@ impl Config {
                 upstream: &org.upstream,
             })
             .collect();
+        // Hashes are not secrets, but a prefix is enough to tell keys apart.
+        let api_keys = self
+            .api_keys
+            .iter()
+            .map(|k| ApiKeyConfig {
+                hash: format!("{}…", &k.hash[..k.hash.len().min(19)]),
+                ..k.clone()
+            })
+            .collect();
         let body = toml::to_string_pretty(&Redacted {
             server: &self.server,
+            limits: &self.limits,
+            api_keys,
             orgs,
         })
         .unwrap_or_else(|e| format!("# cannot print the configuration: {e}\n"));
@@ -306,7 +390,14 @@ impl Config {
         for org in &mut orgs {
             org.key = resolve_key(org, env)?;
         }
-        Ok(Config { server, orgs })
+        validate_limits(&raw.limits)?;
+        validate_api_keys(&raw.api_keys, &orgs)?;
+        Ok(Config {
+            server,
+            limits: raw.limits,
+            api_keys: raw.api_keys,
+            orgs,
+        })
     }
 }
 

@@ -17,6 +17,8 @@ pub(super) enum Kind {
     Duration,
     Addr,
     Profile,
+    Role,
+    StrList,
 }
 
 pub(super) type Fields = &'static [(&'static str, Kind)];
@@ -25,6 +27,24 @@ pub(super) const SERVER: Fields = &[
     ("listen", Kind::Addr),
     ("graphiql", Kind::Bool),
     ("shutdown_grace", Kind::Duration),
+    ("cors_origins", Kind::StrList),
+];
+pub(super) const LIMITS: Fields = &[
+    ("max_depth", Kind::Int),
+    ("max_aliases", Kind::Int),
+    ("max_tokens", Kind::Int),
+    ("max_complexity", Kind::Int),
+    ("max_body_bytes", Kind::Int),
+    ("batching", Kind::Bool),
+    ("max_batch", Kind::Int),
+    ("introspection", Kind::Bool),
+    ("field_suggestions", Kind::Bool),
+];
+pub(super) const API_KEY: Fields = &[
+    ("name", Kind::Str),
+    ("hash", Kind::Str),
+    ("role", Kind::Role),
+    ("orgs", Kind::StrList),
 ];
 pub(super) const ORG: Fields = &[
     ("id", Kind::Str),
@@ -93,6 +113,35 @@ pub(super) fn check(
     for (key, value) in root {
         match key.as_str() {
             "server" => checker.table(value, "server", SERVER, &[])?,
+            "limits" => checker.table(value, "limits", LIMITS, &[])?,
+            "api_keys" => {
+                let Some(keys) = value.as_array() else {
+                    return Err(
+                        checker.value_error("api_keys", "expected an array of [[api_keys]] tables")
+                    );
+                };
+                for (i, key) in keys.iter().enumerate() {
+                    let label = match key.get("name").and_then(Value::as_str) {
+                        Some(name) => format!("api_keys[{name}]"),
+                        None => format!("api_keys[#{}]", i + 1),
+                    };
+                    if key.as_table().is_some_and(|t| t.contains_key("key")) {
+                        return Err(checker.value_error(
+                            &label,
+                            "an API key is configured by its hash only (`hash = \"sha256:...\"`, from `scimgate hash-key`), never the key itself",
+                        ));
+                    }
+                    checker.table(key, &label, API_KEY, &[])?;
+                    for required in ["name", "hash", "role"] {
+                        if key.get(required).is_none() {
+                            return Err(checker.value_error(
+                                &label,
+                                &format!("missing required key `{required}`"),
+                            ));
+                        }
+                    }
+                }
+            }
             "orgs" => {
                 let Some(orgs) = value.as_array() else {
                     return Err(checker.value_error("orgs", "expected an array of [[orgs]] tables"));
@@ -119,7 +168,7 @@ pub(super) fn check(
                     }
                 }
             }
-            _ => return Err(checker.unknown(key, &["server", "orgs"])),
+            _ => return Err(checker.unknown(key, &["server", "limits", "api_keys", "orgs"])),
         }
     }
     Ok(())
@@ -219,6 +268,14 @@ fn check_value(kind: Kind, value: &Value) -> Result<(), String> {
         Kind::Profile => match value.as_str() {
             Some("amplitude" | "rfc7644") => Ok(()),
             _ => Err("expected \"amplitude\" or \"rfc7644\"".to_string()),
+        },
+        Kind::Role => match value.as_str() {
+            Some("read" | "write" | "admin") => Ok(()),
+            _ => Err("expected \"read\", \"write\" or \"admin\"".to_string()),
+        },
+        Kind::StrList => match value.as_array() {
+            Some(items) if items.iter().all(Value::is_str) => Ok(()),
+            _ => Err(format!("expected a list of strings, found {found}")),
         },
     }
 }

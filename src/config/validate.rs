@@ -7,7 +7,7 @@ use std::time::Duration;
 use secrecy::SecretString;
 use serde::Deserialize;
 
-use super::{ConfigError, MirrorConfig, OrgConfig, UpstreamConfig};
+use super::{ApiKeyConfig, ConfigError, LimitsConfig, MirrorConfig, OrgConfig, UpstreamConfig};
 use crate::budget::BudgetConfig;
 use crate::scim::Profile;
 
@@ -190,4 +190,59 @@ pub(super) fn resolve_key(
         });
     }
     Ok(SecretString::from(key))
+}
+
+pub(super) fn validate_limits(limits: &LimitsConfig) -> Result<(), ConfigError> {
+    let positive = [
+        ("max_depth", limits.max_depth),
+        ("max_aliases", limits.max_aliases),
+        ("max_tokens", limits.max_tokens),
+        ("max_complexity", limits.max_complexity),
+        ("max_body_bytes", limits.max_body_bytes),
+        ("max_batch", limits.max_batch),
+    ];
+    for (name, value) in positive {
+        if value == 0 {
+            return Err(ConfigError::Limit {
+                name,
+                reason: "must be at least 1".into(),
+            });
+        }
+    }
+    Ok(())
+}
+
+pub(super) fn validate_api_keys(
+    keys: &[ApiKeyConfig],
+    orgs: &[OrgConfig],
+) -> Result<(), ConfigError> {
+    let mut names = std::collections::HashSet::new();
+    for key in keys {
+        let bad = |reason: String| ConfigError::ApiKey {
+            name: key.name.clone(),
+            reason,
+        };
+        if key.name.trim().is_empty() {
+            return Err(bad("the name is empty".into()));
+        }
+        if !names.insert(key.name.as_str()) {
+            return Err(bad("another key has the same name".into()));
+        }
+        if !crate::auth::is_key_hash(&key.hash) {
+            return Err(bad("`hash` must be `sha256:` and 64 lowercase hex digits, as `scimgate hash-key` prints".into()));
+        }
+        if key.orgs.is_empty() {
+            return Err(bad(
+                "`orgs` is empty: list org ids, or [\"*\"] for all".into()
+            ));
+        }
+        for org in &key.orgs {
+            if org != "*" && !orgs.iter().any(|o| &o.id == org) {
+                return Err(bad(format!(
+                    "`orgs` names `{org}`, which is not a configured organization"
+                )));
+            }
+        }
+    }
+    Ok(())
 }

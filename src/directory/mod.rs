@@ -388,4 +388,18 @@ impl Directories {
     pub fn get(&self, org_id: &str) -> Option<&Directory> {
         self.list.iter().find(|d| d.org_id() == org_id)
     }
+
+    /// Only the directories whose organization `allowed` accepts.
+    pub fn visible_to(&self, allowed: impl Fn(&str) -> bool) -> Directories {
+        if self.list.iter().all(|d| allowed(d.org_id())) {
+            return self.clone();
+        }
+        Directories::new(
+            self.list
+                .iter()
+                .filter(|d| allowed(d.org_id()))
+                .cloned()
+                .collect(),
+        )
+    }
 }

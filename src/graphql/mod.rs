@@ -3,23 +3,28 @@
 
 pub mod connection;
 pub mod errors;
+pub mod guard;
 pub mod ids;
+pub mod limits;
 pub mod loaders;
 pub mod mutation;
 pub mod query;
 pub mod types;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_graphql::{EmptySubscription, Schema};
 
+use crate::auth::Principal;
+use crate::config::LimitsConfig;
 use crate::directory::Directories;
 
 pub type GatewaySchema = Schema<query::Query, mutation::Mutation, EmptySubscription>;
 
 /// Builds the schema with every limit set.
-pub fn build_schema(dirs: Directories) -> GatewaySchema {
-    Schema::build(
+pub fn build_schema(dirs: Directories, limits: &LimitsConfig) -> GatewaySchema {
+    let mut builder = Schema::build(
         query::Query,
         mutation::Mutation::default(),
         EmptySubscription,
@@ -29,20 +34,33 @@ pub fn build_schema(dirs: Directories) -> GatewaySchema {
         Duration::from_secs(24 * 3600),
         100_000,
     ))
-    .limit_depth(16)
-    .limit_recursive_depth(32)
-    .finish()
+    .extension(limits::QueryLimits(Arc::new(limits.clone())))
+    // A backstop behind the limits extension, against recursion in the executor.
+    .limit_recursive_depth(64);
+    if !limits.introspection {
+        builder = builder.disable_introspection();
+    }
+    if !limits.field_suggestions {
+        builder = builder.disable_suggestions();
+    }
+    builder.finish()
 }
 
 /// The schema's SDL, as committed in `schema.graphql`.
 pub fn sdl() -> String {
-    build_schema(Directories::default()).sdl()
+    build_schema(Directories::default(), &LimitsConfig::default()).sdl()
 }
 
-/// Prepares a request for execution: its per-request DataLoader.
-pub fn prepare(request: async_graphql::Request, schema: &GatewaySchema) -> async_graphql::Request {
-    match schema.data::<Directories>() {
-        Some(dirs) => loaders::attach(request, dirs),
-        None => request,
-    }
+/// Prepares a request for one client: its principal, only the organizations it may reach
+/// (others look absent), and its per-request DataLoader over those.
+pub fn prepare(
+    request: async_graphql::Request,
+    schema: &GatewaySchema,
+    principal: &Principal,
+) -> async_graphql::Request {
+    let all = schema.data::<Directories>().cloned().unwrap_or_default();
+    let visible = all.visible_to(|org| principal.orgs.allows(org));
+    loaders::attach(request, &visible)
+        .data(visible)
+        .data(principal.clone())
 }

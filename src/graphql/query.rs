@@ -1,11 +1,13 @@
 //! The query root: organizations, and Relay's `node` / `nodes`.
 
-use async_graphql::{Context, ID, Interface, Object, Result};
+use async_graphql::{Context, Enum, ID, Interface, Object, Result, SimpleObject};
 
-use super::errors::bad_input;
+use super::errors::{bad_input, coded};
+use super::guard::{FORBIDDEN, RoleGuard};
 use super::ids::{GlobalId, Kind};
 use super::loaders::{Point, PointReq, load_point};
 use super::types::{Group, Org, User};
+use crate::auth::{Principal, Role};
 use crate::directory::Directories;
 
 /// An object with a global id (Relay Global Object Identification).
@@ -24,9 +26,60 @@ pub enum Node {
 #[derive(Default)]
 pub struct Query;
 
+/// What an API key may do.
+#[derive(Enum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ViewerRole {
+    /// Queries.
+    Read,
+    /// Queries and mutations.
+    Write,
+    /// Everything, including refreshes.
+    Admin,
+}
+
+impl From<Role> for ViewerRole {
+    fn from(r: Role) -> Self {
+        match r {
+            Role::Read => ViewerRole::Read,
+            Role::Write => ViewerRole::Write,
+            Role::Admin => ViewerRole::Admin,
+        }
+    }
+}
+
+/// The client asking.
+#[derive(SimpleObject)]
+pub struct Viewer {
+    /// The API key's name in the gateway's configuration.
+    pub name: String,
+    pub role: ViewerRole,
+    /// Whether this key may run mutations.
+    pub can_write: bool,
+    /// Whether this key may run refreshes and budget controls.
+    pub can_admin: bool,
+    /// The organizations this key may reach.
+    pub orgs: Vec<Org>,
+}
+
 #[Object]
 impl Query {
-    /// Every organization this gateway serves.
+    /// The client asking: its API key's name, role and organizations.
+    async fn viewer(&self, ctx: &Context<'_>) -> Result<Viewer> {
+        let principal = ctx
+            .data::<Principal>()
+            .map_err(|_| coded(FORBIDDEN, "no API key"))?;
+        let dirs = ctx.data::<Directories>()?;
+        Ok(Viewer {
+            name: principal.name.clone(),
+            role: principal.role.into(),
+            can_write: principal.role >= Role::Write,
+            can_admin: principal.role >= Role::Admin,
+            orgs: dirs.all().iter().map(|d| Org { dir: d.clone() }).collect(),
+        })
+    }
+
+    /// Every organization this gateway serves (that this key may reach).
+    #[graphql(guard = "RoleGuard(Role::Read)")]
     async fn orgs(&self, ctx: &Context<'_>) -> Result<Vec<Org>> {
         let dirs = ctx.data::<Directories>()?;
         Ok(dirs.all().iter().map(|d| Org { dir: d.clone() }).collect())
@@ -34,6 +87,7 @@ impl Query {
 
     /// One organization, by its global id or its configured id (`slug`). Without an id: the
     /// only organization, when the gateway serves exactly one.
+    #[graphql(guard = "RoleGuard(Role::Read)")]
     async fn org(&self, ctx: &Context<'_>, id: Option<ID>) -> Result<Option<Org>> {
         let dirs = ctx.data::<Directories>()?;
         let dir = match id {
@@ -55,11 +109,13 @@ impl Query {
     }
 
     /// The object with this global id, or null when it does not exist.
+    #[graphql(guard = "RoleGuard(Role::Read)")]
     async fn node(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Node>> {
         node(ctx, &id).await
     }
 
     /// The objects with these global ids, in the same order; null where one does not exist.
+    #[graphql(guard = "RoleGuard(Role::Read)")]
     async fn nodes(&self, ctx: &Context<'_>, ids: Vec<ID>) -> Result<Vec<Option<Node>>> {
         if ids.len() > 100 {
             return Err(bad_input(format!(

@@ -1,48 +1,84 @@
 //! `/graphql` per the GraphQL-over-HTTP spec: POST with JSON, GET with query parameters (queries
 //! only), answers as `application/graphql-response+json` when asked, else `application/json`.
+//! Every request carries an API key and a request id; every error leaves with a code.
 
-use async_graphql::parser::types::OperationType;
-use axum::body::Bytes;
+use axum::body::Body;
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
 use super::AppState;
+use super::mask::{RequestId, mask};
+use crate::auth::Principal;
 use crate::graphql;
 
 const GRAPHQL_RESPONSE: &str = "application/graphql-response+json";
 const JSON: &str = "application/json";
 
+fn accept(headers: &HeaderMap) -> &str {
+    headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+}
+
 /// Whether the client asked for `application/graphql-response+json`.
 fn wants_graphql_response(headers: &HeaderMap) -> bool {
-    headers
-        .get(header::ACCEPT)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|a| a.contains(GRAPHQL_RESPONSE))
+    accept(headers).contains(GRAPHQL_RESPONSE)
 }
 
-fn wants_html(headers: &HeaderMap) -> bool {
-    headers
-        .get(header::ACCEPT)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|a| a.contains("text/html"))
-}
-
-/// A request the gateway could not read at all, in GraphQL's error shape.
-fn request_error(status: StatusCode, code: &str, message: &str, gql: bool) -> Response {
-    let body = json!({ "errors": [{ "message": message, "extensions": { "code": code } }] });
+/// An error before any GraphQL ran, in GraphQL's error shape.
+fn request_error(
+    status: StatusCode,
+    code: &str,
+    message: &str,
+    gql: bool,
+    id: &RequestId,
+) -> Response {
+    let body = json!({ "errors": [{ "message": message, "extensions": { "code": code, "requestId": id.0 } }] });
     let content_type = if gql { GRAPHQL_RESPONSE } else { JSON };
-    (
+    let mut response = (
         status,
         [(header::CONTENT_TYPE, HeaderValue::from_static(content_type))],
         body.to_string(),
     )
-        .into_response()
+        .into_response();
+    id.stamp(&mut response);
+    response
 }
 
-pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+/// The client's principal, from `Authorization: Bearer <key>`.
+fn authenticate<'a>(state: &'a AppState, headers: &HeaderMap) -> Option<&'a Principal> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, key) = value.split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        return None;
+    }
+    state.keys.authenticate(key.trim())
+}
+
+fn unauthenticated(gql: bool, id: &RequestId) -> Response {
+    let mut response = request_error(
+        StatusCode::UNAUTHORIZED,
+        "UNAUTHENTICATED",
+        "send a valid API key as `Authorization: Bearer <key>`",
+        gql,
+        id,
+    );
+    response
+        .headers_mut()
+        .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+    response
+}
+
+pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
+    let id = RequestId::from_headers(&headers);
     let gql = wants_graphql_response(&headers);
+    let Some(principal) = authenticate(&state, &headers) else {
+        tracing::info!(request_id = %id.0, "request without a valid API key");
+        return unauthenticated(gql, &id);
+    };
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -54,21 +90,85 @@ pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Bytes
         .trim()
         .to_ascii_lowercase();
     if media != JSON && media != GRAPHQL_RESPONSE {
+        let message = "send the GraphQL request as JSON with `Content-Type: application/json`";
         return request_error(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "BAD_REQUEST",
-            "send the GraphQL request as JSON with `Content-Type: application/json`",
+            message,
             gql,
+            &id,
         );
     }
-    let request: async_graphql::Request = match serde_json::from_slice(&body) {
+    let max = state.limits.max_body_bytes as usize;
+    let Ok(bytes) = axum::body::to_bytes(body, max).await else {
+        let message = format!("the request body is over the limit of {max} bytes");
+        return request_error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "REQUEST_TOO_LARGE",
+            &message,
+            gql,
+            &id,
+        );
+    };
+    if bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[') {
+        return batch(&state, &bytes, principal, gql, &id).await;
+    }
+    let request: async_graphql::Request = match serde_json::from_slice(&bytes) {
         Ok(r) => r,
         Err(e) => {
             let message = format!("the body is not a GraphQL request in JSON: {e}");
-            return request_error(StatusCode::BAD_REQUEST, "BAD_REQUEST", &message, gql);
+            return request_error(StatusCode::BAD_REQUEST, "BAD_REQUEST", &message, gql, &id);
         }
     };
-    execute(&state, request, gql).await
+    let (status, body) = execute(&state, request, principal, gql, &id).await;
+    respond(status, body, gql, &id)
+}
+
+/// A JSON array of operations: refused unless batching is on, then at most `max_batch`.
+async fn batch(
+    state: &AppState,
+    bytes: &[u8],
+    principal: &Principal,
+    gql: bool,
+    id: &RequestId,
+) -> Response {
+    let limits = &state.limits;
+    if !limits.batching {
+        let message = "batched operations (a JSON array) are turned off on this gateway; send one operation per request";
+        return request_error(
+            StatusCode::BAD_REQUEST,
+            "BATCHING_DISABLED",
+            message,
+            gql,
+            id,
+        );
+    }
+    let requests: Vec<async_graphql::Request> = match serde_json::from_slice(bytes) {
+        Ok(r) => r,
+        Err(e) => {
+            return request_error(
+                StatusCode::BAD_REQUEST,
+                "BAD_REQUEST",
+                &format!("the body is not a batch of GraphQL requests: {e}"),
+                gql,
+                id,
+            );
+        }
+    };
+    if requests.len() > limits.max_batch as usize {
+        let message = format!(
+            "the batch has {} operations, over the limit of {} by {}",
+            requests.len(),
+            limits.max_batch,
+            requests.len() - limits.max_batch as usize
+        );
+        return request_error(StatusCode::BAD_REQUEST, "BATCH_LIMIT", &message, gql, id);
+    }
+    let mut bodies = Vec::with_capacity(requests.len());
+    for request in requests {
+        bodies.push(execute(state, request, principal, gql, id).await.1);
+    }
+    respond(StatusCode::OK, serde_json::Value::Array(bodies), gql, id)
 }
 
 pub async fn get(
@@ -76,18 +176,35 @@ pub async fn get(
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Response {
+    let id = RequestId::from_headers(&headers);
     let gql = wants_graphql_response(&headers);
     let query = query.unwrap_or_default();
-    if query.is_empty() && wants_html(&headers) {
+    if query.is_empty() && accept(&headers).contains("text/html") {
         if let Some(page) = &state.graphiql {
             return page.response();
         }
+    }
+    let Some(principal) = authenticate(&state, &headers) else {
+        return unauthenticated(gql, &id);
+    };
+    if query.len() > state.limits.max_body_bytes as usize {
+        let message = format!(
+            "the query string is over the limit of {} bytes",
+            state.limits.max_body_bytes
+        );
+        return request_error(
+            StatusCode::URI_TOO_LONG,
+            "REQUEST_TOO_LARGE",
+            &message,
+            gql,
+            &id,
+        );
     }
     let request = match async_graphql::http::parse_query_string(&query) {
         Ok(r) => r,
         Err(e) => {
             let message = format!("the query string is not a GraphQL request: {e}");
-            return request_error(StatusCode::BAD_REQUEST, "BAD_REQUEST", &message, gql);
+            return request_error(StatusCode::BAD_REQUEST, "BAD_REQUEST", &message, gql, &id);
         }
     };
     if is_mutation(&request) {
@@ -96,17 +213,20 @@ pub async fn get(
             "BAD_REQUEST",
             "mutations are accepted only with POST",
             gql,
+            &id,
         );
         response
             .headers_mut()
             .insert(header::ALLOW, HeaderValue::from_static("POST"));
         return response;
     }
-    execute(&state, request, gql).await
+    let (status, body) = execute(&state, request, principal, gql, &id).await;
+    respond(status, body, gql, &id)
 }
 
 /// Whether the operation that would run is a mutation (GET may not run one).
 fn is_mutation(request: &async_graphql::Request) -> bool {
+    use async_graphql::parser::types::OperationType;
     let Ok(doc) = async_graphql::parser::parse_query(&request.query) else {
         return false;
     };
@@ -120,24 +240,33 @@ fn is_mutation(request: &async_graphql::Request) -> bool {
     op.is_some_and(|op| op.node.ty == OperationType::Mutation)
 }
 
-async fn execute(state: &AppState, request: async_graphql::Request, gql: bool) -> Response {
-    let request = graphql::prepare(request, &state.schema);
+async fn execute(
+    state: &AppState,
+    request: async_graphql::Request,
+    principal: &Principal,
+    gql: bool,
+    id: &RequestId,
+) -> (StatusCode, serde_json::Value) {
+    let request = graphql::prepare(request, &state.schema, principal);
     let response = state.schema.execute(request).await;
-    // A request that failed before execution (parse or validation) has no data at all.
+    // A request that failed before execution (parse, limits, validation) has no data at all.
     let request_failed = response.data == async_graphql::Value::Null && !response.errors.is_empty();
     let status = if gql && request_failed {
         StatusCode::BAD_REQUEST
     } else {
         StatusCode::OK
     };
+    (status, mask(response, id, &principal.name))
+}
+
+fn respond(status: StatusCode, body: serde_json::Value, gql: bool, id: &RequestId) -> Response {
     let content_type = if gql { GRAPHQL_RESPONSE } else { JSON };
-    let body = serde_json::to_string(&response).unwrap_or_else(|_| {
-        json!({ "errors": [{ "message": "the response could not be encoded", "extensions": { "code": "INTERNAL" } }] }).to_string()
-    });
-    (
+    let mut response = (
         status,
         [(header::CONTENT_TYPE, HeaderValue::from_static(content_type))],
-        body,
+        body.to_string(),
     )
-        .into_response()
+        .into_response();
+    id.stamp(&mut response);
+    response
 }

@@ -1,21 +1,29 @@
-//! The HTTP edge: `/graphql` (POST, GET, GraphiQL), `/graphiql/*` assets, `/healthz`, `/readyz`.
+//! The HTTP edge: `/graphql` (POST, GET, GraphiQL), `/graphiql/*` assets, `/healthz`, `/readyz`;
+//! API keys, CORS, request ids, and a panic never taking the process or a secret with it.
 //! `app` builds the router without a socket; `serve` runs it on a given listener.
 
 mod graphiql;
 mod graphql;
 mod health;
+mod mask;
 
 use std::future::Future;
 use std::sync::Arc;
 
 use axum::Router;
+use axum::http::{HeaderName, HeaderValue, Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use tokio::net::TcpListener;
+use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::compression::CompressionLayer;
+use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::trace::TraceLayer;
 
 pub use graphiql::GraphiqlPage;
 
+use crate::auth::KeyStore;
+use crate::config::LimitsConfig;
 use crate::directory::Directories;
 use crate::graphql::GatewaySchema;
 
@@ -25,19 +33,64 @@ pub struct AppState {
     pub dirs: Directories,
     /// `None` turns GraphiQL off.
     pub graphiql: Option<Arc<GraphiqlPage>>,
+    pub keys: Arc<KeyStore>,
+    pub limits: Arc<LimitsConfig>,
+    /// Browser origins allowed to call the API; none by default.
+    pub cors_origins: Vec<String>,
+}
+
+/// What a panic in a handler becomes: a coded error, no panic text.
+fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    tracing::error!("a request handler panicked");
+    let body = r#"{"errors":[{"message":"internal error","extensions":{"code":"INTERNAL"}}]}"#;
+    (
+        StatusCode::INTERNAL_SERVER_ERROR,
+        [(header::CONTENT_TYPE, "application/json")],
+        body,
+    )
+        .into_response()
+}
+
+fn cors(origins: &[String]) -> Option<CorsLayer> {
+    let origins: Vec<HeaderValue> = origins
+        .iter()
+        .filter_map(|o| HeaderValue::from_str(o).ok())
+        .collect();
+    if origins.is_empty() {
+        return None;
+    }
+    let request_id = HeaderName::from_static(mask::REQUEST_ID);
+    Some(
+        CorsLayer::new()
+            .allow_origin(AllowOrigin::list(origins))
+            .allow_methods([Method::GET, Method::POST])
+            .allow_headers([
+                header::CONTENT_TYPE,
+                header::AUTHORIZATION,
+                header::ACCEPT,
+                request_id.clone(),
+            ])
+            .expose_headers([request_id]),
+    )
 }
 
 pub fn app(state: AppState) -> Router {
     let assets = Router::new()
         .route("/graphiql/{file}", get(graphiql::asset))
         .layer(CompressionLayer::new());
-    Router::new()
+    let cors = cors(&state.cors_origins);
+    let router = Router::new()
         .route("/graphql", get(graphql::get).post(graphql::post))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .merge(assets)
         .layer(TraceLayer::new_for_http())
-        .with_state(state)
+        .layer(CatchPanicLayer::custom(panic_response))
+        .with_state(state);
+    match cors {
+        Some(layer) => router.layer(layer),
+        None => router,
+    }
 }
 
 /// Serves until `shutdown` resolves, then lets requests in flight finish.

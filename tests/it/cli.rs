@@ -123,6 +123,14 @@ fn demo_serves_graphql_and_graphiql_over_the_embedded_emulator() {
     let _guard = Running(child);
     // The demo prints its addresses, the last line once the gateway listens.
     let mut lines = BufReader::new(stdout).lines();
+    let key = lines
+        .by_ref()
+        .map(|l| l.unwrap())
+        .find_map(|l| {
+            l.strip_prefix("demo API key (admin; GraphiQL sends it for you): ")
+                .map(str::to_owned)
+        })
+        .expect("the demo prints its API key");
     let listening = lines
         .by_ref()
         .map(|l| l.unwrap())
@@ -134,12 +142,30 @@ fn demo_serves_graphql_and_graphiql_over_the_embedded_emulator() {
     );
 
     let query = r#"{"query":"{ org { name users(first: 3) { totalCount edges { node { email status } } } } }"}"#;
+    let unauthenticated = Command::new("curl")
+        .args([
+            "-s",
+            &format!("http://127.0.0.1:{port}/graphql"),
+            "-H",
+            "content-type: application/json",
+            "-d",
+            query,
+        ])
+        .output()
+        .unwrap();
+    let body: Value = serde_json::from_slice(&unauthenticated.stdout).expect("JSON");
+    assert_eq!(
+        body["errors"][0]["extensions"]["code"], "UNAUTHENTICATED",
+        "{body}"
+    );
     let out = Command::new("curl")
         .args([
             "-s",
             &format!("http://127.0.0.1:{port}/graphql"),
             "-H",
             "content-type: application/json",
+            "-H",
+            &format!("authorization: Bearer {key}"),
             "-d",
             query,
         ])
@@ -167,10 +193,15 @@ fn demo_serves_graphql_and_graphiql_over_the_embedded_emulator() {
         .unwrap();
     let html = String::from_utf8(out.stdout).unwrap();
     assert!(
-        html.contains("/graphiql/graphiql.min.js") && html.contains("query Dashboard"),
+        html.contains("/graphiql/graphiql.min.js")
+            && html.contains("query Dashboard")
+            && html.contains(&key),
         "GraphiQL with the sample query"
     );
 }
+
+/// The API key the `serve` test's client uses (its hash is in the config file).
+const CLIENT_KEY: &str = "sgk_cli-test-client-key-not-a-secret-0001";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serve_reads_a_config_file_and_check_config_redacts_the_key() {
@@ -190,7 +221,8 @@ async fn serve_reads_a_config_file_and_check_config_redacts_the_key() {
     std::fs::write(
         &config,
         format!(
-            "[server]\nlisten = \"127.0.0.1:{port}\"\n\n[[orgs]]\nid = \"acme\"\nbase_url = \"{}\"\nkey_env = \"ACME_TEST_SCIM_KEY\"\n",
+            "[server]\nlisten = \"127.0.0.1:{port}\"\n\n[[api_keys]]\nname = \"cli-test\"\nhash = \"{}\"\nrole = \"read\"\n\n[[orgs]]\nid = \"acme\"\nbase_url = \"{}\"\nkey_env = \"ACME_TEST_SCIM_KEY\"\n",
+            scimgate::auth::hash_key(CLIENT_KEY),
             emu.base_url()
         ),
     )
@@ -241,6 +273,7 @@ async fn serve_reads_a_config_file_and_check_config_redacts_the_key() {
     assert!(listening.contains(&port.to_string()));
     let body: Value = reqwest::Client::new()
         .post(format!("http://127.0.0.1:{port}/graphql"))
+        .bearer_auth(CLIENT_KEY)
         .json(&serde_json::json!({ "query": "{ org { slug users(first: 1) { totalCount } } }" }))
         .send()
         .await
@@ -250,4 +283,30 @@ async fn serve_reads_a_config_file_and_check_config_redacts_the_key() {
         .unwrap();
     assert_eq!(body["data"]["org"]["slug"], "acme", "{body}");
     assert_eq!(body["data"]["org"]["users"]["totalCount"], 30);
+}
+
+#[test]
+fn hash_key_makes_a_key_and_the_table_that_admits_it() {
+    let out = Command::new(env!("CARGO_BIN_EXE_scimgate"))
+        .args(["hash-key", "--name", "dashboard", "--role", "write"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let printed = String::from_utf8(out.stdout).unwrap();
+    let key = printed.lines().next().unwrap().trim().to_owned();
+    assert!(key.starts_with("sgk_"), "{printed}");
+    assert!(
+        printed.contains(&format!("hash = \"{}\"", scimgate::auth::hash_key(&key))),
+        "{printed}"
+    );
+    assert!(printed.contains("name = \"dashboard\"") && printed.contains("role = \"write\""));
+    // The table it prints is valid configuration.
+    let table = printed.lines().skip(1).collect::<Vec<_>>().join("\n");
+    let config = format!(
+        "{table}\n[[orgs]]\nid = \"acme\"\nbase_url = \"http://127.0.0.1:1/scim/1\"\nkey_env = \"K\"\n"
+    );
+    let env = vec![("K".to_owned(), "x".to_owned())];
+    let loaded =
+        scimgate::config::Config::from_toml_str(&config, &env, &Default::default()).unwrap();
+    assert_eq!(loaded.api_keys[0].role, scimgate::auth::Role::Write);
 }

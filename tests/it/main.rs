@@ -1,6 +1,7 @@
 //! Integration tests, one binary: the SCIM client against scripted HTTP, the emulator through
 //! real HTTP, and the budget measured at the emulator.
 
+mod access;
 mod budget_upstream;
 mod cli;
 mod emulator;

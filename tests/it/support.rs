@@ -40,7 +40,10 @@ pub fn client_with(
     ScimClient::new(config, Budget::new(budget)).expect("client")
 }
 
-use scimgate::config::{Config, OrgConfig, ServerConfig};
+use std::collections::HashMap;
+
+use scimgate::auth::{Role, hash_key, new_key};
+use scimgate::config::{ApiKeyConfig, Config, LimitsConfig, OrgConfig, ServerConfig};
 use scimgate::emulator::{self, EmulatorConfig, RunningEmulator};
 use scimgate::gateway::Gateway;
 use serde_json::{Value, json};
@@ -56,6 +59,8 @@ pub struct OrgSpec {
     pub budget: BudgetConfig,
     /// The gateway's time limit for one upstream try.
     pub attempt_timeout: Duration,
+    /// The SCIM key the gateway sends, when it should differ from the emulator's token.
+    pub scim_key: Option<String>,
 }
 
 impl OrgSpec {
@@ -70,6 +75,7 @@ impl OrgSpec {
                 ..BudgetConfig::new(1_000, Duration::from_secs(1))
             },
             attempt_timeout: Duration::from_secs(5),
+            scim_key: None,
         }
     }
 }
@@ -77,6 +83,10 @@ impl OrgSpec {
 /// Emulators and a gateway on 127.0.0.1, port 0. Mirrors start cold unless `warm` is called.
 pub struct TestApp {
     pub url: String,
+    /// The admin key every helper sends, unless told otherwise.
+    pub key: String,
+    /// Further keys by name (see `spawn_app_with`).
+    pub keys: HashMap<String, String>,
     pub emulators: Vec<RunningEmulator>,
     pub gateway: Gateway,
     pub http: reqwest::Client,
@@ -92,6 +102,17 @@ impl Drop for TestApp {
 }
 
 pub async fn spawn_app(orgs: Vec<OrgSpec>) -> TestApp {
+    spawn_app_with(orgs, &[], LimitsConfig::default()).await
+}
+
+/// A key to create: its name, role and organizations (`"*"` for all).
+pub type KeySpec<'a> = (&'a str, Role, &'a [&'a str]);
+
+pub async fn spawn_app_with(
+    orgs: Vec<OrgSpec>,
+    keys: &[KeySpec<'_>],
+    limits: LimitsConfig,
+) -> TestApp {
     scimgate::scim::install_crypto_provider();
     let mut emulators = Vec::new();
     let mut org_configs = Vec::new();
@@ -100,23 +121,45 @@ pub async fn spawn_app(orgs: Vec<OrgSpec>) -> TestApp {
             users: spec.users,
             groups: spec.groups,
             limit: 100_000,
+            // A distinctive secret, so tests can look for it where it must not be.
+            token: format!("scim-secret-{:016x}", rand::random::<u64>()),
             ..EmulatorConfig::for_profile(spec.profile)
         })
         .await
         .expect("emulator");
-        let mut org = OrgConfig::new(
-            spec.id,
-            &emu.base_url(),
-            SecretString::from(emu.token().to_owned()),
-        );
+        let key = spec
+            .scim_key
+            .clone()
+            .unwrap_or_else(|| emu.token().to_owned());
+        let mut org = OrgConfig::new(spec.id, &emu.base_url(), SecretString::from(key));
         org.profile = spec.profile;
         org.budget = spec.budget;
         org.upstream.attempt_timeout = spec.attempt_timeout;
         org_configs.push(org);
         emulators.push(emu);
     }
+    let admin = new_key();
+    let mut api_keys = vec![ApiKeyConfig {
+        name: "test-admin".into(),
+        hash: hash_key(&admin),
+        role: Role::Admin,
+        orgs: vec!["*".into()],
+    }];
+    let mut named = HashMap::new();
+    for (name, role, orgs) in keys {
+        let key = new_key();
+        api_keys.push(ApiKeyConfig {
+            name: (*name).into(),
+            hash: hash_key(&key),
+            role: *role,
+            orgs: orgs.iter().map(|o| (*o).to_owned()).collect(),
+        });
+        named.insert((*name).to_owned(), key);
+    }
     let config = Config {
         server: ServerConfig::default(),
+        limits,
+        api_keys,
         orgs: org_configs,
     };
     let gateway = Gateway::new(&config).expect("gateway");
@@ -129,6 +172,8 @@ pub async fn spawn_app(orgs: Vec<OrgSpec>) -> TestApp {
     }));
     TestApp {
         url,
+        key: admin,
+        keys: named,
         emulators,
         gateway,
         http: reqwest::Client::new(),
@@ -158,11 +203,17 @@ impl TestApp {
         }
     }
 
-    /// POSTs a GraphQL request and returns the response body.
+    /// POSTs a GraphQL request with the admin key and returns the response body.
     pub async fn query(&self, query: &str, variables: Value) -> Value {
+        self.query_as(&self.key, query, variables).await
+    }
+
+    /// POSTs a GraphQL request with `key` and returns the response body.
+    pub async fn query_as(&self, key: &str, query: &str, variables: Value) -> Value {
         let response = self
             .http
             .post(format!("{}/graphql", self.url))
+            .bearer_auth(key)
             .json(&json!({ "query": query, "variables": variables }))
             .send()
             .await

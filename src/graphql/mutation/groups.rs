@@ -7,7 +7,9 @@ use super::{
     UserError, UserErrorCode, WriteOutcome, check_count, check_name, fingerprint, group_of, org_of,
     payload, run, user_of, write_error,
 };
+use crate::auth::Role;
 use crate::directory::{Directories, Directory};
+use crate::graphql::guard::RoleGuard;
 use crate::graphql::ids::{GlobalId, Kind};
 use crate::graphql::types::{Group, Org};
 
@@ -191,6 +193,7 @@ fn done<P>(p: P) -> Result<P, UserError> {
 impl GroupMutation {
     /// Creates a group (`POST /Groups`) with existing users as members. In Amplitude a group is
     /// a permission group: give it project roles in Amplitude's UI.
+    #[graphql(guard = "RoleGuard(Role::Write)")]
     async fn create_group(
         &self,
         ctx: &Context<'_>,
@@ -227,6 +230,7 @@ impl GroupMutation {
     }
 
     /// Renames a group.
+    #[graphql(guard = "RoleGuard(Role::Write)")]
     async fn rename_group(
         &self,
         ctx: &Context<'_>,
@@ -256,6 +260,7 @@ impl GroupMutation {
     }
 
     /// Deletes a group. Its members stay in the organization, without the roles it granted.
+    #[graphql(guard = "RoleGuard(Role::Write)")]
     async fn delete_group(
         &self,
         ctx: &Context<'_>,
@@ -284,6 +289,7 @@ impl GroupMutation {
     }
 
     /// Adds users to a group (one PATCH).
+    #[graphql(guard = "RoleGuard(Role::Write)")]
     async fn add_group_members(
         &self,
         ctx: &Context<'_>,
@@ -314,6 +320,7 @@ impl GroupMutation {
 
     /// Removes users from a group (one PATCH), ahead of every other request of the organization:
     /// removing access is never queued behind reads.
+    #[graphql(guard = "RoleGuard(Role::Write)")]
     async fn remove_group_members(
         &self,
         ctx: &Context<'_>,
@@ -344,6 +351,7 @@ impl GroupMutation {
 
     /// Reads the organization's whole directory again, now, in the background lane; the
     /// payload says what that costs before it starts. Reads keep being served meanwhile.
+    #[graphql(guard = "RoleGuard(Role::Admin)")]
     async fn refresh_directory(
         &self,
         ctx: &Context<'_>,

@@ -8,7 +8,9 @@ use super::{
     UserError, UserErrorCode, WriteOutcome, check_count, check_email, check_name, fingerprint,
     group_of, org_of, payload, run, user_of, write_error,
 };
+use crate::auth::Role;
 use crate::directory::Directories;
+use crate::graphql::guard::RoleGuard;
 use crate::graphql::ids::{GlobalId, Kind};
 use crate::graphql::types::{Group, User};
 
@@ -164,6 +166,7 @@ impl UserMutation {
     /// then adds them to each of `groupIds`. The user reads back as INVITED until they accept.
     /// A group that cannot be applied is reported in `userErrors` (outcome PARTIAL); the rest
     /// stay applied.
+    #[graphql(guard = "RoleGuard(Role::Write)")]
     async fn invite_user(
         &self,
         ctx: &Context<'_>,
@@ -180,6 +183,7 @@ impl UserMutation {
 
     /// Changes a user's names (`PUT` of the full user). The e-mail address cannot be changed in
     /// Amplitude: delete the user and invite the new address instead.
+    #[graphql(guard = "RoleGuard(Role::Write)")]
     async fn update_user(
         &self,
         ctx: &Context<'_>,
@@ -228,6 +232,7 @@ impl UserMutation {
     /// Amplitude removes a deactivated user from the organization (a pending invitation is
     /// revoked), so the user disappears from reads; `deleteUser` does the same by `DELETE`. On
     /// other SCIM services the user stays, with status DEACTIVATED, and can be reactivated there.
+    #[graphql(guard = "RoleGuard(Role::Write)")]
     async fn deactivate_user(
         &self,
         ctx: &Context<'_>,
@@ -258,6 +263,7 @@ impl UserMutation {
     /// Deletes a user (`DELETE`), ahead of every other request of the organization: the user
     /// leaves the organization, or a pending invitation is revoked. Unlike deactivation on
     /// services that keep deactivated users, nothing remains to reactivate.
+    #[graphql(guard = "RoleGuard(Role::Write)")]
     async fn delete_user(
         &self,
         ctx: &Context<'_>,
@@ -288,6 +294,7 @@ impl UserMutation {
     /// Deactivates up to 100 users, each ahead of other requests, with one result per user.
     /// With `dryRun: true` nothing is sent: the payload says what would be, what it costs in
     /// upstream requests, and about how long that takes at the current budget.
+    #[graphql(guard = "RoleGuard(Role::Write)")]
     async fn deactivate_users(
         &self,
         ctx: &Context<'_>,

@@ -56,6 +56,7 @@ async fn get_and_post_follow_graphql_over_http() {
     let r = app
         .http
         .get(&url)
+        .bearer_auth(&app.key)
         .query(&[("query", "{ orgs { slug } }")])
         .send()
         .await
@@ -70,6 +71,7 @@ async fn get_and_post_follow_graphql_over_http() {
     let r = app
         .http
         .post(&url)
+        .bearer_auth(&app.key)
         .header("accept", "application/graphql-response+json")
         .json(&json!({ "query": "{ orgs { nope } }" }))
         .send()
@@ -92,6 +94,7 @@ async fn get_and_post_follow_graphql_over_http() {
     let r = app
         .http
         .post(&url)
+        .bearer_auth(&app.key)
         .json(&json!({ "query": "{ orgs { nope } }" }))
         .send()
         .await
@@ -103,6 +106,7 @@ async fn get_and_post_follow_graphql_over_http() {
     let r = app
         .http
         .post(&url)
+        .bearer_auth(&app.key)
         .header("content-type", "application/json")
         .body("{ not json")
         .send()
@@ -116,6 +120,7 @@ async fn get_and_post_follow_graphql_over_http() {
     let r = app
         .http
         .post(&url)
+        .bearer_auth(&app.key)
         .header("content-type", "text/plain")
         .body("{ orgs { slug } }")
         .send()

@@ -1,0 +1,147 @@
+//! Who may ask what: client API keys (stored only as SHA-256 hashes), their roles and the
+//! organizations each may reach. The HTTP edge turns a bearer key into a `Principal`.
+
+use std::collections::{HashMap, HashSet};
+use std::fmt;
+use std::str::FromStr;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde::{Deserialize, Serialize};
+
+/// What a key may do. Each role includes the ones before it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// Queries.
+    Read,
+    /// Queries and mutations.
+    Write,
+    /// Everything, including refreshes and budget controls.
+    Admin,
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Role::Read => "read",
+            Role::Write => "write",
+            Role::Admin => "admin",
+        })
+    }
+}
+
+impl FromStr for Role {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "read" => Ok(Role::Read),
+            "write" => Ok(Role::Write),
+            "admin" => Ok(Role::Admin),
+            other => Err(format!(
+                "unknown role {other:?} (expected read, write or admin)"
+            )),
+        }
+    }
+}
+
+/// The organizations a key may reach.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum OrgScope {
+    All,
+    Only(HashSet<String>),
+}
+
+impl OrgScope {
+    pub fn allows(&self, org: &str) -> bool {
+        match self {
+            OrgScope::All => true,
+            OrgScope::Only(orgs) => orgs.contains(org),
+        }
+    }
+}
+
+/// The client behind a request.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Principal {
+    /// The key's name from the configuration (never the key).
+    pub name: String,
+    pub role: Role,
+    pub orgs: OrgScope,
+}
+
+/// The SHA-256 of a key, as the configuration writes it: `sha256:<64 hex digits>`.
+pub fn hash_key(key: &str) -> String {
+    let digest = ring::digest::digest(&ring::digest::SHA256, key.as_bytes());
+    let hex: String = digest.as_ref().iter().map(|b| format!("{b:02x}")).collect();
+    format!("sha256:{hex}")
+}
+
+/// Whether `hash` has the form `sha256:<64 lowercase hex digits>`.
+pub fn is_key_hash(hash: &str) -> bool {
+    hash.strip_prefix("sha256:").is_some_and(|h| {
+        h.len() == 64
+            && h.bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    })
+}
+
+/// A new random key: 32 bytes from the operating system, base64url, prefixed `sgk_`.
+pub fn new_key() -> String {
+    let mut bytes = [0u8; 32];
+    ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut bytes)
+        .expect("the OS gives random bytes");
+    format!("sgk_{}", URL_SAFE_NO_PAD.encode(bytes))
+}
+
+/// The configured keys, by hash.
+#[derive(Clone, Debug, Default)]
+pub struct KeyStore {
+    by_hash: HashMap<String, Principal>,
+}
+
+impl KeyStore {
+    pub fn new(entries: impl IntoIterator<Item = (String, Principal)>) -> KeyStore {
+        KeyStore {
+            by_hash: entries.into_iter().collect(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.by_hash.is_empty()
+    }
+
+    /// The principal of a presented key. Keys are random and long, so looking the hash up
+    /// reveals nothing useful about a wrong guess.
+    pub fn authenticate(&self, key: &str) -> Option<&Principal> {
+        self.by_hash.get(&hash_key(key))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_are_stored_and_matched_by_hash_only() {
+        let key = new_key();
+        assert!(key.starts_with("sgk_") && key.len() > 40);
+        let hash = hash_key(&key);
+        assert!(is_key_hash(&hash));
+        assert!(!hash.contains(&key));
+        assert_eq!(
+            hash_key("abc"),
+            "sha256:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+        let p = Principal {
+            name: "ci".into(),
+            role: Role::Read,
+            orgs: OrgScope::All,
+        };
+        let store = KeyStore::new([(hash, p.clone())]);
+        assert_eq!(store.authenticate(&key), Some(&p));
+        assert_eq!(store.authenticate("sgk_wrong"), None);
+        assert!(!is_key_hash("sha256:XYZ"));
+        assert!(Role::Admin > Role::Write && Role::Write > Role::Read);
+    }
+}

@@ -1,0 +1,104 @@
+//! Error masking: every error leaves with an `extensions.code` and the request's id; an error
+//! without a code is internal, so it is logged once with the id and shown only as "internal
+//! error". Upstream bodies and transport text never reach a client.
+
+use axum::http::{HeaderMap, HeaderValue};
+use axum::response::Response;
+use serde_json::{Value, json};
+
+pub const REQUEST_ID: &str = "x-request-id";
+
+/// The id of one request: the client's `x-request-id` when it is sane, else a new one.
+pub struct RequestId(pub String);
+
+impl RequestId {
+    pub fn from_headers(headers: &HeaderMap) -> RequestId {
+        let given = headers
+            .get(REQUEST_ID)
+            .and_then(|v| v.to_str().ok())
+            .filter(|v| {
+                (1..=64).contains(&v.len())
+                    && v.bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+            });
+        match given {
+            Some(v) => RequestId(v.to_owned()),
+            None => RequestId(format!("{:016x}", rand::random::<u64>())),
+        }
+    }
+
+    pub fn stamp(&self, response: &mut Response) {
+        if let Ok(v) = HeaderValue::from_str(&self.0) {
+            response.headers_mut().insert(REQUEST_ID, v);
+        }
+    }
+}
+
+/// The response as JSON, every error coded and stamped.
+pub fn mask(response: async_graphql::Response, id: &RequestId, client: &str) -> Value {
+    let request_failed = response.data == async_graphql::Value::Null;
+    let mut body = serde_json::to_value(&response).unwrap_or_else(|_| json!({ "data": null }));
+    let Some(errors) = body.get_mut("errors").and_then(Value::as_array_mut) else {
+        return body;
+    };
+    for (error, original) in errors.iter_mut().zip(&response.errors) {
+        let has_code = error.pointer("/extensions/code").is_some();
+        if !has_code {
+            if request_failed && original.path.is_empty() {
+                // Parse and validation errors are about the query the client sent: keep them.
+                error["extensions"] = json!({ "code": "GRAPHQL_VALIDATION_FAILED" });
+            } else {
+                tracing::error!(request_id = %id.0, client, error = %original.message, path = ?original.path, "internal error");
+                error["message"] = json!(format!(
+                    "internal error; quote request id {} when reporting it",
+                    id.0
+                ));
+                error["extensions"] = json!({ "code": "INTERNAL" });
+            }
+        }
+        if let Some(ext) = error.get_mut("extensions").and_then(Value::as_object_mut) {
+            ext.insert("requestId".into(), json!(id.0));
+        }
+    }
+    body
+}
+
+#[cfg(test)]
+mod tests {
+    use async_graphql::{PathSegment, ServerError};
+
+    use super::*;
+
+    #[test]
+    fn errors_without_a_code_are_internal_and_every_error_carries_the_request_id() {
+        let mut response = async_graphql::Response::new(
+            async_graphql::Value::from_json(json!({ "org": null })).unwrap(),
+        );
+        let mut internal = ServerError::new(
+            "Data `Directories` does not exist. (at src/graphql/query.rs:42)",
+            None,
+        );
+        internal.path = vec![PathSegment::Field("org".into())];
+        let mut coded = ServerError::new("`first` must be between 0 and 100", None);
+        let mut ext = async_graphql::ErrorExtensionValues::default();
+        ext.set("code", "BAD_USER_INPUT");
+        coded.extensions = Some(ext);
+        response.errors = vec![internal, coded];
+        let body = mask(response, &RequestId("req-1".into()), "test");
+        let errors = body["errors"].as_array().unwrap();
+        assert_eq!(
+            errors[0]["extensions"],
+            json!({ "code": "INTERNAL", "requestId": "req-1" })
+        );
+        assert_eq!(
+            errors[0]["message"],
+            "internal error; quote request id req-1 when reporting it"
+        );
+        assert!(!body.to_string().contains("src/"));
+        assert_eq!(
+            errors[1]["extensions"],
+            json!({ "code": "BAD_USER_INPUT", "requestId": "req-1" })
+        );
+        assert_eq!(errors[1]["message"], "`first` must be between 0 and 100");
+    }
+}

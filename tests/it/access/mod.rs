@@ -1,0 +1,6 @@
+//! Who may ask what, and what nobody may ask: API keys and roles across organizations, query
+//! limits just under and over, hostile input, CORS, and secrets that never leave.
+
+mod hostile;
+mod limits;
+mod matrix;
