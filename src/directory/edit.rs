@@ -18,10 +18,10 @@ pub enum Change {
     /// The group exists with this record (name and members).
     UpsertGroup(Arc<GroupRec>),
     RemoveGroup(String),
-    /// These users (key, member value) are members of the group.
+    /// These users (by key, which is also their member value) are members of the group.
     AddMembers {
         group: String,
-        members: Vec<(String, String)>,
+        keys: Vec<String>,
     },
     /// These users are not members of the group.
     RemoveMembers {
@@ -76,11 +76,11 @@ pub fn apply(snapshot: &Arc<Snapshot>, changes: &[Change], emails_are_keys: bool
                 b.add_group(rec);
             }
             Change::RemoveGroup(id) => b.remove_group(id),
-            Change::AddMembers { group, members } => edit_group(&mut b, group, |g| {
-                for (key, value) in members {
+            Change::AddMembers { group, keys } => edit_group(&mut b, group, |g| {
+                for key in keys {
                     if !g.member_keys.contains(key) {
                         g.member_keys.push(key.clone());
-                        g.group.members.push(Member::new(value));
+                        g.group.members.push(Member::new(key));
                     }
                 }
                 g.fetched_at = SystemTime::now();

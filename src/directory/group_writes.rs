@@ -23,19 +23,14 @@ impl Directory {
         .map(Arc::new)
     }
 
-    /// The member value a user key is written as (the e-mail on Amplitude, the id elsewhere).
-    fn member_value(&self, key: &str) -> String {
-        key.to_owned()
-    }
-
     /// `POST /Groups` with these members (user keys the mirror knows).
     pub async fn create_group(
         &self,
         name: &str,
         member_keys: &[String],
     ) -> Result<Arc<GroupRec>, WriteError> {
-        let values: Vec<String> = member_keys.iter().map(|k| self.member_value(k)).collect();
-        let refs: Vec<&str> = values.iter().map(String::as_str).collect();
+        // A member's value is the user's key: the e-mail on Amplitude, the id elsewhere.
+        let refs: Vec<&str> = member_keys.iter().map(String::as_str).collect();
         let client = &self.inner.client;
         let group = match client.create_group(Lane::Write, name, &refs).await {
             Ok(g) => g,
@@ -148,23 +143,20 @@ impl Directory {
         id: &str,
         keys: &[String],
     ) -> Result<Arc<GroupRec>, WriteError> {
-        let values: Vec<String> = keys.iter().map(|k| self.member_value(k)).collect();
-        let refs: Vec<&str> = values.iter().map(String::as_str).collect();
-        let has = |g: &Group, v: &str| g.members.iter().any(|m| m.value.eq_ignore_ascii_case(v));
+        let refs: Vec<&str> = keys.iter().map(String::as_str).collect();
         let answer = match self.inner.client.add_members(Lane::Write, id, &refs).await {
             Ok(g) => g,
             Err(e) => {
-                self.settle_patch(id, Lane::Write, e, |g| refs.iter().all(|v| has(g, v)))
+                self.settle_patch(id, Lane::Write, e, |g| refs.iter().all(|v| is_member(g, v)))
                     .await?
             }
         };
-        let members = keys.iter().cloned().zip(values.iter().cloned()).collect();
         self.commit_members(
             id,
             answer,
             Change::AddMembers {
                 group: id.to_owned(),
-                members,
+                keys: keys.to_vec(),
             },
             EventKind::MembersAdded,
             keys,
@@ -178,9 +170,7 @@ impl Directory {
         id: &str,
         keys: &[String],
     ) -> Result<Arc<GroupRec>, WriteError> {
-        let values: Vec<String> = keys.iter().map(|k| self.member_value(k)).collect();
-        let refs: Vec<&str> = values.iter().map(String::as_str).collect();
-        let has = |g: &Group, v: &str| g.members.iter().any(|m| m.value.eq_ignore_ascii_case(v));
+        let refs: Vec<&str> = keys.iter().map(String::as_str).collect();
         let answer = match self
             .inner
             .client
@@ -189,8 +179,10 @@ impl Directory {
         {
             Ok(g) => g,
             Err(e) => {
-                self.settle_patch(id, Lane::Critical, e, |g| !refs.iter().any(|v| has(g, v)))
-                    .await?
+                self.settle_patch(id, Lane::Critical, e, |g| {
+                    !refs.iter().any(|v| is_member(g, v))
+                })
+                .await?
             }
         };
         self.commit_members(
@@ -226,4 +218,12 @@ impl Directory {
             .cloned()
             .ok_or(WriteError::NotFound)
     }
+}
+
+/// Whether `value` is among the group's members (compared as Amplitude does, ignoring case).
+fn is_member(group: &Group, value: &str) -> bool {
+    group
+        .members
+        .iter()
+        .any(|m| m.value.eq_ignore_ascii_case(value))
 }

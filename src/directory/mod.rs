@@ -7,6 +7,7 @@ mod events;
 mod group_writes;
 mod points;
 mod query;
+mod reads;
 mod record;
 mod refresh;
 mod snapshot;
@@ -18,7 +19,7 @@ use std::time::{Duration, SystemTime};
 
 use tokio::sync::watch;
 
-use crate::budget::{BudgetSnapshot, Lane};
+use crate::budget::BudgetSnapshot;
 use crate::scim::wire::{Group, User};
 use crate::scim::{Profile, ScimClient};
 
@@ -31,8 +32,6 @@ pub use query::{
 };
 pub use record::{GroupRec, Source, Status, UserRec};
 pub use snapshot::Snapshot;
-
-use points::{Entry, PointKey, PointValue};
 
 #[derive(Clone, Debug)]
 pub struct DirectorySettings {
@@ -247,124 +246,6 @@ impl Directory {
             fetched_at,
             source,
         ))
-    }
-
-    /// A user by id (the e-mail on Amplitude): the mirror first, else one upstream read shared
-    /// by every concurrent caller; a not-found is remembered for `not_found_ttl`.
-    pub async fn user(&self, id: &str) -> Result<Option<Arc<UserRec>>, DirectoryError> {
-        let key = self.user_key(id);
-        if let Some(u) = self.snapshot().user_by_key(&key) {
-            return Ok(Some(u.clone()));
-        }
-        let point = PointKey::User {
-            org: self.inner.org_id.clone(),
-            key: key.clone(),
-        };
-        let this = self.clone();
-        let entry = self
-            .inner
-            .points
-            .get_or_load(point, async move {
-                let found = this.inner.client.get_user(Lane::Interactive, &key).await?;
-                Ok::<_, crate::scim::ScimError>(this.user_entry(found))
-            })
-            .await
-            .map_err(|e| DirectoryError::from(&*e))?;
-        Ok(match entry.value {
-            PointValue::User(u) => u,
-            PointValue::Group(_) => None,
-        })
-    }
-
-    /// A user by e-mail. On Amplitude the e-mail is the id; elsewhere a `userName` filter.
-    pub async fn user_by_email(&self, email: &str) -> Result<Option<Arc<UserRec>>, DirectoryError> {
-        if self.profile().user_id_is_email() {
-            return self.user(email).await;
-        }
-        let email_lc = email.to_lowercase();
-        if let Some(u) = self.snapshot().user_by_email(&email_lc) {
-            return Ok(Some(u.clone()));
-        }
-        let point = PointKey::UserByEmail {
-            org: self.inner.org_id.clone(),
-            email: email_lc.clone(),
-        };
-        let this = self.clone();
-        let entry = self
-            .inner
-            .points
-            .get_or_load(point, async move {
-                let found = this
-                    .inner
-                    .client
-                    .find_user_by_name(Lane::Interactive, &email_lc)
-                    .await?;
-                Ok::<_, crate::scim::ScimError>(this.user_entry(found))
-            })
-            .await
-            .map_err(|e| DirectoryError::from(&*e))?;
-        Ok(match entry.value {
-            PointValue::User(u) => u,
-            PointValue::Group(_) => None,
-        })
-    }
-
-    fn user_entry(&self, found: Option<User>) -> Entry {
-        let settings = &self.inner.settings;
-        match found {
-            Some(user) => Entry {
-                value: PointValue::User(Some(Arc::new(self.user_rec(user, Source::Upstream)))),
-                ttl: settings.max_age,
-            },
-            None => Entry {
-                value: PointValue::User(None),
-                ttl: settings.not_found_ttl,
-            },
-        }
-    }
-
-    /// A group by id: the mirror first, else one shared upstream read.
-    pub async fn group(&self, id: &str) -> Result<Option<Arc<GroupRec>>, DirectoryError> {
-        if let Some(g) = self.snapshot().group(id) {
-            return Ok(Some(g.clone()));
-        }
-        let point = PointKey::Group {
-            org: self.inner.org_id.clone(),
-            id: id.to_owned(),
-        };
-        let this = self.clone();
-        let id = id.to_owned();
-        let entry = self
-            .inner
-            .points
-            .get_or_load(point, async move {
-                let found = this.inner.client.get_group(Lane::Interactive, &id).await?;
-                let settings = &this.inner.settings;
-                let rec = found.and_then(|g| {
-                    Self::group_rec(
-                        this.profile(),
-                        g,
-                        u64::MAX,
-                        SystemTime::now(),
-                        Source::Upstream,
-                    )
-                });
-                let ttl = if rec.is_some() {
-                    settings.max_age
-                } else {
-                    settings.not_found_ttl
-                };
-                Ok::<_, crate::scim::ScimError>(Entry {
-                    value: PointValue::Group(rec.map(Arc::new)),
-                    ttl,
-                })
-            })
-            .await
-            .map_err(|e| DirectoryError::from(&*e))?;
-        Ok(match entry.value {
-            PointValue::Group(g) => g,
-            PointValue::User(_) => None,
-        })
     }
 }
 

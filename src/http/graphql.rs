@@ -37,15 +37,7 @@ fn request_error(
     id: &RequestId,
 ) -> Response {
     let body = json!({ "errors": [{ "message": message, "extensions": { "code": code, "requestId": id.0 } }] });
-    let content_type = if gql { GRAPHQL_RESPONSE } else { JSON };
-    let mut response = (
-        status,
-        [(header::CONTENT_TYPE, HeaderValue::from_static(content_type))],
-        body.to_string(),
-    )
-        .into_response();
-    id.stamp(&mut response);
-    response
+    respond(status, body, gql, id)
 }
 
 /// The client's principal, from `Authorization: Bearer <key>`.

@@ -235,3 +235,12 @@ pub fn error_code(body: &Value) -> &str {
         .as_str()
         .unwrap_or("<no code>")
 }
+
+/// A query `depth` fields deep: org → users → edges → node → org → ... → `__typename`.
+pub fn nested_query(depth: usize) -> String {
+    let path = ["org", "users(first: 1)", "edges", "node"];
+    let opened: String = (0..depth - 1)
+        .map(|i| format!("{} {{ ", path[i % 4]))
+        .collect();
+    format!("{{ {opened}__typename {}}}", "} ".repeat(depth - 1))
+}

@@ -4,8 +4,8 @@ use async_graphql::{Context, ID, InputObject, Object, Result};
 use serde::Serialize;
 
 use super::{
-    UserError, UserErrorCode, WriteOutcome, check_count, check_name, fingerprint, group_of, org_of,
-    payload, run, user_of, write_error,
+    Call, UserError, UserErrorCode, WriteOptions, WriteOutcome, check_count, check_name, group_of,
+    org_of, payload, user_of, write_error,
 };
 use crate::auth::Role;
 use crate::directory::{Directories, Directory};
@@ -25,12 +25,9 @@ pub struct CreateGroupInput {
     /// Users to add (User ids, or e-mail addresses). Each must already be in the organization:
     /// Amplitude would otherwise invite unknown addresses; use `inviteUser` for new people.
     pub member_ids: Option<Vec<ID>>,
-    /// See `InviteUserInput.idempotencyKey`.
+    #[graphql(flatten)]
     #[serde(skip)]
-    pub idempotency_key: Option<String>,
-    /// Echoed in the payload.
-    #[serde(skip)]
-    pub client_mutation_id: Option<String>,
+    pub options: WriteOptions,
 }
 
 /// Input of `renameGroup`.
@@ -39,12 +36,9 @@ pub struct RenameGroupInput {
     /// The group (a Group id, or the upstream's id when the gateway serves one organization).
     pub id: ID,
     pub name: String,
-    /// See `InviteUserInput.idempotencyKey`.
+    #[graphql(flatten)]
     #[serde(skip)]
-    pub idempotency_key: Option<String>,
-    /// Echoed in the payload.
-    #[serde(skip)]
-    pub client_mutation_id: Option<String>,
+    pub options: WriteOptions,
 }
 
 /// Input of `deleteGroup`.
@@ -52,12 +46,9 @@ pub struct RenameGroupInput {
 pub struct DeleteGroupInput {
     /// The group (a Group id, or the upstream's id when the gateway serves one organization).
     pub id: ID,
-    /// See `InviteUserInput.idempotencyKey`.
+    #[graphql(flatten)]
     #[serde(skip)]
-    pub idempotency_key: Option<String>,
-    /// Echoed in the payload.
-    #[serde(skip)]
-    pub client_mutation_id: Option<String>,
+    pub options: WriteOptions,
 }
 
 /// Input of `addGroupMembers`.
@@ -66,12 +57,9 @@ pub struct AddGroupMembersInput {
     pub group_id: ID,
     /// Up to 100 users (User ids, or e-mail addresses), each already in the organization.
     pub user_ids: Vec<ID>,
-    /// See `InviteUserInput.idempotencyKey`.
+    #[graphql(flatten)]
     #[serde(skip)]
-    pub idempotency_key: Option<String>,
-    /// Echoed in the payload.
-    #[serde(skip)]
-    pub client_mutation_id: Option<String>,
+    pub options: WriteOptions,
 }
 
 /// Input of `removeGroupMembers`.
@@ -80,12 +68,9 @@ pub struct RemoveGroupMembersInput {
     pub group_id: ID,
     /// Up to 100 users (User ids, or e-mail addresses).
     pub user_ids: Vec<ID>,
-    /// See `InviteUserInput.idempotencyKey`.
+    #[graphql(flatten)]
     #[serde(skip)]
-    pub idempotency_key: Option<String>,
-    /// Echoed in the payload.
-    #[serde(skip)]
-    pub client_mutation_id: Option<String>,
+    pub options: WriteOptions,
 }
 
 /// Input of `refreshDirectory`.
@@ -200,33 +185,28 @@ impl GroupMutation {
         input: CreateGroupInput,
     ) -> Result<CreateGroupPayload> {
         let dirs = ctx.data::<Directories>()?;
-        let fp = fingerprint("createGroup", &input);
-        let (key, cmid) = (
-            input.idempotency_key.clone(),
-            input.client_mutation_id.clone(),
-        );
-        run(ctx, "createGroup", key, cmid, fp, async move {
-            let dir = org_of(dirs, input.org.as_ref(), &["input", "org"])?;
-            let name = check_name(&input.name, &["input", "name"])?;
-            let ids = input.member_ids.unwrap_or_default();
-            let keys = members(dirs, &dir, &ids, true).await.map_err(|mut e| {
-                if let Some(f) = e.field.as_mut() {
-                    f[1] = "memberIds".into();
-                }
-                e
-            })?;
-            let rec = dir
-                .create_group(&name, &keys)
-                .await
-                .map_err(|e| write_error(e, &["input", "name"], &format!("the group {name:?}")))?;
-            done(CreateGroupPayload {
-                client_mutation_id: None,
-                outcome: WriteOutcome::Success,
-                user_errors: vec![],
-                group: Some(Group { dir, rec }),
+        Call::new("createGroup", &input, &input.options)
+            .run(ctx, async move {
+                let dir = org_of(dirs, input.org.as_ref(), &["input", "org"])?;
+                let name = check_name(&input.name, &["input", "name"])?;
+                let ids = input.member_ids.unwrap_or_default();
+                let keys = members(dirs, &dir, &ids, true).await.map_err(|mut e| {
+                    if let Some(f) = e.field.as_mut() {
+                        f[1] = "memberIds".into();
+                    }
+                    e
+                })?;
+                let rec = dir.create_group(&name, &keys).await.map_err(|e| {
+                    write_error(e, &["input", "name"], &format!("the group {name:?}"))
+                })?;
+                done(CreateGroupPayload {
+                    client_mutation_id: None,
+                    outcome: WriteOutcome::Success,
+                    user_errors: vec![],
+                    group: Some(Group { dir, rec }),
+                })
             })
-        })
-        .await
+            .await
     }
 
     /// Renames a group.
@@ -237,26 +217,22 @@ impl GroupMutation {
         input: RenameGroupInput,
     ) -> Result<RenameGroupPayload> {
         let dirs = ctx.data::<Directories>()?;
-        let fp = fingerprint("renameGroup", &input);
-        let (key, cmid) = (
-            input.idempotency_key.clone(),
-            input.client_mutation_id.clone(),
-        );
-        run(ctx, "renameGroup", key, cmid, fp, async move {
-            let (dir, id) = group_of(dirs, &input.id, None, &["input", "id"])?;
-            let name = check_name(&input.name, &["input", "name"])?;
-            let rec = dir
-                .rename_group(&id, &name)
-                .await
-                .map_err(|e| write_error(e, &["input", "id"], "the group"))?;
-            done(RenameGroupPayload {
-                client_mutation_id: None,
-                outcome: WriteOutcome::Success,
-                user_errors: vec![],
-                group: Some(Group { dir, rec }),
+        Call::new("renameGroup", &input, &input.options)
+            .run(ctx, async move {
+                let (dir, id) = group_of(dirs, &input.id, None, &["input", "id"])?;
+                let name = check_name(&input.name, &["input", "name"])?;
+                let rec = dir
+                    .rename_group(&id, &name)
+                    .await
+                    .map_err(|e| write_error(e, &["input", "id"], "the group"))?;
+                done(RenameGroupPayload {
+                    client_mutation_id: None,
+                    outcome: WriteOutcome::Success,
+                    user_errors: vec![],
+                    group: Some(Group { dir, rec }),
+                })
             })
-        })
-        .await
+            .await
     }
 
     /// Deletes a group. Its members stay in the organization, without the roles it granted.
@@ -267,25 +243,21 @@ impl GroupMutation {
         input: DeleteGroupInput,
     ) -> Result<DeleteGroupPayload> {
         let dirs = ctx.data::<Directories>()?;
-        let fp = fingerprint("deleteGroup", &input);
-        let (key, cmid) = (
-            input.idempotency_key.clone(),
-            input.client_mutation_id.clone(),
-        );
-        run(ctx, "deleteGroup", key, cmid, fp, async move {
-            let (dir, id) = group_of(dirs, &input.id, None, &["input", "id"])?;
-            dir.delete_group(&id)
-                .await
-                .map_err(|e| write_error(e, &["input", "id"], "the group"))?;
-            let deleted = ID(GlobalId::new(Kind::Group, dir.org_id(), &id).encode());
-            done(DeleteGroupPayload {
-                client_mutation_id: None,
-                outcome: WriteOutcome::Success,
-                user_errors: vec![],
-                deleted_group_id: Some(deleted),
+        Call::new("deleteGroup", &input, &input.options)
+            .run(ctx, async move {
+                let (dir, id) = group_of(dirs, &input.id, None, &["input", "id"])?;
+                dir.delete_group(&id)
+                    .await
+                    .map_err(|e| write_error(e, &["input", "id"], "the group"))?;
+                let deleted = ID(GlobalId::new(Kind::Group, dir.org_id(), &id).encode());
+                done(DeleteGroupPayload {
+                    client_mutation_id: None,
+                    outcome: WriteOutcome::Success,
+                    user_errors: vec![],
+                    deleted_group_id: Some(deleted),
+                })
             })
-        })
-        .await
+            .await
     }
 
     /// Adds users to a group (one PATCH).
@@ -296,26 +268,22 @@ impl GroupMutation {
         input: AddGroupMembersInput,
     ) -> Result<AddGroupMembersPayload> {
         let dirs = ctx.data::<Directories>()?;
-        let fp = fingerprint("addGroupMembers", &input);
-        let (key, cmid) = (
-            input.idempotency_key.clone(),
-            input.client_mutation_id.clone(),
-        );
-        run(ctx, "addGroupMembers", key, cmid, fp, async move {
-            let (dir, id) = group_of(dirs, &input.group_id, None, &["input", "groupId"])?;
-            let keys = members(dirs, &dir, &input.user_ids, true).await?;
-            let rec = dir
-                .add_members(&id, &keys)
-                .await
-                .map_err(|e| write_error(e, &["input", "groupId"], "the group"))?;
-            done(AddGroupMembersPayload {
-                client_mutation_id: None,
-                outcome: WriteOutcome::Success,
-                user_errors: vec![],
-                group: Some(Group { dir, rec }),
+        Call::new("addGroupMembers", &input, &input.options)
+            .run(ctx, async move {
+                let (dir, id) = group_of(dirs, &input.group_id, None, &["input", "groupId"])?;
+                let keys = members(dirs, &dir, &input.user_ids, true).await?;
+                let rec = dir
+                    .add_members(&id, &keys)
+                    .await
+                    .map_err(|e| write_error(e, &["input", "groupId"], "the group"))?;
+                done(AddGroupMembersPayload {
+                    client_mutation_id: None,
+                    outcome: WriteOutcome::Success,
+                    user_errors: vec![],
+                    group: Some(Group { dir, rec }),
+                })
             })
-        })
-        .await
+            .await
     }
 
     /// Removes users from a group (one PATCH), ahead of every other request of the organization:
@@ -327,26 +295,22 @@ impl GroupMutation {
         input: RemoveGroupMembersInput,
     ) -> Result<RemoveGroupMembersPayload> {
         let dirs = ctx.data::<Directories>()?;
-        let fp = fingerprint("removeGroupMembers", &input);
-        let (key, cmid) = (
-            input.idempotency_key.clone(),
-            input.client_mutation_id.clone(),
-        );
-        run(ctx, "removeGroupMembers", key, cmid, fp, async move {
-            let (dir, id) = group_of(dirs, &input.group_id, None, &["input", "groupId"])?;
-            let keys = members(dirs, &dir, &input.user_ids, false).await?;
-            let rec = dir
-                .remove_members(&id, &keys)
-                .await
-                .map_err(|e| write_error(e, &["input", "groupId"], "the group"))?;
-            done(RemoveGroupMembersPayload {
-                client_mutation_id: None,
-                outcome: WriteOutcome::Success,
-                user_errors: vec![],
-                group: Some(Group { dir, rec }),
+        Call::new("removeGroupMembers", &input, &input.options)
+            .run(ctx, async move {
+                let (dir, id) = group_of(dirs, &input.group_id, None, &["input", "groupId"])?;
+                let keys = members(dirs, &dir, &input.user_ids, false).await?;
+                let rec = dir
+                    .remove_members(&id, &keys)
+                    .await
+                    .map_err(|e| write_error(e, &["input", "groupId"], "the group"))?;
+                done(RemoveGroupMembersPayload {
+                    client_mutation_id: None,
+                    outcome: WriteOutcome::Success,
+                    user_errors: vec![],
+                    group: Some(Group { dir, rec }),
+                })
             })
-        })
-        .await
+            .await
     }
 
     /// Reads the organization's whole directory again, now, in the background lane; the
@@ -358,14 +322,12 @@ impl GroupMutation {
         input: RefreshDirectoryInput,
     ) -> Result<RefreshDirectoryPayload> {
         let dirs = ctx.data::<Directories>()?;
-        let cmid = input.client_mutation_id.clone();
-        run(
-            ctx,
-            "refreshDirectory",
-            None,
-            cmid,
-            String::new(),
-            async move {
+        let options = WriteOptions {
+            idempotency_key: None,
+            client_mutation_id: input.client_mutation_id.clone(),
+        };
+        Call::new("refreshDirectory", &input, &options)
+            .run(ctx, async move {
                 let dir = org_of(dirs, input.org.as_ref(), &["input", "org"])?;
                 let (calls, seconds) = dir.refresh_estimate();
                 let already_running = dir.state().refreshing;
@@ -379,8 +341,7 @@ impl GroupMutation {
                     estimated_seconds: seconds,
                     already_running,
                 })
-            },
-        )
-        .await
+            })
+            .await
     }
 }

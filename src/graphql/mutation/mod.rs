@@ -3,15 +3,16 @@
 
 mod groups;
 mod idempotency;
+mod resolve;
 mod users;
 
-use async_graphql::{Enum, ID, MergedObject, SimpleObject};
+use async_graphql::{Enum, InputObject, MergedObject, SimpleObject};
 
 pub use idempotency::Idempotency;
+pub use resolve::{group_of, org_of, user_of};
 
-use super::ids::{GlobalId, Kind};
 use super::types::looks_like_email;
-use crate::directory::{Directories, Directory, DirectoryError, WriteError};
+use crate::directory::{DirectoryError, WriteError};
 
 /// Every mutation.
 #[derive(MergedObject, Default)]
@@ -179,202 +180,6 @@ pub fn check_count(len: usize, field: &[&str]) -> Result<(), UserError> {
     Ok(())
 }
 
-/// The organization an input names, or the only one.
-pub fn org_of(
-    dirs: &Directories,
-    org: Option<&ID>,
-    field: &[&str],
-) -> Result<Directory, UserError> {
-    match org {
-        None => match dirs.all() {
-            [only] => Ok(only.clone()),
-            _ => Err(UserError::new(
-                UserErrorCode::InvalidId,
-                field,
-                "this gateway serves several organizations: give `org`",
-            )),
-        },
-        Some(id) => {
-            let slug = match GlobalId::decode(id) {
-                Some(g) if g.kind == Kind::Org => g.org,
-                Some(_) => {
-                    return Err(UserError::new(
-                        UserErrorCode::InvalidId,
-                        field,
-                        format!("{:?} is not an organization id", id.as_str()),
-                    ));
-                }
-                None => id.to_string(),
-            };
-            dirs.get(&slug).cloned().ok_or_else(|| {
-                UserError::new(
-                    UserErrorCode::NotFound,
-                    field,
-                    format!("no organization {slug:?}"),
-                )
-            })
-        }
-    }
-}
-
-/// A user id (global id, or an e-mail where the gateway serves one organization) as the
-/// organization and key it names. `within`: the organization it must belong to.
-pub async fn user_of(
-    dirs: &Directories,
-    id: &ID,
-    within: Option<&Directory>,
-    field: &[&str],
-) -> Result<(Directory, String), UserError> {
-    let (dir, key) = match GlobalId::decode(id) {
-        Some(g) if g.kind == Kind::User => match dirs.get(&g.org) {
-            Some(d) => (d.clone(), g.key),
-            None => {
-                return Err(UserError::new(
-                    UserErrorCode::NotFound,
-                    field,
-                    "no such user",
-                ));
-            }
-        },
-        Some(g) => {
-            let kind = if g.kind == Kind::Group {
-                "a Group"
-            } else {
-                "an Org"
-            };
-            return Err(UserError::new(
-                UserErrorCode::InvalidId,
-                field,
-                format!("{:?} is {kind} id, not a User id", id.as_str()),
-            ));
-        }
-        None if looks_like_email(&id.to_lowercase()) => {
-            let dir = match (within, dirs.all()) {
-                (Some(d), _) => d.clone(),
-                (None, [only]) => only.clone(),
-                _ => {
-                    return Err(UserError::new(
-                        UserErrorCode::InvalidId,
-                        field,
-                        "with several organizations, name users by id, not e-mail",
-                    ));
-                }
-            };
-            let email = id.as_str().trim();
-            if dir.profile().user_id_is_email() {
-                let key = dir.user_key(email);
-                (dir, key)
-            } else {
-                // Ids are opaque here: find the user by e-mail.
-                match dir.user_by_email(email).await {
-                    Ok(Some(u)) => {
-                        let key = u.key.clone();
-                        (dir, key)
-                    }
-                    Ok(None) => {
-                        return Err(UserError::new(
-                            UserErrorCode::NotFound,
-                            field,
-                            format!("no user with e-mail {email:?}"),
-                        ));
-                    }
-                    Err(e) => {
-                        return Err(write_error(WriteError::NotApplied(e), field, "the user"));
-                    }
-                }
-            }
-        }
-        None => {
-            return Err(UserError::new(
-                UserErrorCode::InvalidId,
-                field,
-                format!("{:?} is not a User id or an e-mail address", id.as_str()),
-            ));
-        }
-    };
-    if let Some(within) = within {
-        if within.org_id() != dir.org_id() {
-            return Err(UserError::new(
-                UserErrorCode::WrongOrganization,
-                field,
-                format!(
-                    "this user belongs to organization {:?}, not {:?}",
-                    dir.org_id(),
-                    within.org_id()
-                ),
-            ));
-        }
-    }
-    Ok((dir, key))
-}
-
-/// A group id (global id, or the upstream's id where the organization is known).
-pub fn group_of(
-    dirs: &Directories,
-    id: &ID,
-    within: Option<&Directory>,
-    field: &[&str],
-) -> Result<(Directory, String), UserError> {
-    let (dir, key) = match GlobalId::decode(id) {
-        Some(g) if g.kind == Kind::Group => match dirs.get(&g.org) {
-            Some(d) => (d.clone(), g.key),
-            None => {
-                return Err(UserError::new(
-                    UserErrorCode::NotFound,
-                    field,
-                    "no such group",
-                ));
-            }
-        },
-        Some(_) => {
-            return Err(UserError::new(
-                UserErrorCode::InvalidId,
-                field,
-                format!("{:?} is not a Group id", id.as_str()),
-            ));
-        }
-        None => {
-            let raw = id.as_str().trim();
-            if raw.is_empty()
-                || raw.len() > 200
-                || raw.chars().any(|c| c.is_whitespace() || c.is_control())
-            {
-                return Err(UserError::new(
-                    UserErrorCode::InvalidId,
-                    field,
-                    format!("{:?} is not a Group id", id.as_str()),
-                ));
-            }
-            let dir = match (within, dirs.all()) {
-                (Some(d), _) => d.clone(),
-                (None, [only]) => only.clone(),
-                _ => {
-                    return Err(UserError::new(
-                        UserErrorCode::InvalidId,
-                        field,
-                        "with several organizations, name groups by id",
-                    ));
-                }
-            };
-            (dir, raw.to_owned())
-        }
-    };
-    if let Some(within) = within {
-        if within.org_id() != dir.org_id() {
-            return Err(UserError::new(
-                UserErrorCode::WrongOrganization,
-                field,
-                format!(
-                    "this group belongs to organization {:?}, not {:?}",
-                    dir.org_id(),
-                    within.org_id()
-                ),
-            ));
-        }
-    }
-    Ok((dir, key))
-}
-
 /// The fields every payload has, then its own.
 macro_rules! payload {
     ($(#[$doc:meta])* $name:ident { $($(#[$fdoc:meta])* $field:ident : $ty:ty),* $(,)? }) => {
@@ -422,26 +227,53 @@ pub trait Payload: Clone + Send + Sync + 'static {
     fn echo(&mut self, client_mutation_id: Option<String>);
 }
 
-/// Runs one mutation: the idempotency key, the echo, and validation failures as payloads.
-pub async fn run<P: Payload>(
-    ctx: &async_graphql::Context<'_>,
-    name: &str,
-    idempotency_key: Option<String>,
-    client_mutation_id: Option<String>,
+/// What every write's input takes besides its own fields.
+#[derive(InputObject, Clone, Default, Debug)]
+pub struct WriteOptions {
+    /// Repeating a request with the same key and input within 24 hours returns the first result
+    /// and sends nothing: safe retries.
+    pub idempotency_key: Option<String>,
+    /// Echoed in the payload.
+    pub client_mutation_id: Option<String>,
+}
+
+/// One mutation call: its name, its input's fingerprint, and the write options.
+pub struct Call {
+    name: &'static str,
     fingerprint: String,
-    work: impl Future<Output = Result<P, UserError>>,
-) -> async_graphql::Result<P> {
-    let idempotency = ctx.data::<Idempotency>()?;
-    let work = async { work.await.unwrap_or_else(P::failed) };
-    let mut payload = match idempotency
-        .run(name, idempotency_key.as_deref(), fingerprint, work, P::keep)
-        .await
-    {
-        Ok(p) => p,
-        Err(idempotency::Reused) => P::failed(reused()),
-    };
-    payload.echo(client_mutation_id);
-    Ok(payload)
+    options: WriteOptions,
+}
+
+impl Call {
+    pub fn new<I: serde::Serialize>(name: &'static str, input: &I, options: &WriteOptions) -> Call {
+        Call {
+            name,
+            fingerprint: fingerprint(name, input),
+            options: options.clone(),
+        }
+    }
+
+    /// Runs `work` under the idempotency key (if any), turns a validation failure into a
+    /// payload, and echoes `clientMutationId`.
+    pub async fn run<P: Payload>(
+        self,
+        ctx: &async_graphql::Context<'_>,
+        work: impl Future<Output = Result<P, UserError>>,
+    ) -> async_graphql::Result<P> {
+        let idempotency = ctx.data::<Idempotency>()?;
+        // Boxed: a write's future is large, and resolvers nest in the executor's.
+        let work = Box::pin(async { work.await.unwrap_or_else(P::failed) });
+        let key = self.options.idempotency_key.as_deref();
+        let mut payload = match idempotency
+            .run(self.name, key, self.fingerprint, work, P::keep)
+            .await
+        {
+            Ok(p) => p,
+            Err(idempotency::Reused) => P::failed(reused()),
+        };
+        payload.echo(self.options.client_mutation_id);
+        Ok(payload)
+    }
 }
 
 /// The input's stable form for idempotency: everything but the echo and the key itself.

@@ -5,8 +5,8 @@ use futures_util::future::join_all;
 use serde::Serialize;
 
 use super::{
-    UserError, UserErrorCode, WriteOutcome, check_count, check_email, check_name, fingerprint,
-    group_of, org_of, payload, run, user_of, write_error,
+    Call, UserError, UserErrorCode, WriteOptions, WriteOutcome, check_count, check_email,
+    check_name, group_of, org_of, payload, user_of, write_error,
 };
 use crate::auth::Role;
 use crate::directory::Directories;
@@ -30,13 +30,9 @@ pub struct InviteUserInput {
     /// Groups to add the user to. Amplitude ignores groups sent with a user, so the gateway adds
     /// the user to each group itself, one request per group.
     pub group_ids: Option<Vec<ID>>,
-    /// Repeating a request with the same key and input within 24 hours returns the first result
-    /// and sends nothing: safe retries.
+    #[graphql(flatten)]
     #[serde(skip)]
-    pub idempotency_key: Option<String>,
-    /// Echoed in the payload.
-    #[serde(skip)]
-    pub client_mutation_id: Option<String>,
+    pub options: WriteOptions,
 }
 
 payload!(
@@ -59,12 +55,9 @@ pub struct UpdateUserInput {
     pub given_name: Option<String>,
     /// The new family name; unchanged when left out.
     pub family_name: Option<String>,
-    /// See `InviteUserInput.idempotencyKey`.
+    #[graphql(flatten)]
     #[serde(skip)]
-    pub idempotency_key: Option<String>,
-    /// Echoed in the payload.
-    #[serde(skip)]
-    pub client_mutation_id: Option<String>,
+    pub options: WriteOptions,
 }
 
 payload!(
@@ -80,12 +73,9 @@ payload!(
 pub struct DeactivateUserInput {
     /// The user (a User id, or the e-mail address when the gateway serves one organization).
     pub id: ID,
-    /// See `InviteUserInput.idempotencyKey`.
+    #[graphql(flatten)]
     #[serde(skip)]
-    pub idempotency_key: Option<String>,
-    /// Echoed in the payload.
-    #[serde(skip)]
-    pub client_mutation_id: Option<String>,
+    pub options: WriteOptions,
 }
 
 /// Input of `deleteUser`.
@@ -93,12 +83,9 @@ pub struct DeactivateUserInput {
 pub struct DeleteUserInput {
     /// The user (a User id, or the e-mail address when the gateway serves one organization).
     pub id: ID,
-    /// See `InviteUserInput.idempotencyKey`.
+    #[graphql(flatten)]
     #[serde(skip)]
-    pub idempotency_key: Option<String>,
-    /// Echoed in the payload.
-    #[serde(skip)]
-    pub client_mutation_id: Option<String>,
+    pub options: WriteOptions,
 }
 
 payload!(
@@ -126,12 +113,9 @@ pub struct DeactivateUsersInput {
     /// Report what would be sent, and what it costs, without sending anything.
     #[graphql(default = false)]
     pub dry_run: bool,
-    /// See `InviteUserInput.idempotencyKey`.
+    #[graphql(flatten)]
     #[serde(skip)]
-    pub idempotency_key: Option<String>,
-    /// Echoed in the payload.
-    #[serde(skip)]
-    pub client_mutation_id: Option<String>,
+    pub options: WriteOptions,
 }
 
 /// One user's result in `deactivateUsers`.
@@ -173,12 +157,9 @@ impl UserMutation {
         input: InviteUserInput,
     ) -> Result<InviteUserPayload> {
         let dirs = ctx.data::<Directories>()?;
-        let fp = fingerprint("inviteUser", &input);
-        let (key, cmid) = (
-            input.idempotency_key.clone(),
-            input.client_mutation_id.clone(),
-        );
-        run(ctx, "inviteUser", key, cmid, fp, invite(dirs, input)).await
+        Call::new("inviteUser", &input, &input.options)
+            .run(ctx, invite(dirs, input))
+            .await
     }
 
     /// Changes a user's names (`PUT` of the full user). The e-mail address cannot be changed in
@@ -190,42 +171,38 @@ impl UserMutation {
         input: UpdateUserInput,
     ) -> Result<UpdateUserPayload> {
         let dirs = ctx.data::<Directories>()?;
-        let fp = fingerprint("updateUser", &input);
-        let (key, cmid) = (
-            input.idempotency_key.clone(),
-            input.client_mutation_id.clone(),
-        );
-        run(ctx, "updateUser", key, cmid, fp, async move {
-            let (dir, user_key) = user_of(dirs, &input.id, None, &["input", "id"]).await?;
-            let given = input
-                .given_name
-                .as_deref()
-                .map(|n| check_name(n, &["input", "givenName"]))
-                .transpose()?;
-            let family = input
-                .family_name
-                .as_deref()
-                .map(|n| check_name(n, &["input", "familyName"]))
-                .transpose()?;
-            if given.is_none() && family.is_none() {
-                return Err(UserError::new(
-                    UserErrorCode::InvalidName,
-                    &["input"],
-                    "give `givenName`, `familyName` or both",
-                ));
-            }
-            let rec = dir
-                .update_user(&user_key, given.as_deref(), family.as_deref())
-                .await
-                .map_err(|e| write_error(e, &["input", "id"], "the user"))?;
-            Ok(UpdateUserPayload {
-                client_mutation_id: None,
-                outcome: WriteOutcome::Success,
-                user_errors: vec![],
-                user: Some(User { dir, rec }),
+        Call::new("updateUser", &input, &input.options)
+            .run(ctx, async move {
+                let (dir, user_key) = user_of(dirs, &input.id, None, &["input", "id"]).await?;
+                let given = input
+                    .given_name
+                    .as_deref()
+                    .map(|n| check_name(n, &["input", "givenName"]))
+                    .transpose()?;
+                let family = input
+                    .family_name
+                    .as_deref()
+                    .map(|n| check_name(n, &["input", "familyName"]))
+                    .transpose()?;
+                if given.is_none() && family.is_none() {
+                    return Err(UserError::new(
+                        UserErrorCode::InvalidName,
+                        &["input"],
+                        "give `givenName`, `familyName` or both",
+                    ));
+                }
+                let rec = dir
+                    .update_user(&user_key, given.as_deref(), family.as_deref())
+                    .await
+                    .map_err(|e| write_error(e, &["input", "id"], "the user"))?;
+                Ok(UpdateUserPayload {
+                    client_mutation_id: None,
+                    outcome: WriteOutcome::Success,
+                    user_errors: vec![],
+                    user: Some(User { dir, rec }),
+                })
             })
-        })
-        .await
+            .await
     }
 
     /// Deactivates a user (`active: false`), ahead of every other request of the organization.
@@ -239,25 +216,21 @@ impl UserMutation {
         input: DeactivateUserInput,
     ) -> Result<DeactivateUserPayload> {
         let dirs = ctx.data::<Directories>()?;
-        let fp = fingerprint("deactivateUser", &input);
-        let (key, cmid) = (
-            input.idempotency_key.clone(),
-            input.client_mutation_id.clone(),
-        );
-        run(ctx, "deactivateUser", key, cmid, fp, async move {
-            let (dir, user_key) = user_of(dirs, &input.id, None, &["input", "id"]).await?;
-            let rec = dir
-                .deactivate_user(&user_key)
-                .await
-                .map_err(|e| write_error(e, &["input", "id"], "the user"))?;
-            Ok(DeactivateUserPayload {
-                client_mutation_id: None,
-                outcome: WriteOutcome::Success,
-                user_errors: vec![],
-                user: Some(User { dir, rec }),
+        Call::new("deactivateUser", &input, &input.options)
+            .run(ctx, async move {
+                let (dir, user_key) = user_of(dirs, &input.id, None, &["input", "id"]).await?;
+                let rec = dir
+                    .deactivate_user(&user_key)
+                    .await
+                    .map_err(|e| write_error(e, &["input", "id"], "the user"))?;
+                Ok(DeactivateUserPayload {
+                    client_mutation_id: None,
+                    outcome: WriteOutcome::Success,
+                    user_errors: vec![],
+                    user: Some(User { dir, rec }),
+                })
             })
-        })
-        .await
+            .await
     }
 
     /// Deletes a user (`DELETE`), ahead of every other request of the organization: the user
@@ -270,25 +243,21 @@ impl UserMutation {
         input: DeleteUserInput,
     ) -> Result<DeleteUserPayload> {
         let dirs = ctx.data::<Directories>()?;
-        let fp = fingerprint("deleteUser", &input);
-        let (key, cmid) = (
-            input.idempotency_key.clone(),
-            input.client_mutation_id.clone(),
-        );
-        run(ctx, "deleteUser", key, cmid, fp, async move {
-            let (dir, user_key) = user_of(dirs, &input.id, None, &["input", "id"]).await?;
-            dir.delete_user(&user_key)
-                .await
-                .map_err(|e| write_error(e, &["input", "id"], "the user"))?;
-            let id = ID(GlobalId::new(Kind::User, dir.org_id(), &user_key).encode());
-            Ok(DeleteUserPayload {
-                client_mutation_id: None,
-                outcome: WriteOutcome::Success,
-                user_errors: vec![],
-                deleted_user_id: Some(id),
+        Call::new("deleteUser", &input, &input.options)
+            .run(ctx, async move {
+                let (dir, user_key) = user_of(dirs, &input.id, None, &["input", "id"]).await?;
+                dir.delete_user(&user_key)
+                    .await
+                    .map_err(|e| write_error(e, &["input", "id"], "the user"))?;
+                let id = ID(GlobalId::new(Kind::User, dir.org_id(), &user_key).encode());
+                Ok(DeleteUserPayload {
+                    client_mutation_id: None,
+                    outcome: WriteOutcome::Success,
+                    user_errors: vec![],
+                    deleted_user_id: Some(id),
+                })
             })
-        })
-        .await
+            .await
     }
 
     /// Deactivates up to 100 users, each ahead of other requests, with one result per user.
@@ -301,20 +270,9 @@ impl UserMutation {
         input: DeactivateUsersInput,
     ) -> Result<DeactivateUsersPayload> {
         let dirs = ctx.data::<Directories>()?;
-        let fp = fingerprint("deactivateUsers", &input);
-        let (key, cmid) = (
-            input.idempotency_key.clone(),
-            input.client_mutation_id.clone(),
-        );
-        run(
-            ctx,
-            "deactivateUsers",
-            key,
-            cmid,
-            fp,
-            deactivate_many(dirs, input),
-        )
-        .await
+        Call::new("deactivateUsers", &input, &input.options)
+            .run(ctx, deactivate_many(dirs, input))
+            .await
     }
 }
 

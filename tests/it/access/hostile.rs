@@ -2,7 +2,7 @@
 
 use serde_json::{Value, json};
 
-use crate::support::TestApp;
+use crate::support::{TestApp, nested_query};
 
 #[tokio::test]
 async fn hostile_requests_get_coded_errors_and_the_gateway_stays_up() {
@@ -15,25 +15,13 @@ async fn hostile_requests_get_coded_errors_and_the_gateway_stays_up() {
             .header("content-type", content_type)
             .body(body)
     };
-    let nest = |depth: usize| {
-        let path = ["org", "users(first: 1)", "edges", "node"];
-        let opened: Vec<&str> = (0..depth - 1).map(|i| path[i % 4]).collect();
-        format!(
-            "{{ {} __typename {}}}",
-            opened
-                .iter()
-                .map(|f| format!("{f} {{ "))
-                .collect::<String>(),
-            "} ".repeat(opened.len())
-        )
-    };
     let aliases: String = (0..10_000)
         .map(|i| format!("a{i}: orgs {{ slug }} "))
         .collect();
     let cases: Vec<(&str, reqwest::RequestBuilder, u16, &str)> = vec![
         ("1 MB of query text", post_raw("application/json", json!({ "query": format!("{{ orgs {{ slug }} }} #{}", "x".repeat(1 << 20)) }).to_string()), 413, "REQUEST_TOO_LARGE"),
         ("10,000 aliases", post_raw("application/json", json!({ "query": format!("{{ {aliases} }}") }).to_string()), 200, "TOKEN_LIMIT"),
-        ("depth 50", post_raw("application/json", json!({ "query": nest(50) }).to_string()), 200, "DEPTH_LIMIT"),
+        ("depth 50", post_raw("application/json", json!({ "query": nested_query(50) }).to_string()), 200, "DEPTH_LIMIT"),
         ("an unknown field", post_raw("application/json", json!({ "query": "{ org { passwords } }" }).to_string()), 200, "GRAPHQL_VALIDATION_FAILED"),
         ("invalid JSON", post_raw("application/json", "{\"query\": \"{ orgs { slug } }\"".into()), 400, "BAD_REQUEST"),
         ("the wrong content type", post_raw("application/x-www-form-urlencoded", "query=%7B%20orgs%20%7D".into()), 415, "BAD_REQUEST"),

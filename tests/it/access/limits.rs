@@ -4,24 +4,10 @@
 use scimgate::config::LimitsConfig;
 use serde_json::{Value, json};
 
-use crate::support::{OrgSpec, TestApp, error_code, spawn_app_with};
+use crate::support::{OrgSpec, TestApp, error_code, nested_query, spawn_app_with};
 
 async fn app(limits: LimitsConfig) -> TestApp {
     spawn_app_with(vec![OrgSpec::new("acme", 10, 2)], &[], limits).await
-}
-
-/// A query `depth` fields deep: org → users → edges → node → org → ... → `__typename`.
-fn nested(depth: usize) -> String {
-    let path = ["org", "users(first: 1)", "edges", "node"];
-    let opened: Vec<&str> = (0..depth - 1).map(|i| path[i % 4]).collect();
-    format!(
-        "{{ {} __typename {}}}",
-        opened
-            .iter()
-            .map(|f| format!("{f} {{ "))
-            .collect::<String>(),
-        "} ".repeat(opened.len())
-    )
 }
 
 fn refused(body: &Value, code: &str, needle: &str) {
@@ -46,14 +32,14 @@ async fn depth_aliases_tokens_and_cost_each_have_a_limit_with_its_own_code() {
     let app = app(limits).await;
 
     assert!(
-        app.query(&nested(6), json!({}))
+        app.query(&nested_query(6), json!({}))
             .await
             .get("errors")
             .is_none(),
         "depth 6 is allowed"
     );
     refused(
-        &app.query(&nested(7), json!({})).await,
+        &app.query(&nested_query(7), json!({})).await,
         "DEPTH_LIMIT",
         "depth is 7, over the limit of 6 by 1",
     );

@@ -1,0 +1,181 @@
+//! Ids in mutation inputs: which organization and key they name, refused (with a user error on
+//! the input field) when they are not ids, name another organization, or name nothing.
+
+use async_graphql::ID;
+
+use super::{UserError, UserErrorCode, write_error};
+use crate::directory::{Directories, Directory, WriteError};
+use crate::graphql::ids::{GlobalId, Kind};
+use crate::graphql::types::looks_like_email;
+
+fn error(code: UserErrorCode, field: &[&str], message: impl Into<String>) -> UserError {
+    UserError::new(code, field, message)
+}
+
+/// The organization an input names (its global id or slug), or the only one.
+pub fn org_of(
+    dirs: &Directories,
+    org: Option<&ID>,
+    field: &[&str],
+) -> Result<Directory, UserError> {
+    let Some(id) = org else {
+        return only(dirs, None, field, "give `org`");
+    };
+    let slug = match GlobalId::decode(id) {
+        Some(g) if g.kind == Kind::Org => g.org,
+        Some(_) => {
+            return Err(error(
+                UserErrorCode::InvalidId,
+                field,
+                format!("{:?} is not an organization id", id.as_str()),
+            ));
+        }
+        None => id.to_string(),
+    };
+    dirs.get(&slug).cloned().ok_or_else(|| {
+        error(
+            UserErrorCode::NotFound,
+            field,
+            format!("no organization {slug:?}"),
+        )
+    })
+}
+
+/// `within`, else the only organization, for ids that do not carry one.
+fn only(
+    dirs: &Directories,
+    within: Option<&Directory>,
+    field: &[&str],
+    hint: &str,
+) -> Result<Directory, UserError> {
+    match (within, dirs.all()) {
+        (Some(d), _) => Ok(d.clone()),
+        (None, [only]) => Ok(only.clone()),
+        _ => Err(error(
+            UserErrorCode::InvalidId,
+            field,
+            format!("this gateway serves several organizations: {hint}"),
+        )),
+    }
+}
+
+/// The organization of a global id of `kind`, or why not.
+fn decoded(
+    dirs: &Directories,
+    g: GlobalId,
+    kind: Kind,
+    field: &[&str],
+) -> Result<(Directory, String), UserError> {
+    if g.kind != kind {
+        return Err(error(
+            UserErrorCode::InvalidId,
+            field,
+            format!("this is {:?} id, not {kind:?} id", g.kind),
+        ));
+    }
+    match dirs.get(&g.org) {
+        Some(d) => Ok((d.clone(), g.key)),
+        None => Err(error(
+            UserErrorCode::NotFound,
+            field,
+            format!("no such {kind:?}"),
+        )),
+    }
+}
+
+/// Refuses an object of another organization than `within`.
+fn same_org(
+    found: (Directory, String),
+    within: Option<&Directory>,
+    field: &[&str],
+) -> Result<(Directory, String), UserError> {
+    match within {
+        Some(w) if w.org_id() != found.0.org_id() => Err(error(
+            UserErrorCode::WrongOrganization,
+            field,
+            format!(
+                "it belongs to organization {:?}, not {:?}",
+                found.0.org_id(),
+                w.org_id()
+            ),
+        )),
+        _ => Ok(found),
+    }
+}
+
+/// A user id (global id, or an e-mail address where the organization is known) as the
+/// organization and user key it names. `within`: the organization it must belong to.
+pub async fn user_of(
+    dirs: &Directories,
+    id: &ID,
+    within: Option<&Directory>,
+    field: &[&str],
+) -> Result<(Directory, String), UserError> {
+    let found = match GlobalId::decode(id) {
+        Some(g) => decoded(dirs, g, Kind::User, field)?,
+        None if looks_like_email(&id.to_lowercase()) => {
+            let dir = only(dirs, within, field, "name users by id, not e-mail")?;
+            let email = id.as_str().trim();
+            if dir.profile().user_id_is_email() {
+                let key = dir.user_key(email);
+                (dir, key)
+            } else {
+                // Ids are opaque here: find the user by e-mail.
+                match dir.user_by_email(email).await {
+                    Ok(Some(u)) => {
+                        let key = u.key.clone();
+                        (dir, key)
+                    }
+                    Ok(None) => {
+                        return Err(error(
+                            UserErrorCode::NotFound,
+                            field,
+                            format!("no user with e-mail {email:?}"),
+                        ));
+                    }
+                    Err(e) => {
+                        return Err(write_error(WriteError::NotApplied(e), field, "the user"));
+                    }
+                }
+            }
+        }
+        None => {
+            return Err(error(
+                UserErrorCode::InvalidId,
+                field,
+                format!("{:?} is not a User id or an e-mail address", id.as_str()),
+            ));
+        }
+    };
+    same_org(found, within, field)
+}
+
+/// A group id (global id, or the upstream's id where the organization is known).
+pub fn group_of(
+    dirs: &Directories,
+    id: &ID,
+    within: Option<&Directory>,
+    field: &[&str],
+) -> Result<(Directory, String), UserError> {
+    let found = match GlobalId::decode(id) {
+        Some(g) => decoded(dirs, g, Kind::Group, field)?,
+        None => {
+            let raw = id.as_str().trim();
+            if raw.is_empty()
+                || raw.len() > 200
+                || raw.chars().any(|c| c.is_whitespace() || c.is_control())
+            {
+                return Err(error(
+                    UserErrorCode::InvalidId,
+                    field,
+                    format!("{:?} is not a Group id", id.as_str()),
+                ));
+            }
+            (
+                only(dirs, within, field, "name groups by id")?,
+                raw.to_owned(),
+            )
+        }
+    };
+    same_org(found, within, field)
+}
