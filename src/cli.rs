@@ -247,7 +247,19 @@ async fn serve(
     let addr = listener.local_addr()?;
     tracing::info!(%addr, orgs = config.orgs.len(), "gateway listening");
     say!("scimgate listening on http://{addr}/graphql");
-    crate::http::serve(listener, state, shutdown_signal()).await?;
+    // On a signal, stop accepting and let requests in flight finish, for at most the grace.
+    let (signalled, on_signal) = tokio::sync::oneshot::channel::<()>();
+    let server = crate::http::serve(listener, state, async move {
+        shutdown_signal().await;
+        let _ = signalled.send(());
+    });
+    let grace = config.server.shutdown_grace;
+    tokio::select! {
+        result = server => result?,
+        _ = async { let _ = on_signal.await; tokio::time::sleep(grace).await } => {
+            tracing::warn!(?grace, "requests still in flight after the shutdown grace; stopping anyway");
+        }
+    }
     tracing::info!("gateway stopped");
     Ok(())
 }

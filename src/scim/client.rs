@@ -185,6 +185,12 @@ impl ScimClient {
                     }
                 }
                 Decision::Stop => {
+                    // Given up, but the upstream's word still holds for everyone else.
+                    if let (Failure::Status(429), Some(after)) = (failure, retry_after) {
+                        inner
+                            .budget
+                            .pause_until(tokio::time::Instant::now() + after);
+                    }
                     let body = ErrorBody::parse(error_body.as_deref().unwrap_or(""));
                     return Err(stop_error(&method, failure, retry_after, body, transport));
                 }

@@ -283,6 +283,28 @@ async fn serve_reads_a_config_file_and_check_config_redacts_the_key() {
         .unwrap();
     assert_eq!(body["data"]["org"]["slug"], "acme", "{body}");
     assert_eq!(body["data"]["org"]["users"]["totalCount"], 30);
+
+    // SIGTERM: a graceful stop, exit status 0.
+    let pid = child.0.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let status = loop {
+        if let Some(status) = child.0.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "serve did not stop on SIGTERM"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    assert!(status.success(), "{status:?}");
 }
 
 #[test]

@@ -164,3 +164,84 @@ async fn readiness_waits_for_the_first_refresh_and_health_does_not() {
     assert_eq!(ready.status(), 200);
     assert_eq!(ready.json::<Value>().await.unwrap()["status"], "ready");
 }
+
+#[tokio::test]
+async fn upstream_trouble_reaches_clients_as_coded_errors() {
+    use scimgate::emulator::Faults;
+    let app = crate::support::spawn_app(vec![
+        crate::support::OrgSpec::new("acme", 20, 2),
+        crate::support::OrgSpec {
+            scim_key: Some("scim-wrong-key".into()),
+            ..crate::support::OrgSpec::new("globex", 5, 1)
+        },
+    ])
+    .await;
+    // A Retry-After longer than the client waits: RATE_LIMITED with retryAfter, and the
+    // organization stays paused for everyone.
+    app.emulator().set_faults(Faults {
+        force_429_secs: 300.0,
+        ..Faults::default()
+    });
+    let body = app
+        .query(
+            r#"{ org(id: "acme") { users(orderBy: { field: EMAIL }) { totalCount } } }"#,
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        body["errors"][0]["extensions"]["code"], "RATE_LIMITED",
+        "{body}"
+    );
+    assert_eq!(body["errors"][0]["extensions"]["retryAfter"], 300);
+    assert!(
+        !body.to_string().contains("429"),
+        "no upstream detail: {body}"
+    );
+    let data = app
+        .data(
+            r#"{ org(id: "acme") { budget { pausedUntil } } }"#,
+            json!({}),
+        )
+        .await;
+    assert!(data["org"]["budget"]["pausedUntil"].is_string(), "{data}");
+    let calls = app.upstream_calls();
+    assert_eq!(
+        app.emulator().stats().by_status.get("429").copied(),
+        Some(calls),
+        "one try, then it waits"
+    );
+
+    // A rejected SCIM key: CREDENTIAL_REVOKED, and no further calls.
+    let body = app
+        .query(
+            r#"{ org(id: "globex") { users(first: 5) { totalCount } } }"#,
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        body["errors"][0]["extensions"]["code"], "CREDENTIAL_REVOKED",
+        "{body}"
+    );
+    let again = app
+        .query(
+            r#"{ org(id: "globex") { users(first: 5) { totalCount } } }"#,
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        again["errors"][0]["extensions"]["code"], "CREDENTIAL_REVOKED",
+        "{again}"
+    );
+    assert_eq!(
+        app.emulators[1].stats().total,
+        1,
+        "one call found the key rejected; none followed"
+    );
+    let ready = app
+        .http
+        .get(format!("{}/readyz", app.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ready.status(), 503);
+}
