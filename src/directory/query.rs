@@ -101,19 +101,43 @@ pub fn slice<T: Clone>(
     desc: bool,
     args: &PageArgs,
 ) -> Page<T> {
-    let len = list.len();
+    slice_view(list.len(), |i| &list[i], key, desc, args)
+}
+
+/// Cuts one page out of a sorted sequence seen through `at` (positions 0..len), so a page
+/// of an unfiltered order costs O(log n + page), not a copy of the order.
+pub fn slice_view<'a, T: Clone + 'a>(
+    len: usize,
+    at: impl Fn(usize) -> &'a T,
+    key: impl Fn(&T) -> SortKey,
+    desc: bool,
+    args: &PageArgs,
+) -> Page<T> {
+    // The first position where `goes_before` stops holding (it holds on a prefix).
+    let partition = |goes_before: &dyn Fn(&SortKey) -> bool| {
+        let (mut lo, mut hi) = (0, len);
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            if goes_before(&key(at(mid))) {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        lo
+    };
     let after = |k: &SortKey| {
         if desc {
-            list.partition_point(|x| key(x) >= *k)
+            partition(&|x| x >= k)
         } else {
-            list.partition_point(|x| key(x) <= *k)
+            partition(&|x| x <= k)
         }
     };
     let before = |k: &SortKey| {
         if desc {
-            list.partition_point(|x| key(x) > *k)
+            partition(&|x| x > k)
         } else {
-            list.partition_point(|x| key(x) < *k)
+            partition(&|x| x < k)
         }
     };
     let mut start = args.after.as_ref().map_or(0, after);
@@ -125,10 +149,7 @@ pub fn slice<T: Clone>(
         start = start.max(end.saturating_sub(last));
     }
     Page {
-        items: list[start..end]
-            .iter()
-            .map(|x| (key(x), x.clone()))
-            .collect(),
+        items: (start..end).map(|i| (key(at(i)), at(i).clone())).collect(),
         has_previous_page: start > 0,
         has_next_page: end < len,
         total: len,
@@ -193,28 +214,45 @@ impl Snapshot {
         args: &PageArgs,
         invited: &HashSet<String>,
     ) -> Page<Arc<UserRec>> {
-        let mut list = self.order(field);
-        if !filter.is_empty() {
-            list.retain(|u| self.user_matches(u, filter, invited));
-        }
-        if desc {
-            list.reverse();
-        }
-        let mut page = slice(&list, |u| user_sort_key(field, u), desc, args);
+        let key = |u: &Arc<UserRec>| user_sort_key(field, u);
+        let mut page = if filter.is_empty() {
+            // No filter: page straight through the order.
+            let order: Option<&Vec<u32>> = match field {
+                UserOrderField::Directory => None,
+                UserOrderField::Email => Some(&self.by_email),
+                UserOrderField::FamilyName => Some(&self.by_family),
+                UserOrderField::GivenName => Some(&self.by_given),
+            };
+            // Sorted orders exist only on a complete snapshot; a loading one has none.
+            let len = order.map_or(self.users.len(), Vec::len);
+            let physical = |i: usize| if desc { len - 1 - i } else { i };
+            match order {
+                None => slice_view(len, |i| &self.users[physical(i)], key, desc, args),
+                Some(idx) => slice_view(
+                    len,
+                    |i| &self.users[idx[physical(i)] as usize],
+                    key,
+                    desc,
+                    args,
+                ),
+            }
+        } else {
+            let mut list: Vec<Arc<UserRec>> = self
+                .order(field)
+                .into_iter()
+                .filter(|u| self.user_matches(u, filter, invited))
+                .cloned()
+                .collect();
+            if desc {
+                list.reverse();
+            }
+            slice(&list, key, desc, args)
+        };
         if !self.complete {
             page.has_next_page = true;
             page.total = self.upstream_user_total.map_or(page.total, |t| t as usize);
         }
-        Page {
-            items: page
-                .items
-                .into_iter()
-                .map(|(k, u)| (k, u.clone()))
-                .collect(),
-            has_previous_page: page.has_previous_page,
-            has_next_page: page.has_next_page,
-            total: page.total,
-        }
+        page
     }
 
     pub fn page_groups(

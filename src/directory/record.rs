@@ -3,7 +3,14 @@
 
 use std::time::SystemTime;
 
-use crate::scim::wire::{Group, User};
+use crate::scim::wire::{Group, Meta, USER_SCHEMA, User};
+
+fn plain_meta() -> Meta {
+    Meta {
+        resource_type: Some("User".to_owned()),
+        ..Meta::default()
+    }
+}
 
 /// Amplitude's placeholder names for invitees who have not signed up.
 pub const PLACEHOLDER_GIVEN: &str = "NO_GIVEN_NAME";
@@ -68,6 +75,26 @@ impl UserRec {
             fetched_at,
             source,
         }
+    }
+
+    /// The user as a SCIM resource, as the upstream sent it.
+    pub fn resource(&self) -> User {
+        let mut user = self.user.clone();
+        if user.schemas.is_empty() {
+            user.schemas = vec![USER_SCHEMA.to_owned()];
+        }
+        if user.id.is_none() {
+            user.id = Some(user.user_name.clone());
+        }
+        if user.meta.is_none() {
+            user.meta = Some(Box::new(plain_meta()));
+        }
+        user
+    }
+
+    /// The upstream's id of the user.
+    pub fn id(&self) -> &str {
+        self.user.id.as_deref().unwrap_or(&self.user.user_name)
     }
 
     /// The status, given whether this gateway has an unaccepted invite on record for the user.

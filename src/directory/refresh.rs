@@ -205,8 +205,13 @@ impl Directory {
         let client = &self.inner.client;
         let mut users = Pager::new(client, Collection::Users, Lane::Background);
         let mut groups = Pager::new(client, Collection::Groups, Lane::Background);
-        let publish = |builder: &Builder| {
-            if cold {
+        // A cold mirror is published after the first page, after the groups, and then each
+        // time the users read have doubled: clients see early pages at once, and the copies
+        // cost O(N) over the whole load rather than O(N²).
+        let mut published = 0;
+        let mut publish = |builder: &Builder, force: bool| {
+            if cold && (force || builder.user_count() >= 2 * published) {
+                published = builder.user_count().max(1);
                 let partial = Arc::new(builder.snapshot(false, None));
                 self.inner.state.send_modify(|s| s.snapshot = partial);
             }
@@ -214,7 +219,7 @@ impl Directory {
 
         self.add_user_page(&mut builder, users.next_page().await?);
         builder.upstream_user_total = users.total();
-        publish(&builder);
+        publish(&builder, true);
         let mut seq = 0;
         while let Some(page) = groups.next_page().await? {
             if let Page::Groups(page) = page {
@@ -231,11 +236,11 @@ impl Directory {
             }
         }
         builder.groups_done();
-        publish(&builder);
+        publish(&builder, true);
         while let Some(page) = users.next_page().await? {
             self.add_user_page(&mut builder, Some(page));
             builder.upstream_user_total = users.total();
-            publish(&builder);
+            publish(&builder, false);
         }
         if let Some(total) = users.total() {
             if total as usize != builder.user_count() {

@@ -207,7 +207,7 @@ impl Directory {
         family: Option<&str>,
     ) -> Result<Arc<UserRec>, WriteError> {
         let current = self.current(key, Lane::Write).await?;
-        let mut user = current.user.clone();
+        let mut user = current.resource();
         let name = user.name.get_or_insert_with(Default::default);
         if let Some(g) = given {
             name.given_name = Some(g.to_owned());
@@ -217,11 +217,7 @@ impl Directory {
         }
         user.groups = None;
         user.meta = None;
-        let id = current
-            .user
-            .id
-            .clone()
-            .unwrap_or_else(|| current.key.clone());
+        let id = current.id().to_owned();
         let client = &self.inner.client;
         let wanted = user.name.clone();
         let updated = match client.replace_user(Lane::Write, &id, &user).await {
@@ -252,14 +248,10 @@ impl Directory {
     /// Returns the user's final state.
     pub async fn deactivate_user(&self, key: &str) -> Result<Arc<UserRec>, WriteError> {
         let current = self.current(key, Lane::Critical).await?;
-        let id = current
-            .user
-            .id
-            .clone()
-            .unwrap_or_else(|| current.key.clone());
+        let id = current.id().to_owned();
         let client = &self.inner.client;
         match client
-            .set_active(Lane::Critical, &id, &current.user, false)
+            .set_active(Lane::Critical, &id, &current.resource(), false)
             .await
         {
             Ok(()) => {}
@@ -276,7 +268,7 @@ impl Directory {
                 .await?
             }
         }
-        let mut user = current.user.clone();
+        let mut user = current.resource();
         user.active = false;
         let mut rec = (*self.rec_from(user)).clone();
         rec.seq = current.seq;

@@ -77,7 +77,7 @@ impl Directory {
             }],
             groups: with_groups.then(|| self.groups_of(seq)),
             external_id: None,
-            meta: Some(meta),
+            meta: Some(Box::new(meta)),
         })
     }
 

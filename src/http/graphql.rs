@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
 use super::AppState;
-use super::mask::{RequestId, mask};
+use super::mask::{RequestId, mask_to_string};
 use crate::auth::Principal;
 use crate::graphql;
 
@@ -37,7 +37,7 @@ fn request_error(
     id: &RequestId,
 ) -> Response {
     let body = json!({ "errors": [{ "message": message, "extensions": { "code": code, "requestId": id.0 } }] });
-    respond(status, body, gql, id)
+    respond(status, body.to_string(), gql, id)
 }
 
 /// The client's principal, from `Authorization: Bearer <key>`.
@@ -160,7 +160,7 @@ async fn batch(
     for request in requests {
         bodies.push(execute(state, request, principal, gql, id).await.1);
     }
-    respond(StatusCode::OK, serde_json::Value::Array(bodies), gql, id)
+    respond(StatusCode::OK, format!("[{}]", bodies.join(",")), gql, id)
 }
 
 pub async fn get(
@@ -238,7 +238,7 @@ async fn execute(
     principal: &Principal,
     gql: bool,
     id: &RequestId,
-) -> (StatusCode, serde_json::Value) {
+) -> (StatusCode, String) {
     let request = graphql::prepare(request, &state.schema, principal);
     let response = state.schema.execute(request).await;
     // A request that failed before execution (parse, limits, validation) has no data at all.
@@ -248,15 +248,15 @@ async fn execute(
     } else {
         StatusCode::OK
     };
-    (status, mask(response, id, &principal.name))
+    (status, mask_to_string(response, id, &principal.name))
 }
 
-fn respond(status: StatusCode, body: serde_json::Value, gql: bool, id: &RequestId) -> Response {
+fn respond(status: StatusCode, body: String, gql: bool, id: &RequestId) -> Response {
     let content_type = if gql { GRAPHQL_RESPONSE } else { JSON };
     let mut response = (
         status,
         [(header::CONTENT_TYPE, HeaderValue::from_static(content_type))],
-        body.to_string(),
+        body,
     )
         .into_response();
     id.stamp(&mut response);

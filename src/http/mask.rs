@@ -34,6 +34,17 @@ impl RequestId {
     }
 }
 
+/// The response as JSON text, every error coded and stamped.
+pub fn mask_to_string(response: async_graphql::Response, id: &RequestId, client: &str) -> String {
+    if response.errors.is_empty() {
+        // The common case: nothing to mask, serialize once.
+        if let Ok(text) = serde_json::to_string(&response) {
+            return text;
+        }
+    }
+    mask(response, id, client).to_string()
+}
+
 /// The response as JSON, every error coded and stamped.
 pub fn mask(response: async_graphql::Response, id: &RequestId, client: &str) -> Value {
     let request_failed = response.data == async_graphql::Value::Null;

@@ -113,13 +113,13 @@ impl Org {
             dir.complete_snapshot().await
         }
         .map_err(|e| errors::directory(dir.org_id(), e))?;
-        let page = snapshot.page_users(
-            &filter,
-            field.to_directory(),
-            desc,
-            &args,
-            &dir.open_invites(),
-        );
+        // The gateway's open invites matter only to a status filter.
+        let invites = if filter.status.is_some() {
+            dir.open_invites()
+        } else {
+            Default::default()
+        };
+        let page = snapshot.page_users(&filter, field.to_directory(), desc, &args, &invites);
         Ok(UserConnection::new(field.tag(), page, |rec| User {
             dir: dir.clone(),
             rec,

@@ -90,7 +90,7 @@ impl User {
 
     /// The SCIM resource as the upstream sent it (the fields SCIM defines).
     async fn scim(&self) -> Json<serde_json::Value> {
-        Json(serde_json::to_value(&self.rec.user).unwrap_or_default())
+        Json(serde_json::to_value(self.rec.resource()).unwrap_or_default())
     }
 
     /// The organization the user belongs to.
