@@ -7,7 +7,6 @@ use std::time::SystemTime;
 
 use super::record::{GroupRec, UserRec};
 use super::snapshot::{Builder, Snapshot};
-use crate::scim::wire::Member;
 
 #[derive(Clone, Debug)]
 pub enum Change {
@@ -80,7 +79,6 @@ pub fn apply(snapshot: &Arc<Snapshot>, changes: &[Change], emails_are_keys: bool
                 for key in keys {
                     if !g.member_keys.contains(key) {
                         g.member_keys.push(key.clone());
-                        g.group.members.push(Member::new(key));
                     }
                 }
                 g.fetched_at = SystemTime::now();
@@ -95,12 +93,6 @@ pub fn apply(snapshot: &Arc<Snapshot>, changes: &[Change], emails_are_keys: bool
 }
 
 fn remove_members(g: &mut GroupRec, keys: &[String]) {
-    let keep: Vec<bool> = g.member_keys.iter().map(|k| !keys.contains(k)).collect();
-    let mut i = 0;
-    g.group.members.retain(|_| {
-        i += 1;
-        keep[i - 1]
-    });
     g.member_keys.retain(|k| !keys.contains(k));
 }
 

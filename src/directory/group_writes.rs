@@ -97,7 +97,7 @@ impl Directory {
             }
         };
         let group = answer.unwrap_or_else(|| {
-            let mut g = current.group.clone();
+            let mut g = current.resource();
             g.display_name = name.to_owned();
             g
         });

@@ -319,13 +319,11 @@ impl Snapshot {
         stand_in: impl Fn(&str, Option<&str>) -> UserRec,
     ) -> Page<Arc<UserRec>> {
         let mut list: Vec<Arc<UserRec>> = group
-            .group
-            .members
+            .member_keys
             .iter()
-            .zip(&group.member_keys)
-            .map(|(m, key)| match self.user_by_key(key) {
+            .map(|key| match self.user_by_key(key) {
                 Some(u) => u.clone(),
-                None => Arc::new(stand_in(&m.value, m.display.as_deref())),
+                None => Arc::new(stand_in(key, None)),
             })
             .collect();
         list.sort_by_cached_key(|u| user_sort_key(UserOrderField::Email, u));

@@ -3,7 +3,7 @@
 
 use std::time::SystemTime;
 
-use crate::scim::wire::{Group, Meta, USER_SCHEMA, User};
+use crate::scim::wire::{GROUP_SCHEMA, Group, Member, Meta, USER_SCHEMA, User};
 
 fn plain_meta() -> Meta {
     Meta {
@@ -159,11 +159,13 @@ impl GroupRec {
     pub fn new(
         id: String,
         seq: u64,
-        group: Group,
+        mut group: Group,
         member_keys: Vec<String>,
         fetched_at: SystemTime,
         source: Source,
     ) -> GroupRec {
+        // Members are kept once, as user keys; `resource` renders them back.
+        group.members = Vec::new();
         GroupRec {
             name_lc: group.display_name.to_lowercase(),
             id,
@@ -173,5 +175,15 @@ impl GroupRec {
             fetched_at,
             source,
         }
+    }
+
+    /// The group as a SCIM resource, members by value (their user keys).
+    pub fn resource(&self) -> Group {
+        let mut group = self.group.clone();
+        group.members = self.member_keys.iter().map(|k| Member::new(k)).collect();
+        if group.schemas.is_empty() {
+            group.schemas = vec![GROUP_SCHEMA.to_owned()];
+        }
+        group
     }
 }

@@ -13,17 +13,45 @@ pub const MAX_PAGE: i32 = 100;
 /// The page size when neither `first` nor `last` is given.
 pub const DEFAULT_PAGE: usize = 50;
 
+/// Where an item stands in an order; encoded into a cursor only when a client asks for it
+/// (most answers never show most of their cursors).
+#[derive(Clone, Debug)]
+pub struct Position {
+    order: &'static str,
+    key: SortKey,
+}
+
+impl Position {
+    fn cursor(&self) -> String {
+        encode_cursor(self.order, &self.key)
+    }
+}
+
 /// Information about one page of a connection (Relay Cursor Connections).
 #[derive(SimpleObject, Clone, Debug)]
+#[graphql(complex)]
 pub struct PageInfo {
     /// Whether more items follow this page in the connection's order.
     pub has_next_page: bool,
     /// Whether items precede this page in the connection's order.
     pub has_previous_page: bool,
+    #[graphql(skip)]
+    start: Option<Position>,
+    #[graphql(skip)]
+    end: Option<Position>,
+}
+
+#[async_graphql::ComplexObject]
+impl PageInfo {
     /// The cursor of the first edge, if any.
-    pub start_cursor: Option<String>,
+    async fn start_cursor(&self) -> Option<String> {
+        self.start.as_ref().map(Position::cursor)
+    }
+
     /// The cursor of the last edge, if any.
-    pub end_cursor: Option<String>,
+    async fn end_cursor(&self) -> Option<String> {
+        self.end.as_ref().map(Position::cursor)
+    }
 }
 
 /// Checks Relay's arguments and decodes the cursors of `order`.
@@ -76,12 +104,18 @@ pub fn page_args(
     })
 }
 
-fn page_info<T>(order: &str, page: &Page<T>) -> PageInfo {
+fn page_info<T>(order: &'static str, page: &Page<T>) -> PageInfo {
     PageInfo {
         has_next_page: page.has_next_page,
         has_previous_page: page.has_previous_page,
-        start_cursor: page.items.first().map(|(k, _)| encode_cursor(order, k)),
-        end_cursor: page.items.last().map(|(k, _)| encode_cursor(order, k)),
+        start: page.items.first().map(|(key, _)| Position {
+            order,
+            key: key.clone(),
+        }),
+        end: page.items.last().map(|(key, _)| Position {
+            order,
+            key: key.clone(),
+        }),
     }
 }
 
@@ -90,11 +124,20 @@ macro_rules! connection {
     ($conn:ident, $edge:ident, $node:ty, $what:literal) => {
         #[doc = concat!("An edge to a ", $what, ": the item and where it stands.")]
         #[derive(SimpleObject)]
+        #[graphql(complex)]
         pub struct $edge {
-            /// Where this edge stands; pass it as `after` or `before`.
-            pub cursor: String,
+            #[graphql(skip)]
+            position: Position,
             #[doc = concat!("The ", $what, ".")]
             pub node: $node,
+        }
+
+        #[async_graphql::ComplexObject]
+        impl $edge {
+            /// Where this edge stands; pass it as `after` or `before`.
+            async fn cursor(&self) -> String {
+                self.position.cursor()
+            }
         }
 
         #[doc = concat!("One page of ", $what, "s.")]
@@ -109,7 +152,7 @@ macro_rules! connection {
         }
 
         impl $conn {
-            pub fn new<I>(order: &str, page: Page<I>, node: impl Fn(I) -> $node) -> $conn {
+            pub fn new<I>(order: &'static str, page: Page<I>, node: impl Fn(I) -> $node) -> $conn {
                 let page_info = page_info(order, &page);
                 $conn {
                     total_count: page.total as i32,
@@ -117,8 +160,8 @@ macro_rules! connection {
                     edges: page
                         .items
                         .into_iter()
-                        .map(|(k, item)| $edge {
-                            cursor: encode_cursor(order, &k),
+                        .map(|(key, item)| $edge {
+                            position: Position { order, key },
                             node: node(item),
                         })
                         .collect(),

@@ -82,7 +82,7 @@ impl Group {
 
     /// The SCIM resource as the upstream sent it (the fields SCIM defines).
     async fn scim(&self) -> Json<serde_json::Value> {
-        Json(serde_json::to_value(&self.rec.group).unwrap_or_default())
+        Json(serde_json::to_value(self.rec.resource()).unwrap_or_default())
     }
 
     /// The organization the group belongs to.

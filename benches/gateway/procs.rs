@@ -1,0 +1,367 @@
+//! Child processes: `scimgate emulate` and `scimgate serve` on free loopback ports, each killed
+//! when its handle drops (also on panic), their output kept in a work directory for failures.
+
+use std::fs::File;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use scimgate::emulator::{LoggedRequest, Stats};
+use serde_json::{Value, json};
+
+use crate::client::Gql;
+
+/// The binary under test, built by `cargo bench` in the bench (release) profile.
+pub const BIN: &str = env!("CARGO_BIN_EXE_scimgate");
+
+/// What every row shares: the work directory, one HTTP client, and the API key (when auth is on).
+pub struct Env {
+    pub work: PathBuf,
+    pub http: reqwest::Client,
+    pub api_key: Option<ApiKey>,
+    seq: AtomicUsize,
+}
+
+impl Env {
+    pub fn new(auth: bool) -> Env {
+        let work = std::env::temp_dir().join(format!("scimgate-bench-{}", std::process::id()));
+        std::fs::create_dir_all(&work).expect("create the work directory");
+        Env {
+            work,
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(120))
+                .build()
+                .expect("HTTP client"),
+            api_key: auth.then(ApiKey::generate),
+            seq: AtomicUsize::new(0),
+        }
+    }
+
+    pub fn log_path(&self, what: &str) -> PathBuf {
+        let n = self.seq.fetch_add(1, Ordering::Relaxed);
+        self.work.join(format!("{n:02}-{what}.log"))
+    }
+}
+
+impl Drop for Env {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.work);
+    }
+}
+
+/// A client API key and the `sha256:<hex>` form the gateway's config holds.
+pub struct ApiKey {
+    pub key: String,
+    pub hash: String,
+}
+
+impl ApiKey {
+    fn generate() -> ApiKey {
+        let key = scimgate::auth::new_key();
+        let hash = scimgate::auth::hash_key(&key);
+        ApiKey { key, hash }
+    }
+}
+
+/// A free port on 127.0.0.1 (bound, read, released; the child binds it right after).
+pub fn free_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a free port");
+    listener.local_addr().expect("local address").port()
+}
+
+/// A running child process; killed and reaped on drop.
+pub struct Proc {
+    name: String,
+    child: Child,
+    log: PathBuf,
+}
+
+impl Proc {
+    pub fn spawn(name: &str, mut cmd: Command, log: PathBuf) -> Proc {
+        let out = File::create(&log).expect("create a log file");
+        let err = out.try_clone().expect("clone the log file");
+        // The children read only what the benchmark gives them.
+        for (key, _) in std::env::vars() {
+            if key.starts_with("SCIMGATE_") {
+                cmd.env_remove(key);
+            }
+        }
+        let child = cmd
+            .stdin(Stdio::null())
+            .stdout(out)
+            .stderr(err)
+            .spawn()
+            .unwrap_or_else(|e| panic!("start {name}: {e}"));
+        Proc {
+            name: name.to_owned(),
+            child,
+            log,
+        }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Resident memory in KiB (`VmRSS` in /proc/<pid>/status).
+    pub fn rss_kib(&self) -> u64 {
+        self.status_kib("VmRSS:")
+    }
+
+    /// The peak resident memory in KiB (`VmHWM`).
+    pub fn peak_kib(&self) -> u64 {
+        self.status_kib("VmHWM:")
+    }
+
+    fn status_kib(&self, field: &str) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid()))
+            .expect("read /proc/<pid>/status (Linux only)");
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(field))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .unwrap_or_else(|| panic!("{field} in /proc/<pid>/status"))
+    }
+
+    /// Panics with the end of the child's log if it has exited.
+    fn check_alive(&mut self) {
+        if let Ok(Some(status)) = self.child.try_wait() {
+            let log = std::fs::read_to_string(&self.log).unwrap_or_default();
+            let tail: Vec<&str> = log.lines().rev().take(20).collect();
+            let tail: Vec<&str> = tail.into_iter().rev().collect();
+            panic!("{} exited ({status}):\n{}", self.name, tail.join("\n"));
+        }
+    }
+
+    /// Polls `url` until it answers 200; no fixed sleep stands in for readiness.
+    pub async fn wait_until_up(&mut self, http: &reqwest::Client, url: &str) {
+        let deadline = Instant::now() + Duration::from_secs(120);
+        loop {
+            self.check_alive();
+            if let Ok(r) = http.get(url).send().await {
+                if r.status().is_success() {
+                    return;
+                }
+            }
+            assert!(Instant::now() < deadline, "{} did not come up", self.name);
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `scimgate emulate` with its admin endpoints.
+pub struct Emulator {
+    /// Held so the emulator stops with this handle.
+    _proc: Proc,
+    /// `http://127.0.0.1:PORT`
+    pub url: String,
+    pub token: String,
+    http: reqwest::Client,
+}
+
+impl Emulator {
+    /// Seeds `users` and `groups` and limits at `limit` (`COUNT/WINDOW`).
+    pub async fn start(env: &Env, users: usize, groups: usize, limit: &str) -> Emulator {
+        let port = free_port();
+        let token = format!("bench-{:016x}", rand::random::<u64>());
+        let mut cmd = Command::new(BIN);
+        cmd.args(["emulate", "--port", &port.to_string()])
+            .args([
+                "--users",
+                &users.to_string(),
+                "--groups",
+                &groups.to_string(),
+            ])
+            .args(["--limit", limit, "--seed", "42"])
+            .env("SCIMGATE_EMULATOR_TOKEN", &token)
+            .env("RUST_LOG", "warn");
+        let mut proc = Proc::spawn("scimgate emulate", cmd, env.log_path("emulator"));
+        let url = format!("http://127.0.0.1:{port}");
+        proc.wait_until_up(&env.http, &format!("{url}/_emulator/stats"))
+            .await;
+        Emulator {
+            _proc: proc,
+            url,
+            token,
+            http: env.http.clone(),
+        }
+    }
+
+    pub fn scim_base(&self) -> String {
+        format!("{}/scim/1", self.url)
+    }
+
+    async fn get_json(&self, path: &str) -> Value {
+        self.http
+            .get(format!("{}/_emulator/{path}", self.url))
+            .send()
+            .await
+            .and_then(|r| r.error_for_status())
+            .unwrap_or_else(|e| panic!("emulator {path}: {e}"))
+            .json()
+            .await
+            .expect("JSON from the emulator")
+    }
+
+    pub async fn stats(&self) -> Stats {
+        serde_json::from_value(self.get_json("stats").await).expect("stats")
+    }
+
+    pub async fn requests(&self) -> Vec<LoggedRequest> {
+        serde_json::from_value(self.get_json("requests").await).expect("request log")
+    }
+
+    /// `{users, groups, pending}`: the directory as get-by-id shows it, in creation order.
+    pub async fn state(&self) -> Value {
+        self.get_json("state").await
+    }
+
+    async fn post(&self, path: &str, body: Value) {
+        self.http
+            .post(format!("{}/_emulator/{path}", self.url))
+            .json(&body)
+            .send()
+            .await
+            .and_then(|r| r.error_for_status())
+            .unwrap_or_else(|e| panic!("emulator {path}: {e}"));
+    }
+
+    /// Clears the log, the stats and the rate window (not the directory).
+    pub async fn reset(&self) {
+        self.post("reset", json!({})).await;
+    }
+
+    /// Adds `ms` to every SCIM request from now on.
+    pub async fn set_latency(&self, ms: u64) {
+        self.post("faults", json!({ "latency_ms": ms })).await;
+    }
+
+    /// One SCIM request sent directly: the first page of users at the page maximum.
+    pub async fn first_page_direct(&self) -> Duration {
+        let started = Instant::now();
+        let body = self
+            .http
+            .get(format!(
+                "{}/Users?startIndex=1&itemsPerPage=100",
+                self.scim_base()
+            ))
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .and_then(|r| r.error_for_status())
+            .expect("a direct SCIM page")
+            .bytes()
+            .await
+            .expect("its body");
+        assert!(!body.is_empty());
+        started.elapsed()
+    }
+}
+
+/// The gateway budget a row configures.
+#[derive(Clone, Debug)]
+pub struct BudgetSpec {
+    pub limit: u32,
+    pub window: String,
+    pub background_share: f64,
+}
+
+impl BudgetSpec {
+    pub fn new(limit: u32, window: &str, background_share: f64) -> BudgetSpec {
+        BudgetSpec {
+            limit,
+            window: window.to_owned(),
+            background_share,
+        }
+    }
+}
+
+/// `scimgate serve` for one organization (the emulator's), and a GraphQL client for it.
+pub struct Gateway {
+    pub proc: Proc,
+    pub gql: Gql,
+    /// From spawning the process to `/healthz` answering.
+    pub up_in: Duration,
+}
+
+const KEY_ENV: &str = "BENCH_SCIM_KEY";
+
+impl Gateway {
+    pub async fn start(env: &Env, emu: &Emulator, budget: &BudgetSpec) -> Gateway {
+        let port = free_port();
+        let config = config_toml(port, &emu.scim_base(), budget, env.api_key.as_ref());
+        let path = env.log_path("gateway").with_extension("toml");
+        std::fs::write(&path, config).expect("write the gateway config");
+        let spawned = Instant::now();
+        let mut cmd = Command::new(BIN);
+        cmd.arg("serve")
+            .arg("--config")
+            .arg(&path)
+            .env(KEY_ENV, &emu.token);
+        let mut proc = Proc::spawn("scimgate serve", cmd, env.log_path("gateway"));
+        let url = format!("http://127.0.0.1:{port}");
+        proc.wait_until_up(&env.http, &format!("{url}/healthz"))
+            .await;
+        Gateway {
+            proc,
+            up_in: spawned.elapsed(),
+            gql: Gql::new(
+                env.http.clone(),
+                &url,
+                env.api_key.as_ref().map(|k| k.key.clone()),
+            ),
+        }
+    }
+}
+
+/// The gateway's configuration file: one org, the row's budget, a mirror that does not age
+/// during a row, and (with auth) the benchmark's key as an admin.
+fn config_toml(port: u16, base_url: &str, b: &BudgetSpec, key: Option<&ApiKey>) -> String {
+    let mut toml = format!(
+        r#"[server]
+listen = "127.0.0.1:{port}"
+graphiql = false
+shutdown_grace = "1s"
+
+[[orgs]]
+id = "bench"
+name = "Bench Org"
+base_url = "{base_url}"
+profile = "amplitude"
+key_env = "{KEY_ENV}"
+
+[orgs.budget]
+limit = {limit}
+window = "{window}"
+burst = 1
+background_share = {share:?}
+
+[orgs.mirror]
+max_age = "1h"
+"#,
+        limit = b.limit,
+        window = b.window,
+        share = b.background_share,
+    );
+    if let Some(key) = key {
+        toml.push_str(&format!(
+            r#"
+[[api_keys]]
+name = "bench"
+hash = "{}"
+role = "admin"
+orgs = ["*"]
+"#,
+            key.hash
+        ));
+    }
+    toml
+}
