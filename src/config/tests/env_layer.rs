@@ -99,7 +99,7 @@ fn org_is_defined_from_env_alone() {
     let vars = env(&[
         (
             "SCIMGATE_ORGS__ACME_EU__BASE_URL",
-            "https://core.eu.amplitude.com/scim/1/",
+            "https://scim-eu.example.com/scim/1/",
         ),
         ("SCIMGATE_ORGS__ACME_EU__KEY_ENV", "ACME_EU_KEY"),
         ("SCIMGATE_ORGS__ACME_EU__BUDGET__LIMIT", "45"),
@@ -108,7 +108,7 @@ fn org_is_defined_from_env_alone() {
     ]);
     let config = Config::load(None, &vars, &Overrides::default()).unwrap();
     let org = config.org("acme_eu").expect("the org from the environment");
-    assert_eq!(org.base_url, "https://core.eu.amplitude.com/scim/1");
+    assert_eq!(org.base_url, "https://scim-eu.example.com/scim/1");
     assert_eq!(org.budget.limit, 45);
     assert_eq!(org.key().expose_secret(), SECRET);
     let message = err(MINIMAL, &[("SCIMGATE_ORGS__GLOBEX__NAME", "Globex")]);

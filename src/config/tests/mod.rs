@@ -16,7 +16,7 @@ const SECRET: &str = "sk-live-7f3a9c-very-secret";
 const MINIMAL: &str = r#"
 [[orgs]]
 id = "acme"
-base_url = "https://core.amplitude.com/scim/1/"
+base_url = "https://scim.example.com/scim/1/"
 key_env = "ACME_KEY"
 "#;
 
@@ -78,7 +78,7 @@ fn defaults_fill_everything_not_given() {
     let org = config.org("acme").unwrap();
     assert_eq!(org.name, "acme");
     assert_eq!(
-        org.base_url, "https://core.amplitude.com/scim/1",
+        org.base_url, "https://scim.example.com/scim/1",
         "trailing slash trimmed"
     );
     assert_eq!(org.profile, Profile::Amplitude);
@@ -176,15 +176,15 @@ fn duplicate_and_invalid_org_ids_are_rejected() {
 #[test]
 fn bad_base_url_is_rejected() {
     for (url, reason) in [
-        ("core.amplitude.com/scim/1", "absolute URL"),
-        ("ftp://core.amplitude.com/scim/1", "http or https"),
+        ("scim.example.com/scim/1", "absolute URL"),
+        ("ftp://scim.example.com/scim/1", "http or https"),
         (
-            "https://admin:hunter2@core.amplitude.com/scim/1",
+            "https://admin:hunter2@scim.example.com/scim/1",
             "credentials",
         ),
-        ("https://core.amplitude.com/scim/1?x=1", "query"),
+        ("https://scim.example.com/scim/1?x=1", "query"),
     ] {
-        let text = MINIMAL.replace("https://core.amplitude.com/scim/1/", url);
+        let text = MINIMAL.replace("https://scim.example.com/scim/1/", url);
         let message = err(&text, &[]);
         assert!(message.contains(reason), "{url}: {message}");
         assert!(!message.contains("hunter2"), "{message}");
@@ -351,7 +351,7 @@ fn schema_matches_the_typed_tree() {
 #[test]
 fn missing_required_key_names_the_org() {
     let message = err(
-        &MINIMAL.replace("base_url = \"https://core.amplitude.com/scim/1/\"", ""),
+        &MINIMAL.replace("base_url = \"https://scim.example.com/scim/1/\"", ""),
         &[],
     );
     assert!(
