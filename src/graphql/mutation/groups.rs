@@ -4,8 +4,8 @@ use async_graphql::{Context, ID, InputObject, Object, Result};
 use serde::Serialize;
 
 use super::{
-    Call, UserError, UserErrorCode, WriteOptions, WriteOutcome, check_count, check_name, group_of,
-    org_of, payload, user_of, write_error,
+    Call, UserError, UserErrorCode, WriteOptions, check_count, check_name, group_of, org_of,
+    payload, user_of, write_error,
 };
 use crate::auth::Role;
 use crate::directory::{Directories, Directory};
@@ -170,10 +170,6 @@ async fn members(
     Ok(keys)
 }
 
-fn done<P>(p: P) -> Result<P, UserError> {
-    Ok(p)
-}
-
 #[Object]
 impl GroupMutation {
     /// Creates a group (`POST /Groups`) with existing users as members. In Amplitude a group is
@@ -199,12 +195,7 @@ impl GroupMutation {
                 let rec = dir.create_group(&name, &keys).await.map_err(|e| {
                     write_error(e, &["input", "name"], &format!("the group {name:?}"))
                 })?;
-                done(CreateGroupPayload {
-                    client_mutation_id: None,
-                    outcome: WriteOutcome::Success,
-                    user_errors: vec![],
-                    group: Some(Group { dir, rec }),
-                })
+                Ok(CreateGroupPayload::success(Some(Group { dir, rec })))
             })
             .await
     }
@@ -225,12 +216,7 @@ impl GroupMutation {
                     .rename_group(&id, &name)
                     .await
                     .map_err(|e| write_error(e, &["input", "id"], "the group"))?;
-                done(RenameGroupPayload {
-                    client_mutation_id: None,
-                    outcome: WriteOutcome::Success,
-                    user_errors: vec![],
-                    group: Some(Group { dir, rec }),
-                })
+                Ok(RenameGroupPayload::success(Some(Group { dir, rec })))
             })
             .await
     }
@@ -250,12 +236,7 @@ impl GroupMutation {
                     .await
                     .map_err(|e| write_error(e, &["input", "id"], "the group"))?;
                 let deleted = ID(GlobalId::new(Kind::Group, dir.org_id(), &id).encode());
-                done(DeleteGroupPayload {
-                    client_mutation_id: None,
-                    outcome: WriteOutcome::Success,
-                    user_errors: vec![],
-                    deleted_group_id: Some(deleted),
-                })
+                Ok(DeleteGroupPayload::success(Some(deleted)))
             })
             .await
     }
@@ -276,12 +257,7 @@ impl GroupMutation {
                     .add_members(&id, &keys)
                     .await
                     .map_err(|e| write_error(e, &["input", "groupId"], "the group"))?;
-                done(AddGroupMembersPayload {
-                    client_mutation_id: None,
-                    outcome: WriteOutcome::Success,
-                    user_errors: vec![],
-                    group: Some(Group { dir, rec }),
-                })
+                Ok(AddGroupMembersPayload::success(Some(Group { dir, rec })))
             })
             .await
     }
@@ -303,12 +279,7 @@ impl GroupMutation {
                     .remove_members(&id, &keys)
                     .await
                     .map_err(|e| write_error(e, &["input", "groupId"], "the group"))?;
-                done(RemoveGroupMembersPayload {
-                    client_mutation_id: None,
-                    outcome: WriteOutcome::Success,
-                    user_errors: vec![],
-                    group: Some(Group { dir, rec }),
-                })
+                Ok(RemoveGroupMembersPayload::success(Some(Group { dir, rec })))
             })
             .await
     }
@@ -332,15 +303,12 @@ impl GroupMutation {
                 let (calls, seconds) = dir.refresh_estimate();
                 let already_running = dir.state().refreshing;
                 dir.start_refresh();
-                done(RefreshDirectoryPayload {
-                    client_mutation_id: None,
-                    outcome: WriteOutcome::Success,
-                    user_errors: vec![],
-                    org: Some(Org { dir }),
-                    estimated_calls: calls as i32,
-                    estimated_seconds: seconds,
+                Ok(RefreshDirectoryPayload::success(
+                    Some(Org { dir }),
+                    calls as i32,
+                    seconds,
                     already_running,
-                })
+                ))
             })
             .await
     }

@@ -195,6 +195,19 @@ macro_rules! payload {
             $($(#[$fdoc])* pub $field: $ty,)*
         }
 
+        impl $name {
+            /// A payload for a write that succeeded, with its objects.
+            #[allow(dead_code)]
+            pub fn success($($field: $ty),*) -> $name {
+                $name {
+                    client_mutation_id: None,
+                    outcome: $crate::graphql::mutation::WriteOutcome::Success,
+                    user_errors: Vec::new(),
+                    $($field,)*
+                }
+            }
+        }
+
         impl $crate::graphql::mutation::Payload for $name {
             fn failed(error: $crate::graphql::mutation::UserError) -> $name {
                 $name {

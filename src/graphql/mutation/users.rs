@@ -195,12 +195,7 @@ impl UserMutation {
                     .update_user(&user_key, given.as_deref(), family.as_deref())
                     .await
                     .map_err(|e| write_error(e, &["input", "id"], "the user"))?;
-                Ok(UpdateUserPayload {
-                    client_mutation_id: None,
-                    outcome: WriteOutcome::Success,
-                    user_errors: vec![],
-                    user: Some(User { dir, rec }),
-                })
+                Ok(UpdateUserPayload::success(Some(User { dir, rec })))
             })
             .await
     }
@@ -223,12 +218,7 @@ impl UserMutation {
                     .deactivate_user(&user_key)
                     .await
                     .map_err(|e| write_error(e, &["input", "id"], "the user"))?;
-                Ok(DeactivateUserPayload {
-                    client_mutation_id: None,
-                    outcome: WriteOutcome::Success,
-                    user_errors: vec![],
-                    user: Some(User { dir, rec }),
-                })
+                Ok(DeactivateUserPayload::success(Some(User { dir, rec })))
             })
             .await
     }
@@ -250,12 +240,7 @@ impl UserMutation {
                     .await
                     .map_err(|e| write_error(e, &["input", "id"], "the user"))?;
                 let id = ID(GlobalId::new(Kind::User, dir.org_id(), &user_key).encode());
-                Ok(DeleteUserPayload {
-                    client_mutation_id: None,
-                    outcome: WriteOutcome::Success,
-                    user_errors: vec![],
-                    deleted_user_id: Some(id),
-                })
+                Ok(DeleteUserPayload::success(Some(id)))
             })
             .await
     }
