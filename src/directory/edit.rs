@@ -32,11 +32,12 @@ pub enum Change {
 impl Builder {
     fn from_snapshot(s: &Arc<Snapshot>, emails_are_keys: bool) -> Builder {
         let mut b = Builder::new(Some(s.clone()), emails_are_keys);
+        // Records are shared, not copied: a change replaces the records it touches.
         for u in s.users() {
-            b.add_user((**u).clone());
+            b.add_user(u.clone());
         }
         for g in s.groups() {
-            b.add_group((**g).clone());
+            b.add_group(g.clone());
         }
         if s.groups_loaded {
             b.groups_done();
@@ -60,7 +61,7 @@ pub fn apply(snapshot: &Arc<Snapshot>, changes: &[Change], emails_are_keys: bool
         match change {
             Change::UpsertUser(rec) => {
                 let mut rec = (**rec).clone();
-                rec.seq = b.seq_for(&rec.key);
+                rec.seq = b.seq_for(rec.key());
                 b.add_user(rec);
             }
             Change::RemoveUser(key) => {
@@ -77,9 +78,7 @@ pub fn apply(snapshot: &Arc<Snapshot>, changes: &[Change], emails_are_keys: bool
             Change::RemoveGroup(id) => b.remove_group(id),
             Change::AddMembers { group, keys } => edit_group(&mut b, group, |g| {
                 for key in keys {
-                    if !g.member_keys.contains(key) {
-                        g.member_keys.push(key.clone());
-                    }
+                    g.member_keys.push(key);
                 }
                 g.fetched_at = SystemTime::now();
             }),
@@ -93,7 +92,7 @@ pub fn apply(snapshot: &Arc<Snapshot>, changes: &[Change], emails_are_keys: bool
 }
 
 fn remove_members(g: &mut GroupRec, keys: &[String]) {
-    g.member_keys.retain(|k| !keys.contains(k));
+    g.member_keys.retain(|k| !keys.iter().any(|key| key == k));
 }
 
 impl Builder {

@@ -5,6 +5,8 @@ mod edit;
 mod error;
 mod events;
 mod group_writes;
+mod index;
+mod packed;
 mod points;
 mod query;
 mod reads;
@@ -25,6 +27,7 @@ use crate::scim::{Profile, ScimClient};
 
 pub use error::{DirectoryError, WriteError};
 pub use events::{ChangeEvent, EventKind};
+pub use packed::PackedList;
 pub use points::PointCache;
 pub use query::{
     GroupOrderField, Page, PageArgs, SortKey, UserFilter, UserOrderField, group_sort_key,

@@ -73,16 +73,16 @@ pub fn user_sort_key(field: UserOrderField, u: &UserRec) -> SortKey {
     let text = |parts: [&str; 3]| SortKey::Text(parts.iter().map(|s| (*s).to_owned()).collect());
     match field {
         UserOrderField::Directory => SortKey::Seq(u.seq),
-        UserOrderField::Email => text([&u.email_lc, "", &u.key]),
+        UserOrderField::Email => text([u.email_lc(), "", u.key()]),
         UserOrderField::FamilyName => text([
-            name_key(&u.family_lc, u.placeholder),
-            name_key(&u.given_lc, u.placeholder),
-            &u.key,
+            name_key(u.family_lc(), u.placeholder()),
+            name_key(u.given_lc(), u.placeholder()),
+            u.key(),
         ]),
         UserOrderField::GivenName => text([
-            name_key(&u.given_lc, u.placeholder),
-            name_key(&u.family_lc, u.placeholder),
-            &u.key,
+            name_key(u.given_lc(), u.placeholder()),
+            name_key(u.family_lc(), u.placeholder()),
+            u.key(),
         ]),
     }
 }
@@ -180,7 +180,7 @@ impl Snapshot {
             }
         }
         if let Some(status) = filter.status {
-            if u.status(invited.contains(&u.key)) != status {
+            if u.status(invited.contains(u.key())) != status {
                 return false;
             }
         }
@@ -188,16 +188,12 @@ impl Snapshot {
             let Some(gi) = self.group_index.get(group) else {
                 return false;
             };
-            if !self
-                .memberships
-                .get(&u.key)
-                .is_some_and(|gs| gs.contains(gi))
-            {
+            if !self.group_positions_of(u.key()).contains(gi) {
                 return false;
             }
         }
         if let Some(none) = filter.in_no_group {
-            if self.is_member_of_any(&u.key) == none {
+            if self.is_member_of_any(u.key()) == none {
                 return false;
             }
         }
@@ -327,7 +323,7 @@ impl Snapshot {
             })
             .collect();
         list.sort_by_cached_key(|u| user_sort_key(UserOrderField::Email, u));
-        list.dedup_by(|a, b| a.key == b.key);
+        list.dedup_by(|a, b| a.key() == b.key());
         slice(
             &list,
             |u| user_sort_key(UserOrderField::Email, u),

@@ -2,10 +2,12 @@
 //! user → groups index and the sorted orders connections page through. Replaced whole, never
 //! edited in place, so a reader holding one sees a consistent directory.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::SystemTime;
 
+use super::index::{KeyIndex, Memberships};
 use super::record::{GroupRec, UserRec};
 
 #[derive(Default)]
@@ -19,17 +21,17 @@ pub struct Snapshot {
     /// `totalResults` of the user list as the upstream last reported it.
     pub upstream_user_total: Option<u64>,
     pub(super) users: Vec<Arc<UserRec>>,
-    pub(super) user_index: HashMap<String, u32>,
+    pub(super) user_index: KeyIndex,
     /// E-mail → position, where ids are not e-mails (RFC 7644 profile).
-    pub(super) email_index: Option<HashMap<String, u32>>,
+    pub(super) email_index: Option<KeyIndex>,
     pub(super) by_email: Vec<u32>,
     pub(super) by_family: Vec<u32>,
     pub(super) by_given: Vec<u32>,
     pub(super) groups: Vec<Arc<GroupRec>>,
     pub(super) group_index: HashMap<String, u32>,
     pub(super) groups_by_name: Vec<u32>,
-    /// User key → positions of the groups the user is a member of, sorted by group name.
-    pub(super) memberships: HashMap<String, Vec<u32>>,
+    /// User → positions of the groups the user is a member of, sorted by group name.
+    pub(super) memberships: Memberships,
 }
 
 impl Snapshot {
@@ -49,13 +51,20 @@ impl Snapshot {
         &self.groups
     }
 
+    /// The position of a user in `users`.
+    pub(super) fn user_position(&self, key: &str) -> Option<usize> {
+        self.user_index.find(key, |i| self.users[i].key())
+    }
+
     pub fn user_by_key(&self, key: &str) -> Option<&Arc<UserRec>> {
-        self.user_index.get(key).map(|i| &self.users[*i as usize])
+        self.user_position(key).map(|i| &self.users[i])
     }
 
     pub fn user_by_email(&self, email_lc: &str) -> Option<&Arc<UserRec>> {
         match &self.email_index {
-            Some(index) => index.get(email_lc).map(|i| &self.users[*i as usize]),
+            Some(index) => index
+                .find(email_lc, |i| self.users[i].email_lc())
+                .map(|i| &self.users[i]),
             None => self.user_by_key(email_lc),
         }
     }
@@ -64,19 +73,29 @@ impl Snapshot {
         self.group_index.get(id).map(|i| &self.groups[*i as usize])
     }
 
+    /// Positions of the groups a user is a member of, by name. A member the user list does
+    /// not show (rare) is looked up in the groups' member lists.
+    pub(super) fn group_positions_of(&self, user_key: &str) -> Cow<'_, [u32]> {
+        match self.user_position(user_key) {
+            Some(u) => Cow::Borrowed(self.memberships.of(u)),
+            None => Cow::Owned(
+                self.groups_by_name
+                    .iter()
+                    .copied()
+                    .filter(|g| self.groups[*g as usize].member_keys.contains(user_key))
+                    .collect(),
+            ),
+        }
+    }
+
     /// The groups a user is a member of, by name.
     pub fn groups_of(&self, user_key: &str) -> impl Iterator<Item = &Arc<GroupRec>> {
-        self.memberships
-            .get(user_key)
-            .into_iter()
-            .flatten()
-            .map(|i| &self.groups[*i as usize])
+        let positions = self.group_positions_of(user_key);
+        (0..positions.len()).map(move |i| &self.groups[positions[i] as usize])
     }
 
     pub fn is_member_of_any(&self, user_key: &str) -> bool {
-        self.memberships
-            .get(user_key)
-            .is_some_and(|g| !g.is_empty())
+        !self.group_positions_of(user_key).is_empty()
     }
 
     pub(super) fn empty() -> Snapshot {
@@ -90,7 +109,7 @@ pub(super) struct Builder {
     next_seq: u64,
     emails_are_keys: bool,
     users: Vec<Arc<UserRec>>,
-    user_index: HashMap<String, u32>,
+    user_index: KeyIndex,
     groups: Vec<Arc<GroupRec>>,
     groups_loaded: bool,
     pub upstream_user_total: Option<u64>,
@@ -107,7 +126,7 @@ impl Builder {
             next_seq,
             emails_are_keys,
             users: Vec::new(),
-            user_index: HashMap::new(),
+            user_index: KeyIndex::default(),
             groups: Vec::new(),
             groups_loaded: false,
             upstream_user_total: None,
@@ -124,23 +143,26 @@ impl Builder {
         seq
     }
 
-    pub fn add_user(&mut self, rec: UserRec) {
+    pub fn add_user(&mut self, rec: impl Into<Arc<UserRec>>) {
+        let rec = rec.into();
         // Offset paging over a changing directory can deliver a user twice: keep the newest.
-        match self.user_index.get(&rec.key) {
-            Some(i) => self.users[*i as usize] = Arc::new(rec),
+        let users = &self.users;
+        match self.user_index.find(rec.key(), |i| users[i].key()) {
+            Some(i) => self.users[i] = rec,
             None => {
-                self.user_index
-                    .insert(rec.key.clone(), self.users.len() as u32);
-                self.users.push(Arc::new(rec));
+                self.users.push(rec);
+                let users = &self.users;
+                self.user_index.insert(users.len() - 1, &|i| users[i].key());
             }
         }
     }
 
-    pub fn add_group(&mut self, rec: GroupRec) {
+    pub fn add_group(&mut self, rec: impl Into<Arc<GroupRec>>) {
+        let rec = rec.into();
         if let Some(existing) = self.groups.iter_mut().find(|g| g.id == rec.id) {
-            *existing = Arc::new(rec);
+            *existing = rec;
         } else {
-            self.groups.push(Arc::new(rec));
+            self.groups.push(rec);
         }
     }
 
@@ -155,20 +177,17 @@ impl Builder {
     pub fn group_ids_with_member(&self, key: &str) -> Vec<String> {
         self.groups
             .iter()
-            .filter(|g| g.member_keys.iter().any(|k| k == key))
+            .filter(|g| g.member_keys.contains(key))
             .map(|g| g.id.clone())
             .collect()
     }
 
     pub fn remove_user(&mut self, key: &str) {
-        if self.user_index.remove(key).is_some() {
-            self.users.retain(|u| u.key != key);
-            self.user_index = self
-                .users
-                .iter()
-                .enumerate()
-                .map(|(i, u)| (u.key.clone(), i as u32))
-                .collect();
+        let users = &self.users;
+        if self.user_index.find(key, |i| users[i].key()).is_some() {
+            self.users.retain(|u| u.key() != key);
+            let users = &self.users;
+            self.user_index = KeyIndex::build(users.len(), |i| users[i].key());
         }
     }
 
@@ -187,19 +206,16 @@ impl Builder {
     /// A snapshot of what has arrived so far (for a cold load) or of everything (`complete`).
     pub fn snapshot(&self, complete: bool, fetched_at: Option<SystemTime>) -> Snapshot {
         let mut users = self.users.clone();
-        users.sort_by_key(|u| u.seq);
-        let user_index: HashMap<String, u32> = users
-            .iter()
-            .enumerate()
-            .map(|(i, u)| (u.key.clone(), i as u32))
-            .collect();
-        let email_index = (!self.emails_are_keys).then(|| {
-            users
-                .iter()
-                .enumerate()
-                .map(|(i, u)| (u.email_lc.clone(), i as u32))
-                .collect()
-        });
+        // Users arrive in upstream order, which is the order of their numbers unless the
+        // directory changed between two refreshes; only then do positions move.
+        let user_index = if users.is_sorted_by_key(|u| u.seq) {
+            self.user_index.clone()
+        } else {
+            users.sort_by_key(|u| u.seq);
+            KeyIndex::build(users.len(), |i| users[i].key())
+        };
+        let email_index =
+            (!self.emails_are_keys).then(|| KeyIndex::build(users.len(), |i| users[i].email_lc()));
         let mut groups = self.groups.clone();
         groups.sort_by_key(|g| g.seq);
         let group_index = groups
@@ -212,27 +228,28 @@ impl Builder {
             let (a, b) = (&groups[*a as usize], &groups[*b as usize]);
             (&a.name_lc, &a.id).cmp(&(&b.name_lc, &b.id))
         });
-        let mut memberships: HashMap<String, Vec<u32>> = HashMap::new();
-        for gi in &groups_by_name {
-            for member in &groups[*gi as usize].member_keys {
-                memberships.entry(member.clone()).or_default().push(*gi);
-            }
-        }
+        let memberships = Memberships::build(
+            users.len(),
+            groups_by_name
+                .iter()
+                .map(|gi| (*gi, groups[*gi as usize].member_keys.iter())),
+            |key| user_index.find(key, |i| users[i].key()),
+        );
         let (by_email, by_family, by_given) = if complete {
             (
-                sorted(&users, |u| (&u.email_lc, "", &u.key)),
+                sorted(&users, |u| (u.email_lc(), "", u.key())),
                 sorted(&users, |u| {
                     (
-                        name_key(&u.family_lc, u.placeholder),
-                        name_key(&u.given_lc, u.placeholder),
-                        &u.key,
+                        name_key(u.family_lc(), u.placeholder()),
+                        name_key(u.given_lc(), u.placeholder()),
+                        u.key(),
                     )
                 }),
                 sorted(&users, |u| {
                     (
-                        name_key(&u.given_lc, u.placeholder),
-                        name_key(&u.family_lc, u.placeholder),
-                        &u.key,
+                        name_key(u.given_lc(), u.placeholder()),
+                        name_key(u.family_lc(), u.placeholder()),
+                        u.key(),
                     )
                 }),
             )

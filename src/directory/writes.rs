@@ -161,10 +161,10 @@ impl Directory {
                 // The upstream echoes the request, or shows placeholders: keep the names asked for.
                 shown.name = user.name.clone();
                 let rec = self.rec_from(shown);
-                self.invites().insert(rec.key.clone());
+                self.invites().insert(rec.key().to_owned());
                 self.commit(
                     vec![Change::UpsertUser(rec.clone())],
-                    vec![(EventKind::UserInvited, rec.key.clone(), vec![])],
+                    vec![(EventKind::UserInvited, rec.key().to_owned(), vec![])],
                 )
                 .await;
                 Ok(rec)
@@ -237,7 +237,7 @@ impl Directory {
         let rec = Arc::new(rec);
         self.commit(
             vec![Change::UpsertUser(rec.clone())],
-            vec![(EventKind::UserUpdated, rec.key.clone(), vec![])],
+            vec![(EventKind::UserUpdated, rec.key().to_owned(), vec![])],
         )
         .await;
         Ok(rec)
@@ -274,13 +274,13 @@ impl Directory {
         rec.seq = current.seq;
         let rec = Arc::new(rec);
         let change = if self.profile().user_id_is_email() {
-            Change::RemoveUser(rec.key.clone())
+            Change::RemoveUser(rec.key().to_owned())
         } else {
             Change::UpsertUser(rec.clone())
         };
         self.commit(
             vec![change],
-            vec![(EventKind::UserDeactivated, rec.key.clone(), vec![])],
+            vec![(EventKind::UserDeactivated, rec.key().to_owned(), vec![])],
         )
         .await;
         Ok(rec)

@@ -147,7 +147,7 @@ async fn members(
         let (_, key) = user_of(dirs, id, Some(dir), &field).await?;
         if known {
             match dir.user(&key).await {
-                Ok(Some(u)) => keys.push(u.key.clone()),
+                Ok(Some(u)) => keys.push(u.key().to_owned()),
                 Ok(None) => {
                     return Err(UserError::new(
                         UserErrorCode::NotFound,

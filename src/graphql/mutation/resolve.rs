@@ -123,7 +123,7 @@ pub async fn user_of(
                 // Ids are opaque here: find the user by e-mail.
                 match dir.user_by_email(email).await {
                     Ok(Some(u)) => {
-                        let key = u.key.clone();
+                        let key = u.key().to_owned();
                         (dir, key)
                     }
                     Ok(None) => {

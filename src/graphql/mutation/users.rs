@@ -281,7 +281,7 @@ async fn invite(
         .await
         .map_err(|e| write_error(e, &["input", "email"], &format!("the user {email}")))?;
     let adds = groups.iter().map(|(i, gid)| {
-        let (dir, key) = (dir.clone(), rec.key.clone());
+        let (dir, key) = (dir.clone(), rec.key().to_owned());
         async move { (*i, gid, dir.add_members(gid, &[key]).await) }
     });
     let mut user_errors = Vec::new();
@@ -300,7 +300,11 @@ async fn invite(
         }
     }
     // The user as the mirror now has it.
-    let rec = dir.snapshot().user_by_key(&rec.key).cloned().unwrap_or(rec);
+    let rec = dir
+        .snapshot()
+        .user_by_key(rec.key())
+        .cloned()
+        .unwrap_or(rec);
     Ok(InviteUserPayload {
         client_mutation_id: None,
         outcome: if user_errors.is_empty() {
@@ -338,7 +342,7 @@ async fn deactivate_many(
                 let known = dir
                     .snapshot()
                     .user_by_key(&key)
-                    .map(|u| u.user.email().to_owned());
+                    .map(|u| u.email().to_owned());
                 if input.dry_run && known.is_none() && dir.snapshot().complete {
                     let e = UserError::new(
                         UserErrorCode::NotFound,
@@ -367,7 +371,7 @@ async fn deactivate_many(
             let field = ["input".to_owned(), "ids".to_owned(), i.to_string()];
             let field: Vec<&str> = field.iter().map(String::as_str).collect();
             match result {
-                Ok(rec) => results[i].email = Some(rec.user.email().to_owned()),
+                Ok(rec) => results[i].email = Some(rec.email().to_owned()),
                 Err(e) => {
                     let e = write_error(e, &field, "the user");
                     results[i].outcome = e.outcome();

@@ -64,10 +64,8 @@ impl Group {
 
     /// How many members the group has.
     async fn member_count(&self) -> i32 {
-        let mut keys: Vec<&String> = self.rec.member_keys.iter().collect();
-        keys.sort();
-        keys.dedup();
-        keys.len() as i32
+        // Each member is kept once (`PackedList`), even if the upstream lists one twice.
+        self.rec.member_keys.len() as i32
     }
 
     /// When this record was read from the upstream.

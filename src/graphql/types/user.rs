@@ -23,13 +23,13 @@ pub struct User {
 impl User {
     /// The user's global id.
     pub async fn id(&self) -> ID {
-        ID(GlobalId::new(Kind::User, self.dir.org_id(), &self.rec.key).encode())
+        ID(GlobalId::new(Kind::User, self.dir.org_id(), self.rec.key()).encode())
     }
 
     /// The primary e-mail address. In Amplitude it is the user's id and never changes: a new
     /// address means deleting the user and inviting the new one.
     async fn email(&self) -> &str {
-        self.rec.user.email()
+        self.rec.email()
     }
 
     /// The given name, or null while unknown (an invitee who has not signed up).
@@ -52,7 +52,7 @@ impl User {
     /// invitation this gateway sent that has not yet been seen accepted (real names).
     async fn status(&self) -> UserStatus {
         self.rec
-            .status(self.dir.has_open_invite(&self.rec.key))
+            .status(self.dir.has_open_invite(self.rec.key()))
             .into()
     }
 
@@ -71,7 +71,7 @@ impl User {
             .snapshot_with_groups()
             .await
             .map_err(|e| errors::directory(dir.org_id(), e))?;
-        let page = snapshot.page_user_groups(&self.rec.key, &args);
+        let page = snapshot.page_user_groups(self.rec.key(), &args);
         Ok(GroupConnection::new(tag, page, |rec| Group {
             dir: dir.clone(),
             rec,
