@@ -34,7 +34,7 @@ pub fn build_schema(dirs: Directories, limits: &LimitsConfig) -> GatewaySchema {
         Duration::from_secs(24 * 3600),
         100_000,
     ))
-    .extension(limits::QueryLimits(Arc::new(limits.clone())))
+    .data(Arc::new(limits.clone()))
     // A backstop behind the limits extension, against recursion in the executor.
     .limit_recursive_depth(64);
     if !limits.introspection {
@@ -51,16 +51,21 @@ pub fn sdl() -> String {
     build_schema(Directories::default(), &LimitsConfig::default()).sdl()
 }
 
-/// Prepares a request for one client: its principal, only the organizations it may reach
-/// (others look absent), and its per-request DataLoader over those.
+/// Prepares a request for one client: checks it against the limits, then gives it its
+/// principal, only the organizations it may reach (others look absent), and its per-request
+/// DataLoader over those. A request over a limit gets the response to send instead.
 pub fn prepare(
-    request: async_graphql::Request,
+    mut request: async_graphql::Request,
     schema: &GatewaySchema,
     principal: &Principal,
-) -> async_graphql::Request {
+) -> Result<async_graphql::Request, async_graphql::Response> {
+    if let Some(limits) = schema.data::<Arc<LimitsConfig>>() {
+        limits::check(&mut request, limits)
+            .map_err(|e| async_graphql::Response::from_errors(vec![e]))?;
+    }
     let all = schema.data::<Directories>().cloned().unwrap_or_default();
     let visible = all.visible_to(|org| principal.orgs.allows(org));
-    loaders::attach(request, &visible)
+    Ok(loaders::attach(request, &visible)
         .data(visible)
-        .data(principal.clone())
+        .data(principal.clone()))
 }

@@ -239,8 +239,10 @@ async fn execute(
     gql: bool,
     id: &RequestId,
 ) -> (StatusCode, String) {
-    let request = graphql::prepare(request, &state.schema, principal);
-    let response = state.schema.execute(request).await;
+    let response = match graphql::prepare(request, &state.schema, principal) {
+        Ok(request) => state.schema.execute(request).await,
+        Err(refused) => refused,
+    };
     // A request that failed before execution (parse, limits, validation) has no data at all.
     let request_failed = response.data == async_graphql::Value::Null && !response.errors.is_empty();
     let status = if gql && request_failed {
