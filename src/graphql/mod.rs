@@ -53,15 +53,14 @@ pub fn sdl() -> String {
 
 /// Prepares a request for one client: checks it against the limits, then gives it its
 /// principal, only the organizations it may reach (others look absent), and its per-request
-/// DataLoader over those. A request over a limit gets the response to send instead.
+/// DataLoader over those. A request over a limit gets the error to answer with instead.
 pub fn prepare(
     mut request: async_graphql::Request,
     schema: &GatewaySchema,
     principal: &Principal,
-) -> Result<async_graphql::Request, async_graphql::Response> {
+) -> Result<async_graphql::Request, async_graphql::ServerError> {
     if let Some(limits) = schema.data::<Arc<LimitsConfig>>() {
-        limits::check(&mut request, limits)
-            .map_err(|e| async_graphql::Response::from_errors(vec![e]))?;
+        limits::check(&mut request, limits)?;
     }
     let all = schema.data::<Directories>().cloned().unwrap_or_default();
     let visible = all.visible_to(|org| principal.orgs.allows(org));

@@ -241,7 +241,7 @@ async fn execute(
 ) -> (StatusCode, String) {
     let response = match graphql::prepare(request, &state.schema, principal) {
         Ok(request) => state.schema.execute(request).await,
-        Err(refused) => refused,
+        Err(refused) => async_graphql::Response::from_errors(vec![refused]),
     };
     // A request that failed before execution (parse, limits, validation) has no data at all.
     let request_failed = response.data == async_graphql::Value::Null && !response.errors.is_empty();
