@@ -61,9 +61,11 @@ pub struct PageArgs {
     pub before: Option<SortKey>,
 }
 
+/// One page: the items in order. Their positions (cursors) are computed from an item only
+/// when a client asks for one, with `user_sort_key` or `group_sort_key`.
 #[derive(Debug)]
 pub struct Page<T> {
-    pub items: Vec<(SortKey, T)>,
+    pub items: Vec<T>,
     pub has_previous_page: bool,
     pub has_next_page: bool,
     pub total: usize,
@@ -149,10 +151,20 @@ pub fn slice_view<'a, T: Clone + 'a>(
         start = start.max(end.saturating_sub(last));
     }
     Page {
-        items: (start..end).map(|i| (key(at(i)), at(i).clone())).collect(),
+        items: (start..end).map(|i| at(i).clone()).collect(),
         has_previous_page: start > 0,
         has_next_page: end < len,
         total: len,
+    }
+}
+
+/// A page of borrowed records as a page of shared ones.
+fn owned<T>(page: Page<&Arc<T>>) -> Page<Arc<T>> {
+    Page {
+        items: page.items.into_iter().cloned().collect(),
+        has_previous_page: page.has_previous_page,
+        has_next_page: page.has_next_page,
+        total: page.total,
     }
 }
 
@@ -273,16 +285,7 @@ impl Snapshot {
             list.reverse();
         }
         let page = slice(&list, |g| group_sort_key(field, g), desc, args);
-        Page {
-            items: page
-                .items
-                .into_iter()
-                .map(|(k, g)| (k, g.clone()))
-                .collect(),
-            has_previous_page: page.has_previous_page,
-            has_next_page: page.has_next_page,
-            total: page.total,
-        }
+        owned(page)
     }
 
     /// The groups of one user, by name.
@@ -294,16 +297,7 @@ impl Snapshot {
             false,
             args,
         );
-        Page {
-            items: page
-                .items
-                .into_iter()
-                .map(|(k, g)| (k, g.clone()))
-                .collect(),
-            has_previous_page: page.has_previous_page,
-            has_next_page: page.has_next_page,
-            total: page.total,
-        }
+        owned(page)
     }
 
     /// The members of a group as users, by e-mail. A member the user list does not show (an
@@ -322,7 +316,8 @@ impl Snapshot {
                 None => Arc::new(stand_in(key, None)),
             })
             .collect();
-        list.sort_by_cached_key(|u| user_sort_key(UserOrderField::Email, u));
+        // The order of `user_sort_key(Email, _)`, compared without building the keys.
+        list.sort_by(|a, b| (a.email_lc(), a.key()).cmp(&(b.email_lc(), b.key())));
         list.dedup_by(|a, b| a.key() == b.key());
         slice(
             &list,

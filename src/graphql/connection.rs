@@ -1,29 +1,51 @@
 //! Relay cursor connections: argument checks, `PageInfo`, and the edge and connection types of
 //! users and groups.
 
+use std::sync::Arc;
+
 use async_graphql::{Result, SimpleObject};
 
 use super::errors::bad_input;
 use super::ids::{CursorError, decode_cursor, encode_cursor};
 use super::types::{Group, User};
-use crate::directory::{Page, PageArgs, SortKey};
+use crate::directory::{
+    GroupOrderField, GroupRec, Page, PageArgs, SortKey, UserOrderField, UserRec, group_sort_key,
+    user_sort_key,
+};
 
 /// The largest page a connection returns.
 pub const MAX_PAGE: i32 = 100;
 /// The page size when neither `first` nor `last` is given.
 pub const DEFAULT_PAGE: usize = 50;
 
-/// Where an item stands in an order; encoded into a cursor only when a client asks for it
-/// (most answers never show most of their cursors).
+/// An item of a page and the order it was paged in: enough to compute its position, which is
+/// done only when a client asks for a cursor (most answers show few of their cursors, and a
+/// name order's key is three strings).
+#[derive(Clone, Debug)]
+pub enum Anchor {
+    User(UserOrderField, Arc<UserRec>),
+    Group(GroupOrderField, Arc<GroupRec>),
+}
+
+impl Anchor {
+    fn key(&self) -> SortKey {
+        match self {
+            Anchor::User(field, u) => user_sort_key(*field, u),
+            Anchor::Group(field, g) => group_sort_key(*field, g),
+        }
+    }
+}
+
+/// Where an item stands in an order; encoded into a cursor only when asked for.
 #[derive(Clone, Debug)]
 pub struct Position {
     order: &'static str,
-    key: SortKey,
+    anchor: Anchor,
 }
 
 impl Position {
     fn cursor(&self) -> String {
-        encode_cursor(self.order, &self.key)
+        encode_cursor(self.order, &self.anchor.key())
     }
 }
 
@@ -104,24 +126,22 @@ pub fn page_args(
     })
 }
 
-fn page_info<T>(order: &'static str, page: &Page<T>) -> PageInfo {
+fn page_info<T>(order: &'static str, page: &Page<T>, anchor: impl Fn(&T) -> Anchor) -> PageInfo {
+    let position = |item: &T| Position {
+        order,
+        anchor: anchor(item),
+    };
     PageInfo {
         has_next_page: page.has_next_page,
         has_previous_page: page.has_previous_page,
-        start: page.items.first().map(|(key, _)| Position {
-            order,
-            key: key.clone(),
-        }),
-        end: page.items.last().map(|(key, _)| Position {
-            order,
-            key: key.clone(),
-        }),
+        start: page.items.first().map(position),
+        end: page.items.last().map(position),
     }
 }
 
 /// Declares an edge and a connection type for one node type.
 macro_rules! connection {
-    ($conn:ident, $edge:ident, $node:ty, $what:literal) => {
+    ($conn:ident, $edge:ident, $node:ty, $rec:ty, $field:ty, $anchor:path, $what:literal) => {
         #[doc = concat!("An edge to a ", $what, ": the item and where it stands.")]
         #[derive(SimpleObject)]
         #[graphql(complex)]
@@ -152,17 +172,27 @@ macro_rules! connection {
         }
 
         impl $conn {
-            pub fn new<I>(order: &'static str, page: Page<I>, node: impl Fn(I) -> $node) -> $conn {
-                let page_info = page_info(order, &page);
+            /// The connection of one page paged in `field` (whose cursor tag is `order`).
+            pub fn new(
+                order: &'static str,
+                field: $field,
+                page: Page<Arc<$rec>>,
+                node: impl Fn(Arc<$rec>) -> $node,
+            ) -> $conn {
+                let anchor = |rec: &Arc<$rec>| $anchor(field, rec.clone());
+                let page_info = page_info(order, &page, anchor);
                 $conn {
                     total_count: page.total as i32,
                     page_info,
                     edges: page
                         .items
                         .into_iter()
-                        .map(|(key, item)| $edge {
-                            position: Position { order, key },
-                            node: node(item),
+                        .map(|rec| $edge {
+                            position: Position {
+                                order,
+                                anchor: anchor(&rec),
+                            },
+                            node: node(rec),
                         })
                         .collect(),
                 }
@@ -171,5 +201,21 @@ macro_rules! connection {
     };
 }
 
-connection!(UserConnection, UserEdge, User, "user");
-connection!(GroupConnection, GroupEdge, Group, "group");
+connection!(
+    UserConnection,
+    UserEdge,
+    User,
+    UserRec,
+    UserOrderField,
+    Anchor::User,
+    "user"
+);
+connection!(
+    GroupConnection,
+    GroupEdge,
+    Group,
+    GroupRec,
+    GroupOrderField,
+    Anchor::Group,
+    "group"
+);

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use async_graphql::{ID, Json, Object, Result};
 
 use super::{DateTime, Org, Source, User};
-use crate::directory::{Directory, GroupRec};
+use crate::directory::{Directory, GroupRec, UserOrderField};
 use crate::graphql::connection::{UserConnection, page_args};
 use crate::graphql::errors;
 use crate::graphql::ids::{GlobalId, Kind};
@@ -56,10 +56,15 @@ impl Group {
         let page = snapshot.page_members(&self.rec, &args, |value, display| {
             dir.member_stand_in(value, display)
         });
-        Ok(UserConnection::new(tag, page, |rec| User {
-            dir: dir.clone(),
-            rec,
-        }))
+        Ok(UserConnection::new(
+            tag,
+            UserOrderField::Email,
+            page,
+            |rec| User {
+                dir: dir.clone(),
+                rec,
+            },
+        ))
     }
 
     /// How many members the group has.

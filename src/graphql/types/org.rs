@@ -120,10 +120,15 @@ impl Org {
             Default::default()
         };
         let page = snapshot.page_users(&filter, field.to_directory(), desc, &args, &invites);
-        Ok(UserConnection::new(field.tag(), page, |rec| User {
-            dir: dir.clone(),
-            rec,
-        }))
+        Ok(UserConnection::new(
+            field.tag(),
+            field.to_directory(),
+            page,
+            |rec| User {
+                dir: dir.clone(),
+                rec,
+            },
+        ))
     }
 
     /// One user by e-mail address (case-insensitive). Read from the mirror, else from the
@@ -175,10 +180,15 @@ impl Org {
             order.direction == OrderDirection::Desc,
             &args,
         );
-        Ok(GroupConnection::new(order.field.tag(), page, |rec| Group {
-            dir: dir.clone(),
-            rec,
-        }))
+        Ok(GroupConnection::new(
+            order.field.tag(),
+            order.field.to_directory(),
+            page,
+            |rec| Group {
+                dir: dir.clone(),
+                rec,
+            },
+        ))
     }
 
     /// One group, by its global id or by the upstream's group id.

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use async_graphql::{ID, Json, Object, Result};
 
 use super::{DateTime, Org, Source, UserStatus};
-use crate::directory::{Directory, UserRec};
+use crate::directory::{Directory, GroupOrderField, UserRec};
 use crate::graphql::connection::{GroupConnection, page_args};
 use crate::graphql::errors;
 use crate::graphql::ids::{GlobalId, Kind};
@@ -72,10 +72,15 @@ impl User {
             .await
             .map_err(|e| errors::directory(dir.org_id(), e))?;
         let page = snapshot.page_user_groups(self.rec.key(), &args);
-        Ok(GroupConnection::new(tag, page, |rec| Group {
-            dir: dir.clone(),
-            rec,
-        }))
+        Ok(GroupConnection::new(
+            tag,
+            GroupOrderField::Name,
+            page,
+            |rec| Group {
+                dir: dir.clone(),
+                rec,
+            },
+        ))
     }
 
     /// When this record was read from the upstream.
