@@ -195,7 +195,7 @@ impl UserMutation {
                     .update_user(&user_key, given.as_deref(), family.as_deref())
                     .await
                     .map_err(|e| write_error(e, &["input", "id"], "the user"))?;
-                Ok(UpdateUserPayload::success(Some(User { dir, rec })))
+                Ok(UpdateUserPayload::success(Some(User::new(dir, rec))))
             })
             .await
     }
@@ -218,7 +218,7 @@ impl UserMutation {
                     .deactivate_user(&user_key)
                     .await
                     .map_err(|e| write_error(e, &["input", "id"], "the user"))?;
-                Ok(DeactivateUserPayload::success(Some(User { dir, rec })))
+                Ok(DeactivateUserPayload::success(Some(User::new(dir, rec))))
             })
             .await
     }
@@ -313,7 +313,7 @@ async fn invite(
             WriteOutcome::Partial
         },
         user_errors,
-        user: Some(User { dir, rec }),
+        user: Some(User::new(dir, rec)),
         groups_applied,
     })
 }

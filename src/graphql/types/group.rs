@@ -61,8 +61,8 @@ impl Group {
             UserOrderField::Email,
             page,
             |rec| User {
-                dir: dir.clone(),
-                rec,
+                snapshot: Some(snapshot.clone()),
+                ..User::new(dir.clone(), rec)
             },
         ))
     }

@@ -125,8 +125,8 @@ impl Org {
             field.to_directory(),
             page,
             |rec| User {
-                dir: dir.clone(),
-                rec,
+                snapshot: Some(snapshot.clone()),
+                ..User::new(dir.clone(), rec)
             },
         ))
     }
@@ -145,10 +145,7 @@ impl Org {
             email,
         };
         Ok(match load_point(ctx, req).await? {
-            Some(Point::User(rec)) => Some(User {
-                dir: self.dir.clone(),
-                rec,
-            }),
+            Some(Point::User(rec)) => Some(User::new(self.dir.clone(), rec)),
             _ => None,
         })
     }

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use async_graphql::{ID, Json, Object, Result};
 
 use super::{DateTime, Org, Source, UserStatus};
-use crate::directory::{Directory, GroupOrderField, UserRec};
+use crate::directory::{Directory, GroupOrderField, Snapshot, UserRec};
 use crate::graphql::connection::{GroupConnection, page_args};
 use crate::graphql::errors;
 use crate::graphql::ids::{GlobalId, Kind};
@@ -16,6 +16,18 @@ use crate::graphql::types::Group;
 pub struct User {
     pub dir: Directory,
     pub rec: Arc<UserRec>,
+    /// The snapshot the user was paged from: its groups are answered from the same one.
+    pub snapshot: Option<Arc<Snapshot>>,
+}
+
+impl User {
+    pub fn new(dir: Directory, rec: Arc<UserRec>) -> User {
+        User {
+            dir,
+            rec,
+            snapshot: None,
+        }
+    }
 }
 
 /// A user of an organization: a member, or an invitee who has not joined yet.
@@ -67,10 +79,13 @@ impl User {
         let tag = "user-groups:NAME";
         let args = page_args(tag, first, after, last, before)?;
         let dir = &self.dir;
-        let snapshot = dir
-            .snapshot_with_groups()
-            .await
-            .map_err(|e| errors::directory(dir.org_id(), e))?;
+        let snapshot = match &self.snapshot {
+            Some(s) if s.groups_loaded => s.clone(),
+            _ => dir
+                .snapshot_with_groups()
+                .await
+                .map_err(|e| errors::directory(dir.org_id(), e))?,
+        };
         let page = snapshot.page_user_groups(self.rec.key(), &args);
         Ok(GroupConnection::new(
             tag,
