@@ -14,8 +14,9 @@ pub struct BudgetConfig {
     pub limit: u32,
     #[serde(with = "humantime_serde")]
     pub window: Duration,
-    /// Requests that may go out back to back when the budget is idle (default 1). A larger burst
-    /// lowers the sustained rate, since burst − 1 + window / T must stay ≤ limit.
+    /// Requests that may go out back to back when the budget is idle (default 2: a cold load
+    /// sends its first user page and first group page together). A larger burst lowers the
+    /// sustained rate, since burst − 1 + window / T must stay ≤ limit.
     pub burst: u32,
     /// The most of the window the background lane may use (0.0 to 1.0, default 0.5).
     pub background_share: f64,
@@ -31,7 +32,7 @@ impl Default for BudgetConfig {
         BudgetConfig {
             limit: 90,
             window: Duration::from_secs(60),
-            burst: 1,
+            burst: 2,
             background_share: 0.5,
             guard: None,
         }

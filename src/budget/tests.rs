@@ -239,7 +239,8 @@ async fn a_dropped_waiter_gives_up_its_place() {
 fn config_arithmetic_and_validation() {
     let cfg = BudgetConfig::default();
     assert_eq!(cfg.guard(), Duration::from_secs(2));
-    assert_eq!(cfg.emission_interval(), Duration::from_secs(62) / 90);
+    // The default burst of 2: T = (60 s + 2 s guard) / (90 - 2 + 1).
+    assert_eq!(cfg.emission_interval(), Duration::from_secs(62) / 89);
     let tests = config(20, 2_000, 5);
     assert_eq!(tests.guard(), Duration::from_millis(100));
     assert_eq!(tests.emission_interval(), Duration::from_millis(2_100) / 16);

@@ -148,3 +148,51 @@ async fn a_cold_first_page_is_served_from_one_upstream_page() {
         .collect();
     assert_eq!(got, first, "the upstream's first page, in its order");
 }
+
+#[tokio::test]
+async fn a_cold_first_page_with_groups_sends_both_first_pages_together() {
+    // A budget with a long emission interval (4 per 8 s, burst 2: T = 8.4 s / 3 = 2.8 s) and a
+    // slow upstream (300 ms): were the group page sent after the user page, it would reach the
+    // upstream a round trip later, or T later with a burst of 1.
+    let mut spec = OrgSpec::new("acme", 500, 10);
+    spec.budget = BudgetConfig {
+        background_share: 1.0,
+        ..BudgetConfig::new(4, Duration::from_secs(8))
+    };
+    assert_eq!(spec.budget.burst, 2, "the default burst");
+    let app = spawn_app(vec![spec]).await;
+    app.emulator().set_faults(Faults {
+        latency_ms: 300,
+        ..Faults::default()
+    });
+    let data = app
+        .data(
+            "{ org { users(first: 20) { edges { node { email groups { totalCount } } } } } }",
+            json!({}),
+        )
+        .await;
+    let edges = data["org"]["users"]["edges"].as_array().unwrap();
+    assert_eq!(edges.len(), 20);
+    assert!(
+        edges
+            .iter()
+            .any(|e| e["node"]["groups"]["totalCount"].as_i64() > Some(0)),
+        "memberships are known: {data}"
+    );
+    let log = app.emulator().requests();
+    let first = |what: &str| {
+        log.iter()
+            .find(|r| r.method == "GET" && r.path.contains(what))
+            .unwrap_or_else(|| panic!("a GET of {what}: {log:?}"))
+            .t_ms
+    };
+    let gap = first("/Users").abs_diff(first("/Groups"));
+    assert!(
+        gap < 150,
+        "the first user and group pages reached the upstream {gap} ms apart (a round trip is 300 ms, T 2,800 ms)"
+    );
+    assert!(
+        log.len() <= 3,
+        "answered before the rest of the directory was read: {log:?}"
+    );
+}
