@@ -54,8 +54,18 @@ fn edit_group(b: &mut Builder, id: &str, f: impl FnOnce(&mut GroupRec)) {
     }
 }
 
-/// `snapshot` with `changes` applied, in order.
+/// `snapshot` with `changes` applied, in order: patched in place on a copy where every change
+/// allows it (`Snapshot::patch`), else rebuilt.
 pub fn apply(snapshot: &Arc<Snapshot>, changes: &[Change], emails_are_keys: bool) -> Snapshot {
+    let mut copy = (**snapshot).clone();
+    if changes.iter().all(|change| copy.patch(change)) {
+        return copy;
+    }
+    rebuild(snapshot, changes, emails_are_keys)
+}
+
+/// `snapshot` with `changes` applied, in order, rebuilt from its records.
+pub fn rebuild(snapshot: &Arc<Snapshot>, changes: &[Change], emails_are_keys: bool) -> Snapshot {
     let mut b = Builder::from_snapshot(snapshot, emails_are_keys);
     for change in changes {
         match change {

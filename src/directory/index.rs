@@ -48,6 +48,22 @@ impl KeyIndex {
     }
 }
 
+impl KeyIndex {
+    /// Forgets position `pos` (whose key is `key`) and moves every later position down by one,
+    /// as `Vec::remove(pos)` does to the records.
+    pub fn remove_shifting(&mut self, key: &str, pos: usize) {
+        let hash = self.state.hash_one(key);
+        if let Ok(entry) = self.table.find_entry(hash, |&i| i as usize == pos) {
+            entry.remove();
+        }
+        for i in self.table.iter_mut() {
+            if *i as usize > pos {
+                *i -= 1;
+            }
+        }
+    }
+}
+
 /// Which groups each user is in: user `u`'s group positions are
 /// `groups[start[u]..start[u + 1]]`, in the order the groups were visited (by name). Members
 /// the user list does not show (yet, or at all) are not indexed: they are rare once a load is
@@ -91,6 +107,48 @@ impl Memberships {
         Memberships { start, groups }
     }
 
+    /// Adds group `group` to user `u`'s groups at index `at` of them.
+    pub fn insert(&mut self, u: usize, at: usize, group: u32) {
+        self.groups.insert(self.start[u] as usize + at, group);
+        for s in &mut self.start[u + 1..] {
+            *s += 1;
+        }
+    }
+
+    /// Takes group `group` out of user `u`'s groups; false if it was not there.
+    pub fn remove(&mut self, u: usize, group: u32) -> bool {
+        let Some(at) = self.of(u).iter().position(|g| *g == group) else {
+            return false;
+        };
+        self.groups.remove(self.start[u] as usize + at);
+        for s in &mut self.start[u + 1..] {
+            *s -= 1;
+        }
+        true
+    }
+
+    /// Appends a user (the next position) with these groups.
+    pub fn push_user(&mut self, groups: &[u32]) {
+        if self.start.is_empty() {
+            self.start.push(0);
+        }
+        self.groups.extend_from_slice(groups);
+        self.start.push(self.groups.len() as u32);
+    }
+
+    /// Removes user `u` and its memberships; later users move down one position.
+    pub fn remove_user(&mut self, u: usize) {
+        if u + 1 >= self.start.len() {
+            return;
+        }
+        let (from, to) = (self.start[u] as usize, self.start[u + 1] as usize);
+        self.groups.drain(from..to);
+        self.start.remove(u + 1);
+        for s in &mut self.start[u + 1..] {
+            *s -= (to - from) as u32;
+        }
+    }
+
     /// The groups of the user at position `u`.
     pub fn of(&self, u: usize) -> &[u32] {
         match (self.start.get(u), self.start.get(u + 1)) {
@@ -131,5 +189,32 @@ mod tests {
         assert_eq!(m.of(1), &[2, 0, 1]);
         assert_eq!(m.of(2), &[] as &[u32]);
         assert_eq!(m.of(3), &[] as &[u32]);
+
+        let mut m = m;
+        m.insert(2, 0, 4);
+        m.insert(1, 3, 5);
+        assert_eq!(
+            (m.of(0), m.of(1), m.of(2)),
+            (&[0][..], &[2, 0, 1, 5][..], &[4][..])
+        );
+        assert!(m.remove(1, 0) && !m.remove(1, 0));
+        m.push_user(&[1, 2]);
+        m.remove_user(0);
+        assert_eq!(
+            (m.of(0), m.of(1), m.of(2), m.of(3)),
+            (&[2, 1, 5][..], &[4][..], &[1, 2][..], &[][..])
+        );
+    }
+
+    #[test]
+    fn removing_a_position_shifts_the_later_ones() {
+        let mut keys = vec!["a", "b", "c", "d"];
+        let mut index = KeyIndex::build(keys.len(), |i| keys[i]);
+        index.remove_shifting("b", 1);
+        keys.remove(1);
+        for (i, k) in keys.iter().enumerate() {
+            assert_eq!(index.find(k, |i| keys[i]), Some(i));
+        }
+        assert_eq!(index.find("b", |i| keys[i]), None);
     }
 }

@@ -7,6 +7,7 @@ mod events;
 mod group_writes;
 mod index;
 mod packed;
+mod patch;
 mod points;
 mod query;
 mod reads;

@@ -10,7 +10,7 @@ use std::time::SystemTime;
 use super::index::{KeyIndex, Memberships};
 use super::record::{GroupRec, UserRec};
 
-#[derive(Default)]
+#[derive(Clone, Default)]
 pub struct Snapshot {
     /// Every user and group has arrived (false while a cold load streams in).
     pub complete: bool,
@@ -237,21 +237,9 @@ impl Builder {
         );
         let (by_email, by_family, by_given) = if complete {
             (
-                sorted(&users, |u| (u.email_lc(), "", u.key())),
-                sorted(&users, |u| {
-                    (
-                        name_key(u.family_lc(), u.placeholder()),
-                        name_key(u.given_lc(), u.placeholder()),
-                        u.key(),
-                    )
-                }),
-                sorted(&users, |u| {
-                    (
-                        name_key(u.given_lc(), u.placeholder()),
-                        name_key(u.family_lc(), u.placeholder()),
-                        u.key(),
-                    )
-                }),
+                sorted(&users, Order::Email.key()),
+                sorted(&users, Order::Family.key()),
+                sorted(&users, Order::Given.key()),
             )
         } else {
             Default::default()
@@ -271,6 +259,51 @@ impl Builder {
             group_index,
             groups_by_name,
             memberships,
+        }
+    }
+}
+
+/// The sorted orders a complete snapshot keeps (positions into `users`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Order {
+    Email,
+    Family,
+    Given,
+}
+
+type OrderKey<'a> = (&'a str, &'a str, &'a str);
+
+impl Order {
+    pub const ALL: [Order; 3] = [Order::Email, Order::Family, Order::Given];
+
+    /// What the order sorts by (the same components as `user_sort_key`).
+    pub fn key(self) -> for<'a> fn(&'a UserRec) -> OrderKey<'a> {
+        match self {
+            Order::Email => |u| (u.email_lc(), "", u.key()),
+            Order::Family => |u| {
+                (
+                    name_key(u.family_lc(), u.placeholder()),
+                    name_key(u.given_lc(), u.placeholder()),
+                    u.key(),
+                )
+            },
+            Order::Given => |u| {
+                (
+                    name_key(u.given_lc(), u.placeholder()),
+                    name_key(u.family_lc(), u.placeholder()),
+                    u.key(),
+                )
+            },
+        }
+    }
+}
+
+impl Snapshot {
+    pub(super) fn order_mut(&mut self, order: Order) -> &mut Vec<u32> {
+        match order {
+            Order::Email => &mut self.by_email,
+            Order::Family => &mut self.by_family,
+            Order::Given => &mut self.by_given,
         }
     }
 }

@@ -41,8 +41,17 @@ impl Directory {
                 let n = log.counter;
                 log.items.push((n, change.clone()));
             }
+            // Computed outside the state's lock, so readers are not held up meanwhile. Commits
+            // are serialized by the write log's lock; only a cold load's partial publishing can
+            // replace the snapshot in between, and then the change is applied to that one.
+            let base = self.snapshot();
+            let next = Arc::new(edit::apply(&base, &changes, emails_are_keys));
             self.inner.state.send_modify(|s| {
-                s.snapshot = Arc::new(edit::apply(&s.snapshot, &changes, emails_are_keys));
+                s.snapshot = if Arc::ptr_eq(&s.snapshot, &base) {
+                    next
+                } else {
+                    Arc::new(edit::apply(&s.snapshot, &changes, emails_are_keys))
+                };
             });
         }
         let mut ev = self.inner.events.lock().unwrap_or_else(|e| e.into_inner());
