@@ -322,8 +322,8 @@ impl Gateway {
     }
 }
 
-/// The gateway's configuration file: one org, the row's budget, a mirror that does not age
-/// during a row, and (with auth) the benchmark's key as an admin.
+/// The gateway's configuration file: one org, the row's budget (with the default burst, 2), a
+/// mirror that does not age during a row, and (with auth) the benchmark's key as an admin.
 fn config_toml(port: u16, base_url: &str, b: &BudgetSpec, key: Option<&ApiKey>) -> String {
     let mut toml = format!(
         r#"[server]
@@ -341,7 +341,6 @@ key_env = "{KEY_ENV}"
 [orgs.budget]
 limit = {limit}
 window = "{window}"
-burst = 1
 background_share = {share:?}
 
 [orgs.mirror]

@@ -164,8 +164,8 @@ pub async fn cold_first_page(env: &Env, o: &Opts, r: &mut Report) {
         });
         let list: Vec<String> = samples.iter().map(|d| ms(*d)).collect();
         r.detail(format!(
-            "row 5: {what}: samples {} (each a fresh gateway, budget 90/60s, background share \
-             0.5, asked as soon as /healthz answered, {} after spawning; the gateway starts \
+            "row 5: {what}: samples {} (each a fresh gateway, budget 90/60s, burst 2, background \
+             share 0.5, asked as soon as /healthz answered, {} after spawning; the gateway starts \
              its load at boot)",
             list.join(", "),
             ups.join(", ")

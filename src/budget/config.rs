@@ -14,9 +14,9 @@ pub struct BudgetConfig {
     pub limit: u32,
     #[serde(with = "humantime_serde")]
     pub window: Duration,
-    /// Requests that may go out back to back when the budget is idle (default 2: a cold load
-    /// sends its first user page and first group page together). A larger burst lowers the
-    /// sustained rate, since burst − 1 + window / T must stay ≤ limit.
+    /// Requests that may go out back to back when the budget is idle (default 2: on a cold load
+    /// the group list follows the first user page at once). A larger burst lowers the sustained
+    /// rate, since burst − 1 + window / T must stay ≤ limit.
     pub burst: u32,
     /// The most of the window the background lane may use (0.0 to 1.0, default 0.5).
     pub background_share: f64,

@@ -290,6 +290,21 @@ impl Snapshot {
 
     /// The groups of one user, by name.
     pub fn page_user_groups(&self, user_key: &str, args: &PageArgs) -> Page<Arc<GroupRec>> {
+        if let (Some(first), None, None, None) = (args.first, &args.after, args.last, &args.before)
+        {
+            // The common case, a first page: no list to search.
+            let positions = self.group_positions_of(user_key);
+            return Page {
+                items: positions
+                    .iter()
+                    .take(first)
+                    .map(|g| self.groups[*g as usize].clone())
+                    .collect(),
+                has_previous_page: false,
+                has_next_page: positions.len() > first,
+                total: positions.len(),
+            };
+        }
         let list: Vec<&Arc<GroupRec>> = self.groups_of(user_key).collect();
         let page = slice(
             &list,

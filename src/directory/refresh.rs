@@ -4,8 +4,6 @@
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use futures_util::future::join;
-
 use super::snapshot::Builder;
 use super::{Directory, DirectoryError, Snapshot, Source, UserRec};
 use crate::budget::Lane;
@@ -194,9 +192,8 @@ impl Directory {
         }
     }
 
-    /// Reads every user and group: `ceil(N/100) + ceil(G/100)` calls. The first user and group
-    /// pages come first, together; then the other group pages, then the other user pages. A
-    /// cold mirror is published after the first user page, the groups, and each doubling.
+    /// Reads every user and group: `ceil(N/100) + ceil(G/100)` calls. The first user page comes
+    /// first, then the groups, then the other user pages; a cold mirror is published after each.
     async fn load(&self) -> Result<(Arc<Snapshot>, u32), DirectoryError> {
         let previous = self.snapshot();
         let cold = !previous.complete;
@@ -220,21 +217,11 @@ impl Directory {
             }
         };
 
-        // The first user page and the first group page go out together (the default burst
-        // of 2 lets them), so a cold dashboard's first page with groups waits for one round
-        // trip, not for an emission interval in between. Users are published as they arrive.
-        let first_users = async {
-            let page = users.next_page().await?;
-            self.add_user_page(&mut builder, page);
-            builder.upstream_user_total = users.total();
-            publish(&builder, true);
-            Ok::<_, DirectoryError>(())
-        };
-        let (first_users, first_groups) = join(first_users, groups.next_page()).await;
-        first_users?;
-        let mut group_page = first_groups?;
+        self.add_user_page(&mut builder, users.next_page().await?);
+        builder.upstream_user_total = users.total();
+        publish(&builder, true);
         let mut seq = 0;
-        while let Some(page) = group_page.take() {
+        while let Some(page) = groups.next_page().await? {
             if let Page::Groups(page) = page {
                 let now = SystemTime::now();
                 for group in page.resources {
@@ -247,7 +234,6 @@ impl Directory {
                     seq += 1;
                 }
             }
-            group_page = groups.next_page().await?;
         }
         builder.groups_done();
         publish(&builder, true);

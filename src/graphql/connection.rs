@@ -20,7 +20,7 @@ pub const DEFAULT_PAGE: usize = 50;
 
 /// An item of a page and the order it was paged in: enough to compute its position, which is
 /// done only when a client asks for a cursor (most answers show few of their cursors, and a
-/// name order's key is three strings).
+/// name order's key is three strings). Edges compute theirs from their node.
 #[derive(Clone, Debug)]
 pub enum Anchor {
     User(UserOrderField, Arc<UserRec>),
@@ -141,13 +141,14 @@ fn page_info<T>(order: &'static str, page: &Page<T>, anchor: impl Fn(&T) -> Anch
 
 /// Declares an edge and a connection type for one node type.
 macro_rules! connection {
-    ($conn:ident, $edge:ident, $node:ty, $rec:ty, $field:ty, $anchor:path, $what:literal) => {
+    ($conn:ident, $edge:ident, $node:ty, $rec:ty, $field:ty, $anchor:path, $key:path, $what:literal) => {
         #[doc = concat!("An edge to a ", $what, ": the item and where it stands.")]
         #[derive(SimpleObject)]
         #[graphql(complex)]
         pub struct $edge {
+            /// The cursor tag and the order of the page: with the node, its position.
             #[graphql(skip)]
-            position: Position,
+            order: (&'static str, $field),
             #[doc = concat!("The ", $what, ".")]
             pub node: $node,
         }
@@ -156,7 +157,8 @@ macro_rules! connection {
         impl $edge {
             /// Where this edge stands; pass it as `after` or `before`.
             async fn cursor(&self) -> String {
-                self.position.cursor()
+                let (tag, field) = self.order;
+                encode_cursor(tag, &$key(field, &self.node.rec))
             }
         }
 
@@ -188,10 +190,7 @@ macro_rules! connection {
                         .items
                         .into_iter()
                         .map(|rec| $edge {
-                            position: Position {
-                                order,
-                                anchor: anchor(&rec),
-                            },
+                            order: (order, field),
                             node: node(rec),
                         })
                         .collect(),
@@ -208,6 +207,7 @@ connection!(
     UserRec,
     UserOrderField,
     Anchor::User,
+    user_sort_key,
     "user"
 );
 connection!(
@@ -217,5 +217,6 @@ connection!(
     GroupRec,
     GroupOrderField,
     Anchor::Group,
+    group_sort_key,
     "group"
 );
