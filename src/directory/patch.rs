@@ -85,6 +85,8 @@ impl Snapshot {
     }
 
     fn remove_user(&mut self, key: &str) {
+        // The groups that list the user, found before its memberships go.
+        let listing = self.group_positions_of(key).into_owned();
         if let Some(pos) = self.user_position(key) {
             let old = self.users.remove(pos);
             self.user_index.remove_shifting(old.key(), pos);
@@ -105,12 +107,11 @@ impl Snapshot {
             self.memberships.remove_user(pos);
         }
         // Gone users are in no group.
-        for g in &mut self.groups {
-            if g.member_keys.contains(key) {
-                let mut edited = (**g).clone();
-                edited.member_keys.retain(|k| k != key);
-                *g = Arc::new(edited);
-            }
+        for gi in listing {
+            let g = &mut self.groups[gi as usize];
+            let mut edited = (**g).clone();
+            edited.member_keys.retain(|k| k != key);
+            *g = Arc::new(edited);
         }
     }
 
