@@ -20,7 +20,7 @@ cargo bench --bench gateway -- [flags]
   --cold-clients N     concurrent cold dashboard loads in row 1 (default 100; quick 20)
   --concurrency N      clients of the throughput runs in row 3 (default 32)
   --secs S             seconds of each throughput run in row 3 (default 10; quick 3)
-  --rounds R           floor/gateway alternations in row 3 (default 3; quick 2)
+  --rounds R           floor/gateway alternations in row 3 (default 5; quick 2)
   --latency-ms MS      upstream latency injected in row 5 (default 100)
   --write-budget L/W   the gateway budget of row 4 (default 20/2s)
   --clients N          concurrent clients in row 7 (default 200)
@@ -63,7 +63,7 @@ impl Opts {
             cold_clients: if quick { 20 } else { 100 },
             concurrency: 32,
             secs: if quick { 3.0 } else { 10.0 },
-            rounds: if quick { 2 } else { 3 },
+            rounds: if quick { 2 } else { 5 },
             latency_ms: 100,
             write_limit: 20,
             write_window: "2s".into(),

@@ -6,6 +6,7 @@ mod error;
 mod events;
 mod group_writes;
 mod index;
+mod invites;
 mod packed;
 mod patch;
 mod points;
@@ -81,7 +82,7 @@ struct Inner {
     state: watch::Sender<MirrorState>,
     points: PointCache,
     /// Keys of users this gateway invited and has not yet seen with real names.
-    invites: Mutex<HashSet<String>>,
+    invites: invites::Invites,
     /// Confirmed writes a running refresh may not have seen.
     writes: Mutex<writes::WriteLog>,
     events: Mutex<events::Events>,
@@ -111,7 +112,7 @@ impl Directory {
                 settings,
                 state,
                 points,
-                invites: Mutex::new(HashSet::new()),
+                invites: invites::Invites::default(),
                 writes: Mutex::new(writes::WriteLog::default()),
                 events: Mutex::new(events::Events::new()),
             }),
@@ -153,11 +154,7 @@ impl Directory {
 
     /// Keys of users with an open invite from this gateway.
     pub fn open_invites(&self) -> HashSet<String> {
-        self.inner
-            .invites
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
+        self.inner.invites.all()
     }
 
     /// Events after `after` (by `seq`), oldest first, from the last thousand.
@@ -179,11 +176,7 @@ impl Directory {
     }
 
     pub fn has_open_invite(&self, key: &str) -> bool {
-        self.inner
-            .invites
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .contains(key)
+        self.inner.invites.contains(key)
     }
 
     /// The budget's steady spacing between requests.

@@ -268,8 +268,9 @@ impl Directory {
     /// Closes the gateway's own invite records for users now seen with real names.
     fn settle_invites(&self) {
         let snapshot = self.snapshot();
-        let mut invites = self.inner.invites.lock().unwrap_or_else(|e| e.into_inner());
-        invites.retain(|key| snapshot.user_by_key(key).is_none_or(|u| u.placeholder()));
+        self.inner
+            .invites
+            .retain(|key| snapshot.user_by_key(key).is_none_or(|u| u.placeholder()));
     }
 
     /// Keeps the mirror fresh: refreshes whenever it is older than `max_age`, until dropped.

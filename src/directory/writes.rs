@@ -136,7 +136,7 @@ impl Directory {
             return Err(WriteError::AlreadyExists);
         }
         let sent_before = self.has_open_invite(&key);
-        self.invites().insert(key.clone());
+        self.inner.invites.insert(key.clone());
         let user = User::new(email, given, family);
         let client = &self.inner.client;
         let result = match client.create_user(Lane::Write, &user).await {
@@ -170,7 +170,7 @@ impl Directory {
                 // The upstream echoes the request, or shows placeholders: keep the names asked for.
                 shown.name = user.name.clone();
                 let rec = self.rec_from(shown);
-                self.invites().insert(rec.key().to_owned());
+                self.inner.invites.insert(rec.key().to_owned());
                 self.commit(
                     vec![Change::UpsertUser(rec.clone())],
                     vec![(EventKind::UserInvited, rec.key().to_owned(), vec![])],
@@ -180,7 +180,7 @@ impl Directory {
             }
             Err(e) => {
                 if !matches!(e, WriteError::Unknown { .. }) && !sent_before {
-                    self.invites().remove(&key);
+                    self.inner.invites.remove(&key);
                 }
                 Err(e)
             }
@@ -189,10 +189,6 @@ impl Directory {
 
     fn is_placeholder(&self, user: &User) -> bool {
         user.given_name() == Some(super::record::PLACEHOLDER_GIVEN)
-    }
-
-    fn invites(&self) -> std::sync::MutexGuard<'_, std::collections::HashSet<String>> {
-        self.inner.invites.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// The user as the upstream has it, for writes that send the full resource: the mirror's
@@ -315,7 +311,7 @@ impl Directory {
                 .await?
             }
         }
-        self.invites().remove(key);
+        self.inner.invites.remove(key);
         self.commit(
             vec![Change::RemoveUser(key.to_owned())],
             vec![(EventKind::UserDeleted, key.to_owned(), vec![])],
