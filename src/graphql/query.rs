@@ -157,10 +157,7 @@ async fn node(ctx: &Context<'_>, id: &ID) -> Result<Option<Node>> {
     };
     Ok(match load_point(ctx, req).await? {
         Some(Point::User(rec)) => Some(Node::User(User::new(dir.clone(), rec))),
-        Some(Point::Group(rec)) => Some(Node::Group(Group {
-            dir: dir.clone(),
-            rec,
-        })),
+        Some(Point::Group(rec)) => Some(Node::Group(Group::new(dir.clone(), rec))),
         None => None,
     })
 }

@@ -195,7 +195,7 @@ impl GroupMutation {
                 let rec = dir.create_group(&name, &keys).await.map_err(|e| {
                     write_error(e, &["input", "name"], &format!("the group {name:?}"))
                 })?;
-                Ok(CreateGroupPayload::success(Some(Group { dir, rec })))
+                Ok(CreateGroupPayload::success(Some(Group::new(dir, rec))))
             })
             .await
     }
@@ -216,7 +216,7 @@ impl GroupMutation {
                     .rename_group(&id, &name)
                     .await
                     .map_err(|e| write_error(e, &["input", "id"], "the group"))?;
-                Ok(RenameGroupPayload::success(Some(Group { dir, rec })))
+                Ok(RenameGroupPayload::success(Some(Group::new(dir, rec))))
             })
             .await
     }
@@ -257,7 +257,7 @@ impl GroupMutation {
                     .add_members(&id, &keys)
                     .await
                     .map_err(|e| write_error(e, &["input", "groupId"], "the group"))?;
-                Ok(AddGroupMembersPayload::success(Some(Group { dir, rec })))
+                Ok(AddGroupMembersPayload::success(Some(Group::new(dir, rec))))
             })
             .await
     }
@@ -279,7 +279,9 @@ impl GroupMutation {
                     .remove_members(&id, &keys)
                     .await
                     .map_err(|e| write_error(e, &["input", "groupId"], "the group"))?;
-                Ok(RemoveGroupMembersPayload::success(Some(Group { dir, rec })))
+                Ok(RemoveGroupMembersPayload::success(Some(Group::new(
+                    dir, rec,
+                ))))
             })
             .await
     }

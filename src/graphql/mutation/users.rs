@@ -288,10 +288,7 @@ async fn invite(
     let mut groups_applied = Vec::new();
     for (i, gid, result) in join_all(adds).await {
         match result {
-            Ok(g) => groups_applied.push(Group {
-                dir: dir.clone(),
-                rec: g,
-            }),
+            Ok(g) => groups_applied.push(Group::new(dir.clone(), g)),
             Err(e) => user_errors.push(write_error(
                 e,
                 &["input", "groupIds", &i.to_string()],

@@ -14,8 +14,19 @@ use crate::graphql::ids::{GlobalId, Kind};
 /// UI, and a member holds the highest role any of its groups grants.
 #[derive(Clone)]
 pub struct Group {
-    pub dir: Directory,
+    /// Shared by the groups of one answer: a clone touches this answer's counter, not the
+    /// directory's, which every request on every worker thread would contend for.
+    pub dir: Arc<Directory>,
     pub rec: Arc<GroupRec>,
+}
+
+impl Group {
+    pub fn new(dir: Directory, rec: Arc<GroupRec>) -> Group {
+        Group {
+            dir: Arc::new(dir),
+            rec,
+        }
+    }
 }
 
 /// A group of users. In Amplitude, a permission group: its project roles are set in
@@ -62,7 +73,7 @@ impl Group {
             page,
             |rec| User {
                 snapshot: Some(snapshot.clone()),
-                ..User::new(dir.clone(), rec)
+                ..User::new((**dir).clone(), rec)
             },
         ))
     }
@@ -91,7 +102,7 @@ impl Group {
     /// The organization the group belongs to.
     async fn org(&self) -> Org {
         Org {
-            dir: self.dir.clone(),
+            dir: (*self.dir).clone(),
         }
     }
 }

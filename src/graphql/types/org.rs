@@ -1,5 +1,7 @@
 //! `Org`: one organization, its users and groups, its budget and its mirror's state.
 
+use std::sync::Arc;
+
 use async_graphql::{Context, ID, Object, Result};
 
 use super::{
@@ -177,12 +179,13 @@ impl Org {
             order.direction == OrderDirection::Desc,
             &args,
         );
+        let shared = Arc::new(dir.clone());
         Ok(GroupConnection::new(
             order.field.tag(),
             order.field.to_directory(),
             page,
             |rec| Group {
-                dir: dir.clone(),
+                dir: shared.clone(),
                 rec,
             },
         ))
@@ -199,10 +202,7 @@ impl Org {
             id: key,
         };
         Ok(match load_point(ctx, req).await? {
-            Some(Point::Group(rec)) => Some(Group {
-                dir: self.dir.clone(),
-                rec,
-            }),
+            Some(Point::Group(rec)) => Some(Group::new(self.dir.clone(), rec)),
             _ => None,
         })
     }

@@ -87,12 +87,13 @@ impl User {
                 .map_err(|e| errors::directory(dir.org_id(), e))?,
         };
         let page = snapshot.page_user_groups(self.rec.key(), &args);
+        let shared = Arc::new(dir.clone());
         Ok(GroupConnection::new(
             tag,
             GroupOrderField::Name,
             page,
             |rec| Group {
-                dir: dir.clone(),
+                dir: shared.clone(),
                 rec,
             },
         ))
