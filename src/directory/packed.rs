@@ -1,6 +1,12 @@
 //! Many short strings in one allocation. A mirror of 100,000 users holds about a million
 //! group memberships; kept as a `String` each they cost more than the users themselves.
 
+/// String `i` of `buf`, where string `j` ends at `ends[j]` and begins where the one before ends.
+pub(super) fn part<'a>(buf: &'a str, ends: &[u32], i: usize) -> &'a str {
+    let start = if i == 0 { 0 } else { ends[i - 1] as usize };
+    &buf[start..ends[i] as usize]
+}
+
 /// A list of distinct strings, in the order first pushed, stored in one buffer.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct PackedList {
@@ -19,8 +25,7 @@ impl PackedList {
     }
 
     pub fn get(&self, i: usize) -> &str {
-        let start = if i == 0 { 0 } else { self.ends[i - 1] as usize };
-        &self.buf[start..self.ends[i] as usize]
+        part(&self.buf, &self.ends, i)
     }
 
     pub fn iter(&self) -> impl ExactSizeIterator<Item = &str> + '_ {

@@ -290,29 +290,16 @@ impl Snapshot {
 
     /// The groups of one user, by name.
     pub fn page_user_groups(&self, user_key: &str, args: &PageArgs) -> Page<Arc<GroupRec>> {
-        if let (Some(first), None, None, None) = (args.first, &args.after, args.last, &args.before)
-        {
-            // The common case, a first page: no list to search.
-            let positions = self.group_positions_of(user_key);
-            return Page {
-                items: positions
-                    .iter()
-                    .take(first)
-                    .map(|g| self.groups[*g as usize].clone())
-                    .collect(),
-                has_previous_page: false,
-                has_next_page: positions.len() > first,
-                total: positions.len(),
-            };
-        }
-        let list: Vec<&Arc<GroupRec>> = self.groups_of(user_key).collect();
-        let page = slice(
-            &list,
+        // Paged straight over the user's memberships (already in name order): no list is
+        // built, and a key is computed only where a cursor has to be found.
+        let positions = self.group_positions_of(user_key);
+        slice_view(
+            positions.len(),
+            |i| &self.groups[positions[i] as usize],
             |g| group_sort_key(GroupOrderField::Name, g),
             false,
             args,
-        );
-        owned(page)
+        )
     }
 
     /// The members of a group as users, by e-mail. A member the user list does not show (an

@@ -170,8 +170,7 @@ impl UserRec {
     }
 
     fn part(&self, i: usize) -> &str {
-        let start = if i == 0 { 0 } else { self.ends[i - 1] as usize };
-        &self.text[start..self.ends[i] as usize]
+        super::packed::part(&self.text, &self.ends, i)
     }
 
     /// The part, or `or` where the part is stored as "the same as another".

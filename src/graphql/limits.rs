@@ -207,8 +207,12 @@ pub fn check(request: &mut async_graphql::Request, limits: &LimitsConfig) -> Ser
             ),
         ));
     }
-    let variables = request.variables.clone();
-    let shape = shape(request.parsed_query()?, &variables);
+    // The variables are moved out and back rather than copied: `parsed_query` borrows the
+    // request mutably.
+    let variables = std::mem::take(&mut request.variables);
+    let parsed = request.parsed_query().map(|doc| shape(doc, &variables));
+    request.variables = variables;
+    let shape = parsed?;
     let over = |what: &str, value: u64, max: u32| {
         format!(
             "the query's {what} is {value}, over the limit of {max} by {}",

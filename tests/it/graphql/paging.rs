@@ -225,3 +225,72 @@ async fn an_empty_organization_pages_to_nothing() {
         json!({ "complete": true, "userCount": 0 })
     );
 }
+
+#[tokio::test]
+async fn a_users_groups_page_by_cursor_in_name_order() {
+    let app = TestApp::one(60, 12).await;
+    let data = app
+        .data(
+            "{ org { users(first: 40) { edges { node { email groups(first: 20) { totalCount edges { node { name } } } } } } } }",
+            json!({}),
+        )
+        .await;
+    // The user in the most groups.
+    let user = data["org"]["users"]["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .max_by_key(|e| e["node"]["groups"]["totalCount"].as_i64())
+        .unwrap();
+    let email = user["node"]["email"].as_str().unwrap();
+    let names = |conn: &Value| -> Vec<String> {
+        conn["edges"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["node"]["name"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let all = names(&user["node"]["groups"]);
+    assert_eq!(
+        Some(all.len() as i64),
+        user["node"]["groups"]["totalCount"].as_i64()
+    );
+    assert!(all.len() >= 3, "a user in three groups or more: {all:?}");
+    let mut sorted = all.clone();
+    sorted.sort_by_key(|n| n.to_lowercase());
+    assert_eq!(all, sorted, "by name");
+
+    const GROUPS: &str = r#"query($e: String!, $first: Int, $after: String, $last: Int, $before: String) {
+      org { user(email: $e) { groups(first: $first, after: $after, last: $last, before: $before) {
+        totalCount edges { cursor node { name } } pageInfo { hasNextPage hasPreviousPage endCursor startCursor }
+      } } } }"#;
+    let (mut forward, mut after) = (Vec::new(), Value::Null);
+    loop {
+        let data = app
+            .data(GROUPS, json!({ "e": email, "first": 2, "after": after }))
+            .await;
+        let conn = &data["org"]["user"]["groups"];
+        assert_eq!(conn["totalCount"], all.len());
+        forward.extend(names(conn));
+        if conn["pageInfo"]["hasNextPage"] == false {
+            break;
+        }
+        after = conn["pageInfo"]["endCursor"].clone();
+    }
+    assert_eq!(forward, all, "forward by cursor");
+    let last = app.data(GROUPS, json!({ "e": email, "last": 2 })).await;
+    let last = &last["org"]["user"]["groups"];
+    assert_eq!(names(last), all[all.len() - 2..]);
+    assert_eq!(last["pageInfo"]["hasPreviousPage"], true);
+    let before = app
+        .data(
+            GROUPS,
+            json!({ "e": email, "last": 1, "before": last["pageInfo"]["startCursor"] }),
+        )
+        .await;
+    assert_eq!(
+        names(&before["org"]["user"]["groups"]),
+        all[all.len() - 3..all.len() - 2]
+    );
+}
