@@ -1,4 +1,12 @@
 //! The GraphQL object types, each wrapping a directory value; inputs and enums beside them.
+//!
+//! Keep the values resolvers return small. async-graphql boxes each selected field of an
+//! object in a future as large as the type's largest field future, and that one holds the
+//! field's value while it resolves. A 104-byte connection made every field of `User` and
+//! `Group` a 1,056-byte allocation, past glibc malloc's thread cache (1,032 bytes): each took
+//! malloc's slow path, which consolidates its free lists. With the connection at 40 bytes the
+//! futures are 992 bytes, and row 3 of the benchmark rose from about 0.8 of the floor to about
+//! 0.9 (BENCHMARKS.md). `connection::tests::values_fields_return_stay_small` holds the line.
 
 mod group;
 mod inputs;
