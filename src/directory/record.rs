@@ -286,7 +286,7 @@ impl UserRec {
     /// "Given Family" when known, else the upstream's `displayName`, else the e-mail.
     pub fn display_name(&self) -> String {
         match (self.given_name(), self.family_name()) {
-            (Some(g), Some(f)) => format!("{g} {f}"),
+            (Some(g), Some(f)) => [g, f].join(" "),
             (Some(n), None) | (None, Some(n)) => n.to_owned(),
             (None, None) => Some(self.part(DISPLAY))
                 .filter(|d| self.has(HAS_DISPLAY) && !d.is_empty() && *d != "undefined undefined")
