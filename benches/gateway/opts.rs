@@ -19,8 +19,8 @@ cargo bench --bench gateway -- [flags]
   --load-deadline S    how long row 6 waits for a mirror to load (default 240; quick 60)
   --cold-clients N     concurrent cold dashboard loads in row 1 (default 100; quick 20)
   --concurrency N      clients of the throughput runs in row 3 (default 32)
-  --secs S             seconds of each throughput run in row 3 (default 10; quick 3)
-  --rounds R           floor/gateway alternations in row 3 (default 5; quick 2)
+  --secs S             seconds of each throughput run in row 3 (default 6; quick 3)
+  --rounds R           rounds of row 3, each running floor and gateway (default 9; quick 2)
   --latency-ms MS      upstream latency injected in row 5 (default 100)
   --write-budget L/W   the gateway budget of row 4 (default 20/2s)
   --clients N          concurrent clients in row 7 (default 200)
@@ -62,8 +62,8 @@ impl Opts {
             load_deadline: if quick { 60.0 } else { 240.0 },
             cold_clients: if quick { 20 } else { 100 },
             concurrency: 32,
-            secs: if quick { 3.0 } else { 10.0 },
-            rounds: if quick { 2 } else { 5 },
+            secs: if quick { 3.0 } else { 6.0 },
+            rounds: if quick { 2 } else { 9 },
             latency_ms: 100,
             write_limit: 20,
             write_window: "2s".into(),
