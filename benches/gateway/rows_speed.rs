@@ -59,8 +59,8 @@ pub async fn throughput(env: &Env, o: &Opts, r: &mut Report, emu: &Emulator, gw:
     let body = json!({ "query": USERS_PAGE, "variables": {} }).to_string();
     let (mut floor_runs, mut gw_runs): (Vec<LoadResult>, Vec<LoadResult>) = (vec![], vec![]);
     for round in 0..o.rounds {
-        // Even rounds run the floor first, odd ones the gateway: a drift of the machine's
-        // speed within a round then favours neither.
+        // Rounds alternate which system runs first (the floor in the first round): a drift of
+        // the machine's speed within a round then favours neither.
         let mut order = [
             ("floor", &floor.gql, floor_len, false),
             ("gateway", &gw.gql, gw_len, true),
@@ -89,7 +89,7 @@ pub async fn throughput(env: &Env, o: &Opts, r: &mut Report, emu: &Emulator, gw:
         median(&runs.iter().map(f).collect::<Vec<_>>())
     };
     // A ratio is the median of the rounds' ratios: the two runs of a round are back to back,
-    // so they share the machine's state, which drifts by more than the gap between rounds.
+    // so they share the machine's state, which drifts by more than the gap between the systems.
     let ratio = |f: &dyn Fn(&LoadResult) -> f64| {
         let per_round: Vec<f64> = gw_runs
             .iter()
