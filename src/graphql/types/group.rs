@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use async_graphql::{ID, Json, Object, Result};
 
-use super::{DateTime, Org, Source, User};
+use super::{DateTime, Org, Scope, Source, User};
 use crate::directory::{Directory, GroupRec, UserOrderField};
 use crate::graphql::connection::{UserConnection, page_args};
 use crate::graphql::errors;
@@ -14,18 +14,22 @@ use crate::graphql::ids::{GlobalId, Kind};
 /// UI, and a member holds the highest role any of its groups grants.
 #[derive(Clone)]
 pub struct Group {
-    /// Shared by the groups of one answer: a clone touches this answer's counter, not the
-    /// directory's, which every request on every worker thread would contend for.
-    pub dir: Arc<Directory>,
+    /// Shared by the nodes of one page (`Scope`).
+    pub scope: Arc<Scope>,
     pub rec: Arc<GroupRec>,
 }
 
 impl Group {
+    /// A group read on its own.
     pub fn new(dir: Directory, rec: Arc<GroupRec>) -> Group {
         Group {
-            dir: Arc::new(dir),
+            scope: Scope::single(dir),
             rec,
         }
+    }
+
+    fn dir(&self) -> &Directory {
+        &self.scope.dir
     }
 }
 
@@ -35,7 +39,7 @@ impl Group {
 impl Group {
     /// The group's global id.
     pub async fn id(&self) -> ID {
-        ID(GlobalId::new(Kind::Group, self.dir.org_id(), &self.rec.id).encode())
+        ID(GlobalId::new(Kind::Group, self.dir().org_id(), &self.rec.id).encode())
     }
 
     /// The upstream's id of the group.
@@ -59,21 +63,30 @@ impl Group {
     ) -> Result<UserConnection> {
         let tag = "members:EMAIL";
         let args = page_args(tag, first, after, last, before)?;
-        let dir = &self.dir;
-        let snapshot = dir
-            .complete_snapshot()
-            .await
-            .map_err(|e| errors::directory(dir.org_id(), e))?;
-        let page = snapshot.page_members(&self.rec, &args, |value, display| {
-            dir.member_stand_in(value, display)
-        });
+        let dir = self.dir();
+        let stand_in = |value: &str, display: Option<&str>| dir.member_stand_in(value, display);
+        let (scope, page) = match self.scope.snapshot_if(|s| s.complete) {
+            Some(s) => (
+                self.scope.clone(),
+                s.page_members(&self.rec, &args, stand_in),
+            ),
+            None => {
+                // Boxed: this wait is rare, and its future inside `members` would make every
+                // field future of `Group` larger (`types/mod.rs`).
+                let snapshot = Box::pin(dir.complete_snapshot())
+                    .await
+                    .map_err(|e| errors::directory(dir.org_id(), e))?;
+                let page = snapshot.page_members(&self.rec, &args, stand_in);
+                (Scope::paged(dir.clone(), snapshot), page)
+            }
+        };
         Ok(UserConnection::new(
             tag,
             UserOrderField::Email,
             page,
             |rec| User {
-                snapshot: Some(snapshot.clone()),
-                ..User::new((**dir).clone(), rec)
+                scope: scope.clone(),
+                rec,
             },
         ))
     }
@@ -102,7 +115,7 @@ impl Group {
     /// The organization the group belongs to.
     async fn org(&self) -> Org {
         Org {
-            dir: (*self.dir).clone(),
+            dir: self.dir().clone(),
         }
     }
 }

@@ -1,11 +1,9 @@
 //! `Org`: one organization, its users and groups, its budget and its mirror's state.
 
-use std::sync::Arc;
-
 use async_graphql::{Context, ID, Object, Result};
 
 use super::{
-    Budget, Group, GroupFilter, GroupOrder, OrderDirection, ScimProfile, SyncStatus, User,
+    Budget, Group, GroupFilter, GroupOrder, OrderDirection, ScimProfile, Scope, SyncStatus, User,
     UserFilter, UserOrder, UserOrderField,
 };
 use crate::directory::{self, Directory};
@@ -122,13 +120,14 @@ impl Org {
             Default::default()
         };
         let page = snapshot.page_users(&filter, field.to_directory(), desc, &args, &invites);
+        let scope = Scope::paged(dir.clone(), snapshot);
         Ok(UserConnection::new(
             field.tag(),
             field.to_directory(),
             page,
             |rec| User {
-                snapshot: Some(snapshot.clone()),
-                ..User::new(dir.clone(), rec)
+                scope: scope.clone(),
+                rec,
             },
         ))
     }
@@ -179,13 +178,13 @@ impl Org {
             order.direction == OrderDirection::Desc,
             &args,
         );
-        let shared = Arc::new(dir.clone());
+        let scope = Scope::paged(dir.clone(), snapshot);
         Ok(GroupConnection::new(
             order.field.tag(),
             order.field.to_directory(),
             page,
             |rec| Group {
-                dir: shared.clone(),
+                scope: scope.clone(),
                 rec,
             },
         ))

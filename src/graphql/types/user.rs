@@ -4,8 +4,8 @@ use std::sync::Arc;
 
 use async_graphql::{ID, Json, Object, Result};
 
-use super::{DateTime, Org, Source, UserStatus};
-use crate::directory::{Directory, GroupOrderField, Snapshot, UserRec};
+use super::{DateTime, Org, Scope, Source, UserStatus};
+use crate::directory::{Directory, GroupOrderField, UserRec};
 use crate::graphql::connection::{GroupConnection, page_args};
 use crate::graphql::errors;
 use crate::graphql::ids::{GlobalId, Kind};
@@ -14,19 +14,22 @@ use crate::graphql::types::Group;
 /// A user of an organization: a member, or an invitee who has not joined yet.
 #[derive(Clone)]
 pub struct User {
-    pub dir: Directory,
+    /// Shared by the nodes of one page (`Scope`).
+    pub scope: Arc<Scope>,
     pub rec: Arc<UserRec>,
-    /// The snapshot the user was paged from: its groups are answered from the same one.
-    pub snapshot: Option<Arc<Snapshot>>,
 }
 
 impl User {
+    /// A user read on its own.
     pub fn new(dir: Directory, rec: Arc<UserRec>) -> User {
         User {
-            dir,
+            scope: Scope::single(dir),
             rec,
-            snapshot: None,
         }
+    }
+
+    fn dir(&self) -> &Directory {
+        &self.scope.dir
     }
 }
 
@@ -35,7 +38,7 @@ impl User {
 impl User {
     /// The user's global id.
     pub async fn id(&self) -> ID {
-        ID(GlobalId::new(Kind::User, self.dir.org_id(), self.rec.key()).encode())
+        ID(GlobalId::new(Kind::User, self.dir().org_id(), self.rec.key()).encode())
     }
 
     /// The primary e-mail address. In Amplitude it is the user's id and never changes: a new
@@ -64,7 +67,7 @@ impl User {
     /// invitation this gateway sent that has not yet been seen accepted (real names).
     async fn status(&self) -> UserStatus {
         self.rec
-            .status(self.dir.has_open_invite(self.rec.key()))
+            .status(self.dir().has_open_invite(self.rec.key()))
             .into()
     }
 
@@ -78,22 +81,26 @@ impl User {
     ) -> Result<GroupConnection> {
         let tag = "user-groups:NAME";
         let args = page_args(tag, first, after, last, before)?;
-        let dir = &self.dir;
-        let snapshot = match &self.snapshot {
-            Some(s) if s.groups_loaded => s.clone(),
-            _ => dir
-                .snapshot_with_groups()
-                .await
-                .map_err(|e| errors::directory(dir.org_id(), e))?,
+        let dir = self.dir();
+        let key = self.rec.key();
+        let (scope, page) = match self.scope.snapshot_if(|s| s.groups_loaded) {
+            Some(s) => (self.scope.clone(), s.page_user_groups(key, &args)),
+            None => {
+                // Boxed: this wait is rare, and its future inside `groups` would make every
+                // field future of `User` larger (`types/mod.rs`).
+                let snapshot = Box::pin(dir.snapshot_with_groups())
+                    .await
+                    .map_err(|e| errors::directory(dir.org_id(), e))?;
+                let page = snapshot.page_user_groups(key, &args);
+                (Scope::paged(dir.clone(), snapshot), page)
+            }
         };
-        let page = snapshot.page_user_groups(self.rec.key(), &args);
-        let shared = Arc::new(dir.clone());
         Ok(GroupConnection::new(
             tag,
             GroupOrderField::Name,
             page,
             |rec| Group {
-                dir: shared.clone(),
+                scope: scope.clone(),
                 rec,
             },
         ))
@@ -117,7 +124,7 @@ impl User {
     /// The organization the user belongs to.
     async fn org(&self) -> Org {
         Org {
-            dir: self.dir.clone(),
+            dir: self.dir().clone(),
         }
     }
 }
