@@ -71,6 +71,18 @@ pub struct Page<T> {
     pub total: usize,
 }
 
+impl<T> Page<T> {
+    /// The same page with each item mapped.
+    pub fn map<U>(self, f: impl FnMut(T) -> U) -> Page<U> {
+        Page {
+            items: self.items.into_iter().map(f).collect(),
+            has_previous_page: self.has_previous_page,
+            has_next_page: self.has_next_page,
+            total: self.total,
+        }
+    }
+}
+
 pub fn user_sort_key(field: UserOrderField, u: &UserRec) -> SortKey {
     let text = |parts: [&str; 3]| SortKey::Text(parts.iter().map(|s| (*s).to_owned()).collect());
     match field {
@@ -115,12 +127,41 @@ pub fn slice_view<'a, T: Clone + 'a>(
     desc: bool,
     args: &PageArgs,
 ) -> Page<T> {
+    window(len, |i| key(at(i)), desc, args).page(|i| at(i).clone())
+}
+
+/// Where one page lies in a sorted sequence of `len` items: positions `start..end`.
+pub struct Window {
+    start: usize,
+    end: usize,
+    len: usize,
+}
+
+impl Window {
+    /// The page, each position made an item by `item`.
+    pub fn page<T>(&self, item: impl FnMut(usize) -> T) -> Page<T> {
+        Page {
+            items: (self.start..self.end).map(item).collect(),
+            has_previous_page: self.start > 0,
+            has_next_page: self.end < self.len,
+            total: self.len,
+        }
+    }
+}
+
+/// Where the page `args` asks for lies in a sorted sequence whose keys `key_at` gives.
+pub fn window(
+    len: usize,
+    key_at: impl Fn(usize) -> SortKey,
+    desc: bool,
+    args: &PageArgs,
+) -> Window {
     // The first position where `goes_before` stops holding (it holds on a prefix).
     let partition = |goes_before: &dyn Fn(&SortKey) -> bool| {
         let (mut lo, mut hi) = (0, len);
         while lo < hi {
             let mid = lo + (hi - lo) / 2;
-            if goes_before(&key(at(mid))) {
+            if goes_before(&key_at(mid)) {
                 lo = mid + 1;
             } else {
                 hi = mid;
@@ -150,33 +191,18 @@ pub fn slice_view<'a, T: Clone + 'a>(
     if let Some(last) = args.last {
         start = start.max(end.saturating_sub(last));
     }
-    Page {
-        items: (start..end).map(|i| at(i).clone()).collect(),
-        has_previous_page: start > 0,
-        has_next_page: end < len,
-        total: len,
-    }
-}
-
-/// A page of borrowed records as a page of shared ones.
-fn owned<T>(page: Page<&Arc<T>>) -> Page<Arc<T>> {
-    Page {
-        items: page.items.into_iter().cloned().collect(),
-        has_previous_page: page.has_previous_page,
-        has_next_page: page.has_next_page,
-        total: page.total,
-    }
+    Window { start, end, len }
 }
 
 impl Snapshot {
-    fn order(&self, field: UserOrderField) -> Vec<&Arc<UserRec>> {
-        let idx = match field {
-            UserOrderField::Directory => return self.users.iter().collect(),
-            UserOrderField::Email => &self.by_email,
-            UserOrderField::FamilyName => &self.by_family,
-            UserOrderField::GivenName => &self.by_given,
-        };
-        idx.iter().map(|i| &self.users[*i as usize]).collect()
+    /// The positions in `users` of the order of `field`.
+    fn order_positions(&self, field: UserOrderField) -> Vec<u32> {
+        match field {
+            UserOrderField::Directory => (0..self.users.len() as u32).collect(),
+            UserOrderField::Email => self.by_email.clone(),
+            UserOrderField::FamilyName => self.by_family.clone(),
+            UserOrderField::GivenName => self.by_given.clone(),
+        }
     }
 
     /// Whether this user passes the filter; `invited` holds keys with an open gateway invite.
@@ -212,8 +238,9 @@ impl Snapshot {
         true
     }
 
-    /// A page of users. A loading snapshot answers only the directory order, and reports more
-    /// pages while users are still arriving.
+    /// A page of users, as positions in `users()`: a node then reads its record through its
+    /// page's snapshot and touches no reference count. A loading snapshot answers only the
+    /// directory order, and reports more pages while users are still arriving.
     pub fn page_users(
         &self,
         filter: &UserFilter,
@@ -221,8 +248,8 @@ impl Snapshot {
         desc: bool,
         args: &PageArgs,
         invited: &HashSet<String>,
-    ) -> Page<Arc<UserRec>> {
-        let key = |u: &Arc<UserRec>| user_sort_key(field, u);
+    ) -> Page<u32> {
+        let key = |position: u32| user_sort_key(field, &self.users[position as usize]);
         let mut page = if filter.is_empty() {
             // No filter: page straight through the order.
             let order: Option<&Vec<u32>> = match field {
@@ -234,27 +261,21 @@ impl Snapshot {
             // Sorted orders exist only on a complete snapshot; a loading one has none.
             let len = order.map_or(self.users.len(), Vec::len);
             let physical = |i: usize| if desc { len - 1 - i } else { i };
-            match order {
-                None => slice_view(len, |i| &self.users[physical(i)], key, desc, args),
-                Some(idx) => slice_view(
-                    len,
-                    |i| &self.users[idx[physical(i)] as usize],
-                    key,
-                    desc,
-                    args,
-                ),
-            }
+            let position = |i: usize| match order {
+                None => physical(i) as u32,
+                Some(idx) => idx[physical(i)],
+            };
+            window(len, |i| key(position(i)), desc, args).page(position)
         } else {
-            let mut list: Vec<Arc<UserRec>> = self
-                .order(field)
+            let mut list: Vec<u32> = self
+                .order_positions(field)
                 .into_iter()
-                .filter(|u| self.user_matches(u, filter, invited))
-                .cloned()
+                .filter(|&i| self.user_matches(&self.users[i as usize], filter, invited))
                 .collect();
             if desc {
                 list.reverse();
             }
-            slice(&list, key, desc, args)
+            window(list.len(), |i| key(list[i]), desc, args).page(|i| list[i])
         };
         if !self.complete {
             page.has_next_page = true;
@@ -284,8 +305,7 @@ impl Snapshot {
         if desc {
             list.reverse();
         }
-        let page = slice(&list, |g| group_sort_key(field, g), desc, args);
-        owned(page)
+        slice(&list, |g| group_sort_key(field, g), desc, args).map(|g| g.clone())
     }
 
     /// The groups of one user, by name.
@@ -300,6 +320,18 @@ impl Snapshot {
             false,
             args,
         )
+    }
+
+    /// The groups of the user at `position` in `users()`, by name, as positions in `groups()`.
+    pub fn page_groups_of_user_at(&self, position: u32, args: &PageArgs) -> Page<u32> {
+        let groups = self.memberships.of(position as usize);
+        window(
+            groups.len(),
+            |i| group_sort_key(GroupOrderField::Name, &self.groups[groups[i] as usize]),
+            false,
+            args,
+        )
+        .page(|i| groups[i])
     }
 
     /// The members of a group as users, by e-mail. A member the user list does not show (an
@@ -327,5 +359,99 @@ impl Snapshot {
             false,
             args,
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::SystemTime;
+
+    use super::*;
+    use crate::directory::record::Source;
+    use crate::directory::snapshot::Builder;
+    use crate::scim::wire::{Group, User};
+
+    fn snapshot() -> Snapshot {
+        let mut b = Builder::new(None, true);
+        for n in 0..30 {
+            let email = format!("u{n}@example.com");
+            let mut rec = UserRec::new(
+                email.clone(),
+                0,
+                User::new(&email, "Ada", "Lovelace"),
+                SystemTime::UNIX_EPOCH,
+                Source::Mirror,
+            );
+            rec.seq = b.seq_for(&email);
+            b.add_user(rec);
+        }
+        for g in 0..6u64 {
+            // Names out of id order, so the name order is not the directory's.
+            let members: crate::directory::PackedList = (0..30)
+                .filter(|n| (n + g as usize) % 3 != 0 || g == 5)
+                .map(|n| format!("u{n}@example.com"))
+                .collect();
+            b.add_group(GroupRec::new(
+                format!("g{g}"),
+                g,
+                Group::new(&format!("Team {}", 6 - g), vec![]),
+                members,
+                SystemTime::UNIX_EPOCH,
+                Source::Mirror,
+            ));
+        }
+        b.groups_done();
+        b.snapshot(true, None)
+    }
+
+    /// The hot path pages a user's groups by the user's position; it shows what paging by the
+    /// user's key shows, cursors and page flags included.
+    #[test]
+    fn a_users_groups_by_position_are_those_by_key() {
+        let s = snapshot();
+        let cursor = Some(SortKey::Text(vec!["team 3".into(), "g3".into()]));
+        let args = [
+            PageArgs::default(),
+            PageArgs {
+                first: Some(2),
+                ..Default::default()
+            },
+            PageArgs {
+                first: Some(2),
+                after: cursor.clone(),
+                ..Default::default()
+            },
+            PageArgs {
+                last: Some(2),
+                before: cursor,
+                ..Default::default()
+            },
+        ];
+        let mut shown = 0;
+        for (position, user) in s.users().iter().enumerate() {
+            for a in &args {
+                let by_key = s.page_user_groups(user.key(), a);
+                let by_position = s.page_groups_of_user_at(position as u32, a);
+                let ids: Vec<&str> = by_key.items.iter().map(|g| g.id.as_str()).collect();
+                let at: Vec<&str> = by_position
+                    .items
+                    .iter()
+                    .map(|i| s.groups()[*i as usize].id.as_str())
+                    .collect();
+                assert_eq!(ids, at, "{} {a:?}", user.key());
+                assert_eq!(
+                    (by_key.has_previous_page, by_key.has_next_page, by_key.total),
+                    (
+                        by_position.has_previous_page,
+                        by_position.has_next_page,
+                        by_position.total
+                    ),
+                    "{} {a:?}",
+                    user.key()
+                );
+                shown += ids.len();
+            }
+        }
+        assert!(shown > 200, "the pages show groups: {shown}");
     }
 }

@@ -1,16 +1,13 @@
 //! Relay cursor connections: argument checks, `PageInfo`, and the edge and connection types of
 //! users and groups.
 
-use std::sync::Arc;
-
 use async_graphql::{Result, SimpleObject};
 
 use super::errors::bad_input;
 use super::ids::{CursorError, decode_cursor, encode_cursor};
 use super::types::{Group, User};
 use crate::directory::{
-    GroupOrderField, GroupRec, Page, PageArgs, SortKey, UserOrderField, UserRec, group_sort_key,
-    user_sort_key,
+    GroupOrderField, Page, PageArgs, SortKey, UserOrderField, group_sort_key, user_sort_key,
 };
 
 /// The largest page a connection returns.
@@ -21,23 +18,23 @@ pub const DEFAULT_PAGE: usize = 50;
 /// An item of a page and the order it was paged in: enough to compute its position, which is
 /// done only when a client asks for a cursor (most answers show few of their cursors, and a
 /// name order's key is three strings). Edges compute theirs from their node.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub enum Anchor {
-    User(UserOrderField, Arc<UserRec>),
-    Group(GroupOrderField, Arc<GroupRec>),
+    User(UserOrderField, User),
+    Group(GroupOrderField, Group),
 }
 
 impl Anchor {
     fn key(&self) -> SortKey {
         match self {
-            Anchor::User(field, u) => user_sort_key(*field, u),
-            Anchor::Group(field, g) => group_sort_key(*field, g),
+            Anchor::User(field, u) => user_sort_key(*field, u.rec()),
+            Anchor::Group(field, g) => group_sort_key(*field, g.rec()),
         }
     }
 }
 
 /// Where an item stands in an order; encoded into a cursor only when asked for.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct Position {
     order: &'static str,
     anchor: Anchor,
@@ -50,7 +47,7 @@ impl Position {
 }
 
 /// Information about one page of a connection (Relay Cursor Connections).
-#[derive(SimpleObject, Clone, Debug)]
+#[derive(SimpleObject, Clone)]
 #[graphql(complex)]
 pub struct PageInfo {
     /// Whether more items follow this page in the connection's order.
@@ -141,7 +138,7 @@ fn page_info<T>(order: &'static str, page: &Page<T>, anchor: impl Fn(&T) -> Anch
 
 /// Declares an edge and a connection type for one node type.
 macro_rules! connection {
-    ($conn:ident, $edge:ident, $node:ty, $rec:ty, $field:ty, $anchor:path, $key:path, $what:literal) => {
+    ($conn:ident, $edge:ident, $node:ty, $field:ty, $anchor:path, $key:path, $what:literal) => {
         #[doc = concat!("An edge to a ", $what, ": the item and where it stands.")]
         #[derive(SimpleObject)]
         #[graphql(complex)]
@@ -158,7 +155,7 @@ macro_rules! connection {
             /// Where this edge stands; pass it as `after` or `before`.
             async fn cursor(&self) -> String {
                 let (tag, field) = self.order;
-                encode_cursor(tag, &$key(field, &self.node.rec))
+                encode_cursor(tag, &$key(field, self.node.rec()))
             }
         }
 
@@ -176,14 +173,15 @@ macro_rules! connection {
         }
 
         impl $conn {
-            /// The connection of one page paged in `field` (whose cursor tag is `order`).
-            pub fn new(
+            /// The connection of one page paged in `field` (whose cursor tag is `order`); `node`
+            /// makes the node of an item.
+            pub fn new<I: Clone>(
                 order: &'static str,
                 field: $field,
-                page: Page<Arc<$rec>>,
-                node: impl Fn(Arc<$rec>) -> $node,
+                page: Page<I>,
+                node: impl Fn(I) -> $node,
             ) -> $conn {
-                let anchor = |rec: &Arc<$rec>| $anchor(field, rec.clone());
+                let anchor = |item: &I| $anchor(field, node(item.clone()));
                 let page_info = Box::new(page_info(order, &page, anchor));
                 $conn {
                     total_count: page.total as i32,
@@ -191,9 +189,9 @@ macro_rules! connection {
                     edges: page
                         .items
                         .into_iter()
-                        .map(|rec| $edge {
+                        .map(|item| $edge {
                             order: (order, field),
-                            node: node(rec),
+                            node: node(item),
                         })
                         .collect(),
                 }
@@ -206,7 +204,6 @@ connection!(
     UserConnection,
     UserEdge,
     User,
-    UserRec,
     UserOrderField,
     Anchor::User,
     user_sort_key,
@@ -216,7 +213,6 @@ connection!(
     GroupConnection,
     GroupEdge,
     Group,
-    GroupRec,
     GroupOrderField,
     Anchor::Group,
     group_sort_key,

@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use async_graphql::{ID, Json, Object, Result};
 
+use super::scope::Held;
 use super::{DateTime, Org, Scope, Source, User};
 use crate::directory::{Directory, GroupRec, UserOrderField};
 use crate::graphql::connection::{UserConnection, page_args};
@@ -15,17 +16,34 @@ use crate::graphql::ids::{GlobalId, Kind};
 #[derive(Clone)]
 pub struct Group {
     /// Shared by the nodes of one page (`Scope`).
-    pub scope: Arc<Scope>,
-    pub rec: Arc<GroupRec>,
+    scope: Arc<Scope>,
+    held: Held<GroupRec>,
 }
 
 impl Group {
     /// A group read on its own.
     pub fn new(dir: Directory, rec: Arc<GroupRec>) -> Group {
+        Group::own(&Scope::single(dir), rec)
+    }
+
+    /// The group at `position` in the snapshot of `scope`.
+    pub fn at(scope: &Arc<Scope>, position: u32) -> Group {
         Group {
-            scope: Scope::single(dir),
-            rec,
+            scope: scope.clone(),
+            held: Held::At(position),
         }
+    }
+
+    /// A group of a page, with a record of its own.
+    pub fn own(scope: &Arc<Scope>, rec: Arc<GroupRec>) -> Group {
+        Group {
+            scope: scope.clone(),
+            held: Held::Own(rec),
+        }
+    }
+
+    pub fn rec(&self) -> &GroupRec {
+        self.held.group(&self.scope)
     }
 
     fn dir(&self) -> &Directory {
@@ -39,17 +57,17 @@ impl Group {
 impl Group {
     /// The group's global id.
     pub async fn id(&self) -> ID {
-        ID(GlobalId::new(Kind::Group, self.dir().org_id(), &self.rec.id).encode())
+        ID(GlobalId::new(Kind::Group, self.dir().org_id(), &self.rec().id).encode())
     }
 
     /// The upstream's id of the group.
     async fn upstream_id(&self) -> &str {
-        &self.rec.id
+        &self.rec().id
     }
 
     /// The group's name.
     async fn name(&self) -> &str {
-        &self.rec.group.display_name
+        &self.rec().group.display_name
     }
 
     /// The members, by e-mail. A member the user list does not show appears with what the
@@ -68,7 +86,7 @@ impl Group {
         let (scope, page) = match self.scope.snapshot_if(|s| s.complete) {
             Some(s) => (
                 self.scope.clone(),
-                s.page_members(&self.rec, &args, stand_in),
+                s.page_members(self.rec(), &args, stand_in),
             ),
             None => {
                 // Boxed: this wait is rare, and its future inside `members` would make every
@@ -76,7 +94,7 @@ impl Group {
                 let snapshot = Box::pin(dir.complete_snapshot())
                     .await
                     .map_err(|e| errors::directory(dir.org_id(), e))?;
-                let page = snapshot.page_members(&self.rec, &args, stand_in);
+                let page = snapshot.page_members(self.rec(), &args, stand_in);
                 (Scope::paged(dir.clone(), snapshot), page)
             }
         };
@@ -84,32 +102,29 @@ impl Group {
             tag,
             UserOrderField::Email,
             page,
-            |rec| User {
-                scope: scope.clone(),
-                rec,
-            },
+            |rec| User::own(&scope, rec),
         ))
     }
 
     /// How many members the group has.
     async fn member_count(&self) -> i32 {
         // Each member is kept once (`PackedList`), even if the upstream lists one twice.
-        self.rec.member_keys.len() as i32
+        self.rec().member_keys.len() as i32
     }
 
     /// When this record was read from the upstream.
     async fn fetched_at(&self) -> DateTime {
-        DateTime(self.rec.fetched_at)
+        DateTime(self.rec().fetched_at)
     }
 
     /// Whether the record came from the mirror or from a point read of the upstream.
     async fn source(&self) -> Source {
-        self.rec.source.into()
+        self.rec().source.into()
     }
 
     /// The SCIM resource as the upstream sent it (the fields SCIM defines).
     async fn scim(&self) -> Json<serde_json::Value> {
-        Json(serde_json::to_value(self.rec.resource()).unwrap_or_default())
+        Json(serde_json::to_value(self.rec().resource()).unwrap_or_default())
     }
 
     /// The organization the group belongs to.

@@ -125,10 +125,7 @@ impl Org {
             field.tag(),
             field.to_directory(),
             page,
-            |rec| User {
-                scope: scope.clone(),
-                rec,
-            },
+            |position| User::at(&scope, position),
         ))
     }
 
@@ -183,10 +180,7 @@ impl Org {
             order.field.tag(),
             order.field.to_directory(),
             page,
-            |rec| Group {
-                scope: scope.clone(),
-                rec,
-            },
+            |rec| Group::own(&scope, rec),
         ))
     }
 

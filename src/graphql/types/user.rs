@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use async_graphql::{ID, Json, Object, Result};
 
+use super::scope::Held;
 use super::{DateTime, Org, Scope, Source, UserStatus};
 use crate::directory::{Directory, GroupOrderField, UserRec};
 use crate::graphql::connection::{GroupConnection, page_args};
@@ -15,17 +16,34 @@ use crate::graphql::types::Group;
 #[derive(Clone)]
 pub struct User {
     /// Shared by the nodes of one page (`Scope`).
-    pub scope: Arc<Scope>,
-    pub rec: Arc<UserRec>,
+    scope: Arc<Scope>,
+    held: Held<UserRec>,
 }
 
 impl User {
     /// A user read on its own.
     pub fn new(dir: Directory, rec: Arc<UserRec>) -> User {
+        User::own(&Scope::single(dir), rec)
+    }
+
+    /// The user at `position` in the snapshot of `scope`.
+    pub fn at(scope: &Arc<Scope>, position: u32) -> User {
         User {
-            scope: Scope::single(dir),
-            rec,
+            scope: scope.clone(),
+            held: Held::At(position),
         }
+    }
+
+    /// A user of a page, with a record of its own.
+    pub fn own(scope: &Arc<Scope>, rec: Arc<UserRec>) -> User {
+        User {
+            scope: scope.clone(),
+            held: Held::Own(rec),
+        }
+    }
+
+    pub fn rec(&self) -> &UserRec {
+        self.held.user(&self.scope)
     }
 
     fn dir(&self) -> &Directory {
@@ -38,37 +56,36 @@ impl User {
 impl User {
     /// The user's global id.
     pub async fn id(&self) -> ID {
-        ID(GlobalId::new(Kind::User, self.dir().org_id(), self.rec.key()).encode())
+        ID(GlobalId::new(Kind::User, self.dir().org_id(), self.rec().key()).encode())
     }
 
     /// The primary e-mail address. In Amplitude it is the user's id and never changes: a new
     /// address means deleting the user and inviting the new one.
     async fn email(&self) -> &str {
-        self.rec.email()
+        self.rec().email()
     }
 
     /// The given name, or null while unknown (an invitee who has not signed up).
     async fn given_name(&self) -> Option<&str> {
-        self.rec.given_name()
+        self.rec().given_name()
     }
 
     /// The family name, or null while unknown.
     async fn family_name(&self) -> Option<&str> {
-        self.rec.family_name()
+        self.rec().family_name()
     }
 
     /// "Given Family" when known, else the e-mail address.
     async fn display_name(&self) -> String {
-        self.rec.display_name()
+        self.rec().display_name()
     }
 
     /// ACTIVE, INVITED or DEACTIVATED. Amplitude lists pending invitees as active, so INVITED
     /// is derived: Amplitude's placeholder names (NO_GIVEN_NAME / NO_FAMILY_NAME), or an
     /// invitation this gateway sent that has not yet been seen accepted (real names).
     async fn status(&self) -> UserStatus {
-        self.rec
-            .status(self.dir().has_open_invite(self.rec.key()))
-            .into()
+        let rec = self.rec();
+        rec.status(self.dir().has_open_invite(rec.key())).into()
     }
 
     /// The groups the user is a member of, by name.
@@ -79,46 +96,44 @@ impl User {
         last: Option<i32>,
         before: Option<String>,
     ) -> Result<GroupConnection> {
-        let tag = "user-groups:NAME";
-        let args = page_args(tag, first, after, last, before)?;
+        let order = "user-groups:NAME";
+        let args = page_args(order, first, after, last, before)?;
+        let tag = GroupOrderField::Name;
+        if let (Held::At(position), Some(snapshot)) =
+            (&self.held, self.scope.snapshot_if(|s| s.groups_loaded))
+        {
+            let page = snapshot.page_groups_of_user_at(*position, &args);
+            return Ok(GroupConnection::new(order, tag, page, |g| {
+                Group::at(&self.scope, g)
+            }));
+        }
+        // A user read on its own, or paged while the group list had not yet arrived.
         let dir = self.dir();
-        let key = self.rec.key();
-        let (scope, page) = match self.scope.snapshot_if(|s| s.groups_loaded) {
-            Some(s) => (self.scope.clone(), s.page_user_groups(key, &args)),
-            None => {
-                // Boxed: this wait is rare, and its future inside `groups` would make every
-                // field future of `User` larger (`types/mod.rs`).
-                let snapshot = Box::pin(dir.snapshot_with_groups())
-                    .await
-                    .map_err(|e| errors::directory(dir.org_id(), e))?;
-                let page = snapshot.page_user_groups(key, &args);
-                (Scope::paged(dir.clone(), snapshot), page)
-            }
-        };
-        Ok(GroupConnection::new(
-            tag,
-            GroupOrderField::Name,
-            page,
-            |rec| Group {
-                scope: scope.clone(),
-                rec,
-            },
-        ))
+        // Boxed: this wait is rare, and its future inside `groups` would make every field
+        // future of `User` larger (`types/mod.rs`).
+        let snapshot = Box::pin(dir.snapshot_with_groups())
+            .await
+            .map_err(|e| errors::directory(dir.org_id(), e))?;
+        let page = snapshot.page_user_groups(self.rec().key(), &args);
+        let scope = Scope::paged(dir.clone(), snapshot);
+        Ok(GroupConnection::new(order, tag, page, |g| {
+            Group::own(&scope, g)
+        }))
     }
 
     /// When this record was read from the upstream.
     async fn fetched_at(&self) -> DateTime {
-        DateTime(self.rec.fetched_at)
+        DateTime(self.rec().fetched_at)
     }
 
     /// Whether the record came from the mirror or from a point read of the upstream.
     async fn source(&self) -> Source {
-        self.rec.source.into()
+        self.rec().source.into()
     }
 
     /// The SCIM resource as the upstream sent it (the fields SCIM defines).
     async fn scim(&self) -> Json<serde_json::Value> {
-        Json(serde_json::to_value(self.rec.resource()).unwrap_or_default())
+        Json(serde_json::to_value(self.rec().resource()).unwrap_or_default())
     }
 
     /// The organization the user belongs to.
