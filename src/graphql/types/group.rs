@@ -42,6 +42,7 @@ impl Group {
         }
     }
 
+    /// The group's record.
     pub fn rec(&self) -> &GroupRec {
         self.held.group(&self.scope)
     }

@@ -42,6 +42,7 @@ impl User {
         }
     }
 
+    /// The user's record.
     pub fn rec(&self) -> &UserRec {
         self.held.user(&self.scope)
     }
@@ -98,14 +99,19 @@ impl User {
     ) -> Result<GroupConnection> {
         let order = "user-groups:NAME";
         let args = page_args(order, first, after, last, before)?;
-        let tag = GroupOrderField::Name;
-        if let (Held::At(position), Some(snapshot)) =
-            (&self.held, self.scope.snapshot_if(|s| s.groups_loaded))
-        {
-            let page = snapshot.page_groups_of_user_at(*position, &args);
-            return Ok(GroupConnection::new(order, tag, page, |g| {
-                Group::at(&self.scope, g)
-            }));
+        let field = GroupOrderField::Name;
+        // From the snapshot the user was paged from, when it has the group list.
+        if let Some(snapshot) = self.scope.snapshot_if(|s| s.groups_loaded) {
+            return Ok(match &self.held {
+                Held::At(position) => {
+                    let page = snapshot.page_groups_of_user_at(*position, &args);
+                    GroupConnection::new(order, field, page, |g| Group::at(&self.scope, g))
+                }
+                Held::Own(rec) => {
+                    let page = snapshot.page_user_groups(rec.key(), &args);
+                    GroupConnection::new(order, field, page, |g| Group::own(&self.scope, g))
+                }
+            });
         }
         // A user read on its own, or paged while the group list had not yet arrived.
         let dir = self.dir();
@@ -116,7 +122,7 @@ impl User {
             .map_err(|e| errors::directory(dir.org_id(), e))?;
         let page = snapshot.page_user_groups(self.rec().key(), &args);
         let scope = Scope::paged(dir.clone(), snapshot);
-        Ok(GroupConnection::new(order, tag, page, |g| {
+        Ok(GroupConnection::new(order, field, page, |g| {
             Group::own(&scope, g)
         }))
     }
