@@ -23,7 +23,7 @@ pub const CHILD_FLAG: &str = "--floor-child";
 /// The floor as a child process, with a client for it (no key: the floor has no auth).
 pub struct Floor {
     /// Held so the floor stops with this handle.
-    _proc: Proc,
+    pub proc: Proc,
     pub gql: Gql,
 }
 
@@ -39,7 +39,7 @@ impl Floor {
         proc.wait_until_up(&env.http, &format!("{url}/healthz"))
             .await;
         Floor {
-            _proc: proc,
+            proc,
             gql: Gql::new(env.http.clone(), &url, None),
         }
     }

@@ -114,6 +114,23 @@ impl Proc {
         self.status_kib("VmHWM:")
     }
 
+    /// Voluntary context switches of all the process's threads so far. A server that is
+    /// CPU-bound switches voluntarily only when a thread sleeps on a lock (row 3: malloc's
+    /// arena locks, BENCHMARKS.md); the rate tells a contended process from one that is not.
+    pub fn voluntary_switches(&self) -> u64 {
+        let tasks = std::fs::read_dir(format!("/proc/{}/task", self.pid()))
+            .expect("read /proc/<pid>/task (Linux only)");
+        tasks
+            .filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("status")).ok())
+            .filter_map(|status| {
+                status
+                    .lines()
+                    .find_map(|l| l.strip_prefix("voluntary_ctxt_switches:"))
+                    .and_then(|v| v.trim().parse::<u64>().ok())
+            })
+            .sum()
+    }
+
     fn status_kib(&self, field: &str) -> u64 {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid()))
             .expect("read /proc/<pid>/status (Linux only)");

@@ -62,21 +62,25 @@ pub async fn throughput(env: &Env, o: &Opts, r: &mut Report, emu: &Emulator, gw:
         // Rounds alternate which system runs first (the floor in the first round): a drift of
         // the machine's speed within a round then favours neither.
         let mut order = [
-            ("floor", &floor.gql, floor_len, false),
-            ("gateway", &gw.gql, gw_len, true),
+            ("floor", &floor.gql, &floor.proc, floor_len, false),
+            ("gateway", &gw.gql, &gw.proc, gw_len, true),
         ];
         if round % 2 == 1 {
             order.reverse();
         }
-        for (name, gql, len, is_gateway) in order {
+        for (name, gql, proc, len, is_gateway) in order {
+            let switches = proc.voluntary_switches();
             let res = load::run(gql, &body, len, o.concurrency, warmup, duration).await;
+            let switches = proc.voluntary_switches() - switches;
             r.detail(format!(
-                "row 3 round {}: {name}: {:.0} req/s, p50 {}, p99 {}, {} bad answers",
+                "row 3 round {}: {name}: {:.0} req/s, p50 {}, p99 {}, {} bad answers, {:.0} voluntary \
+                 context switches/s",
                 round + 1,
                 res.rps(),
                 ms(res.p50()),
                 ms(res.p99()),
-                res.bad
+                res.bad,
+                switches as f64 / (warmup + duration).as_secs_f64()
             ));
             if is_gateway {
                 gw_runs.push(res);
