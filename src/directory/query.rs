@@ -310,21 +310,19 @@ impl Snapshot {
 
     /// The groups of one user, by name.
     pub fn page_user_groups(&self, user_key: &str, args: &PageArgs) -> Page<Arc<GroupRec>> {
-        // Paged straight over the user's memberships (already in name order): no list is
-        // built, and a key is computed only where a cursor has to be found.
-        let positions = self.group_positions_of(user_key);
-        slice_view(
-            positions.len(),
-            |i| &self.groups[positions[i] as usize],
-            |g| group_sort_key(GroupOrderField::Name, g),
-            false,
-            args,
-        )
+        self.page_memberships(&self.group_positions_of(user_key), args)
+            .map(|g| self.groups[g as usize].clone())
     }
 
     /// The groups of the user at `position` in `users()`, by name, as positions in `groups()`.
     pub fn page_groups_of_user_at(&self, position: u32, args: &PageArgs) -> Page<u32> {
-        let groups = self.memberships.of(position as usize);
+        self.page_memberships(self.memberships.of(position as usize), args)
+    }
+
+    /// A page of one user's memberships (positions in `groups()`, already in name order),
+    /// paged straight over them: no list is built, and a key is computed only where a cursor
+    /// has to be found.
+    fn page_memberships(&self, groups: &[u32], args: &PageArgs) -> Page<u32> {
         window(
             groups.len(),
             |i| group_sort_key(GroupOrderField::Name, &self.groups[groups[i] as usize]),
