@@ -60,6 +60,8 @@ pub struct LimitsConfig {
     pub max_tokens: u32,
     /// Most cost: a field costs 1 plus its selection's cost times its page size
     /// (`first`/`last`, default 50 on connections), so `first: 100` in `first: 100` is 10,000.
+    /// It also bounds the fields a query visits once its fragments are inlined (introspection
+    /// included), so a fragment spread twice in each of 40 levels is refused before it is walked.
     pub max_complexity: u32,
     /// Largest request body.
     pub max_body_bytes: u32,

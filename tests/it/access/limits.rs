@@ -1,5 +1,5 @@
 //! Each query limit just under and just over, with its own code and a message that says which
-//! limit and by how much.
+//! limit and where the count stopped (the walk stops at the first limit passed).
 
 use scimgate::config::LimitsConfig;
 use serde_json::{Value, json};
@@ -41,7 +41,7 @@ async fn depth_aliases_tokens_and_cost_each_have_a_limit_with_its_own_code() {
     refused(
         &app.query(&nested_query(7), json!({})).await,
         "DEPTH_LIMIT",
-        "depth is 7, over the limit of 6 by 1",
+        "depth is at least 7, over the limit of 6",
     );
 
     let aliases = |n: usize| {
@@ -62,7 +62,7 @@ async fn depth_aliases_tokens_and_cost_each_have_a_limit_with_its_own_code() {
     refused(
         &app.query(&aliases(4), json!({})).await,
         "ALIAS_LIMIT",
-        "alias count is 4, over the limit of 3 by 1",
+        "alias count is at least 4, over the limit of 3",
     );
 
     // `{ orgs { slug } }` is 6 tokens; each more `slug` is one more.
@@ -103,7 +103,7 @@ async fn depth_aliases_tokens_and_cost_each_have_a_limit_with_its_own_code() {
     refused(
         &app.query(&cost(8), json!({})).await,
         "COMPLEXITY_LIMIT",
-        "cost is 1002, over the limit of 1000 by 2",
+        "cost is at least 1001, over the limit of 1000",
     );
 }
 
@@ -111,11 +111,11 @@ async fn depth_aliases_tokens_and_cost_each_have_a_limit_with_its_own_code() {
 async fn page_sizes_multiply_so_a_page_in_a_page_costs_their_product() {
     let app = app(LimitsConfig::default()).await;
     let q = "{ org { users(first: 100) { edges { node { groups(first: 100) { edges { node { name } } } } } } } }";
-    // 1 + 1 + 100 × (1 + 1 + (1 + 100 × 3)) = 30,302 > 20,000.
+    // users: 1 + 100 × (1 + 1 + (1 + 100 × 3)) = 30,301 > 20,000, where the walk stops.
     refused(
         &app.query(q, json!({})).await,
         "COMPLEXITY_LIMIT",
-        "cost is 30302, over the limit of 20000 by 10302",
+        "cost is at least 30301, over the limit of 20000",
     );
     let q = "{ org { users(first: 60) { edges { node { groups(first: 100) { edges { node { name } } } } } } } }";
     assert!(
@@ -266,4 +266,66 @@ async fn graphiqls_introspection_query_is_not_held_to_the_data_limits() {
         &body.to_string()[..500.min(body.to_string().len())]
     );
     assert!(body["data"]["__schema"]["types"].as_array().unwrap().len() > 20);
+}
+
+/// `levels` fragments each spreading the next twice: 2^levels copies of `leaf` once inlined.
+fn fragment_bomb(on: &str, root: &str, levels: usize, leaf: &str) -> String {
+    let mut q = format!("query Bomb {{ {root} }}");
+    for i in 0..levels {
+        q.push_str(&format!(
+            " fragment F{i} on {on} {{ ...F{} ...F{} }}",
+            i + 1,
+            i + 1
+        ));
+    }
+    q + &format!(" fragment F{levels} on {on} {{ {leaf} }}")
+}
+
+#[tokio::test]
+async fn fragment_bombs_are_refused_by_their_inlined_size() {
+    let app = app(LimitsConfig::default()).await;
+    // 2^40 copies of `name` in under 2 KB: refused by cost, counted once per fragment.
+    let q = fragment_bomb("Org", "org { ...F0 }", 40, "name");
+    assert!(q.len() < 2_000, "{} bytes", q.len());
+    refused(
+        &app.query(&q, json!({})).await,
+        "COMPLEXITY_LIMIT",
+        "cost is at least 32768, over the limit of 20000",
+    );
+    // Introspection is free of depth and cost, but async-graphql's validation and executor inline
+    // fragments too: a bomb of `__type` is refused by the fields it would visit.
+    let q = fragment_bomb("Query", "...F0", 40, "__type(name: \"Org\") { name }");
+    refused(
+        &app.query(&q, json!({})).await,
+        "COMPLEXITY_LIMIT",
+        "fields once its fragments are inlined, over the limit of 20000",
+    );
+    // A small one is an ordinary query.
+    let q = fragment_bomb("Org", "org { ...F0 }", 5, "name");
+    assert_eq!(app.data(&q, json!({})).await["org"]["name"], "acme");
+}
+
+#[tokio::test]
+async fn an_int_beyond_32_bits_is_an_invalid_int_not_a_cost() {
+    let app = app(LimitsConfig::default()).await;
+    for q in [
+        "{ org { users(first: 4294967296) { totalCount } } }",
+        "{ org { users(first: 4294967296) @skip(if: true) { totalCount } } }",
+    ] {
+        let body = app.query(q, json!({})).await;
+        assert_eq!(
+            error_code(&body),
+            "GRAPHQL_VALIDATION_FAILED",
+            "{q}: {body}"
+        );
+        let message = body["errors"][0]["message"].as_str().unwrap();
+        assert!(message.contains("\"first\""), "{message}");
+    }
+    let body = app
+        .query(
+            "query($n: Int) { org { users(first: $n) { totalCount } } }",
+            json!({ "n": 4294967296u64 }),
+        )
+        .await;
+    assert_eq!(error_code(&body), "GRAPHQL_VALIDATION_FAILED", "{body}");
 }

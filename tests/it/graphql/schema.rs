@@ -36,3 +36,52 @@ async fn readme_graphql_examples_run() {
         "GraphiQL's sample query: {body:#}"
     );
 }
+
+/// The limits walk checks `first` and `last` as 32-bit Ints before anything runs (async-graphql's
+/// validation lets 64-bit numbers through); that holds only while they are the only `Int`
+/// arguments and no input field is an `Int`.
+#[test]
+fn first_and_last_are_the_only_int_inputs() {
+    let sdl = scimgate::graphql::sdl();
+    let doc = async_graphql::parser::parse_schema(&sdl).unwrap();
+    use async_graphql::parser::types::{TypeKind, TypeSystemDefinition};
+    let is_int = |ty: &async_graphql::parser::types::Type| {
+        ty.to_string()
+            .trim_matches(|c| c == '[' || c == ']' || c == '!')
+            == "Int"
+    };
+    for def in &doc.definitions {
+        let TypeSystemDefinition::Type(t) = def else {
+            continue;
+        };
+        let t = &t.node;
+        match &t.kind {
+            TypeKind::Object(o) => {
+                for f in &o.fields {
+                    for a in &f.node.arguments {
+                        if is_int(&a.node.ty.node) {
+                            let name = a.node.name.node.as_str();
+                            assert!(
+                                ["first", "last"].contains(&name),
+                                "{}.{}({name}: Int)",
+                                t.name.node,
+                                f.node.name.node
+                            );
+                        }
+                    }
+                }
+            }
+            TypeKind::InputObject(i) => {
+                for f in &i.fields {
+                    assert!(
+                        !is_int(&f.node.ty.node),
+                        "input {}.{} is an Int",
+                        t.name.node,
+                        f.node.name.node
+                    );
+                }
+            }
+            _ => {}
+        }
+    }
+}
