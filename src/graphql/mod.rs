@@ -9,6 +9,7 @@ pub mod limits;
 pub mod loaders;
 pub mod mutation;
 pub mod query;
+pub mod syntax;
 pub mod types;
 
 use std::sync::Arc;

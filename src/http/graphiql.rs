@@ -58,8 +58,13 @@ impl GraphiqlPage {
         GraphiqlPage { html }
     }
 
+    /// Never stored: the demo's page carries its admin key in the default headers.
     pub fn response(&self) -> Response {
-        Html(self.html.clone()).into_response()
+        (
+            [(header::CACHE_CONTROL, HeaderValue::from_static("no-store"))],
+            Html(self.html.clone()),
+        )
+            .into_response()
     }
 }
 

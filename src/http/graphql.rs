@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
 use super::AppState;
-use super::mask::{RequestId, mask_to_string};
+use super::mask::{RequestId, mask, mask_to_string};
 use crate::auth::Principal;
 use crate::graphql;
 
@@ -23,9 +23,57 @@ fn accept(headers: &HeaderMap) -> &str {
         .unwrap_or("")
 }
 
-/// Whether the client asked for `application/graphql-response+json`.
+/// The quality a client's `Accept` gives `media` (its most specific matching range), or `None`
+/// when no range matches. `q=0` means "not this one".
+fn quality(accept: &str, media: &str) -> Option<f32> {
+    let (kind, _) = media.split_once('/')?;
+    let mut best: Option<(u8, f32)> = None;
+    for range in accept.split(',') {
+        let mut parts = range.split(';');
+        let name = parts.next().unwrap_or("").trim().to_ascii_lowercase();
+        let specificity = if name == media {
+            2
+        } else if name == format!("{kind}/*") {
+            1
+        } else if name == "*/*" {
+            0
+        } else {
+            continue;
+        };
+        let q = parts
+            .find_map(|p| {
+                let (key, value) = p.split_once('=')?;
+                key.trim()
+                    .eq_ignore_ascii_case("q")
+                    .then(|| value.trim().parse::<f32>().ok())?
+            })
+            .unwrap_or(1.0);
+        if best.is_none_or(|(s, _)| specificity > s) {
+            best = Some((specificity, q));
+        }
+    }
+    best.map(|(_, q)| q)
+}
+
+/// Whether to answer as `application/graphql-response+json`: when the client accepts it at least
+/// as much as `application/json` (the spec's preference on a tie). No `Accept`, or one that
+/// names neither, gets `application/json`, which every legacy client reads.
 fn wants_graphql_response(headers: &HeaderMap) -> bool {
-    accept(headers).contains(GRAPHQL_RESPONSE)
+    let accept = accept(headers);
+    let exact = |media: &str| {
+        accept.split(',').any(|r| {
+            r.split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .eq_ignore_ascii_case(media)
+        })
+    };
+    let Some(gql) = quality(accept, GRAPHQL_RESPONSE).filter(|q| *q > 0.0) else {
+        return false;
+    };
+    // A bare `*/*` keeps the legacy type: only a client that names the new type gets it.
+    exact(GRAPHQL_RESPONSE) && gql >= quality(accept, JSON).unwrap_or(0.0)
 }
 
 /// An error before any GraphQL ran, in GraphQL's error shape.
@@ -38,6 +86,35 @@ fn request_error(
 ) -> Response {
     let body = json!({ "errors": [{ "message": message, "extensions": { "code": code, "requestId": id.0 } }] });
     respond(status, body.to_string(), gql, id)
+}
+
+/// A GraphQL-over-HTTP request body. `query` is required: a body without it (say a typo
+/// `"qeury"`) is a bad request, not an empty document.
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Wire {
+    query: Option<String>,
+    #[serde(default)]
+    operation_name: Option<String>,
+    #[serde(default)]
+    variables: Option<async_graphql::Variables>,
+    #[serde(default)]
+    extensions: Option<async_graphql::Extensions>,
+}
+
+impl Wire {
+    fn into_request(self) -> Option<async_graphql::Request> {
+        let mut request = async_graphql::Request::new(self.query?);
+        request.operation_name = self.operation_name;
+        request.variables = self.variables.unwrap_or_default();
+        request.extensions = self.extensions.unwrap_or_default();
+        Some(request)
+    }
+}
+
+fn no_query(gql: bool, id: &RequestId) -> Response {
+    let message = "the request has no `query`: send the GraphQL document as `query` (a string)";
+    request_error(StatusCode::BAD_REQUEST, "BAD_REQUEST", message, gql, id)
 }
 
 /// The client's principal, from `Authorization: Bearer <key>`.
@@ -105,8 +182,11 @@ pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Body)
     if bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[') {
         return batch(&state, &bytes, principal, gql, &id).await;
     }
-    let request: async_graphql::Request = match serde_json::from_slice(&bytes) {
-        Ok(r) => r,
+    let request = match serde_json::from_slice::<Wire>(&bytes) {
+        Ok(wire) => match wire.into_request() {
+            Some(r) => r,
+            None => return no_query(gql, &id),
+        },
         Err(e) => {
             let message = format!("the body is not a GraphQL request in JSON: {e}");
             return request_error(StatusCode::BAD_REQUEST, "BAD_REQUEST", &message, gql, &id);
@@ -135,8 +215,15 @@ async fn batch(
             id,
         );
     }
-    let requests: Vec<async_graphql::Request> = match serde_json::from_slice(bytes) {
-        Ok(r) => r,
+    let requests = match serde_json::from_slice::<Vec<Wire>>(bytes) {
+        Ok(wires) => match wires
+            .into_iter()
+            .map(Wire::into_request)
+            .collect::<Option<Vec<_>>>()
+        {
+            Some(r) => r,
+            None => return no_query(gql, id),
+        },
         Err(e) => {
             return request_error(
                 StatusCode::BAD_REQUEST,
@@ -193,6 +280,7 @@ pub async fn get(
         );
     }
     let request = match async_graphql::http::parse_query_string(&query) {
+        Ok(r) if r.query.is_empty() => return no_query(gql, &id),
         Ok(r) => r,
         Err(e) => {
             let message = format!("the query string is not a GraphQL request: {e}");
@@ -243,14 +331,26 @@ async fn execute(
         Ok(request) => state.schema.execute(request).await,
         Err(refused) => async_graphql::Response::from_errors(vec![refused]),
     };
-    // A request that failed before execution (parse, limits, validation) has no data at all.
-    let request_failed = response.data == async_graphql::Value::Null && !response.errors.is_empty();
+    // A request that failed before execution (parse, limits, validation) has no data at all:
+    // its errors carry no path, and its answer no `data` key (GraphQL spec, "Response").
+    let request_failed = response.data == async_graphql::Value::Null
+        && !response.errors.is_empty()
+        && response.errors.iter().all(|e| e.path.is_empty());
     let status = if gql && request_failed {
         StatusCode::BAD_REQUEST
     } else {
         StatusCode::OK
     };
-    (status, mask_to_string(response, id, &principal.name))
+    let body = if request_failed {
+        let mut body = mask(response, id, &principal.name);
+        if let Some(object) = body.as_object_mut() {
+            object.remove("data");
+        }
+        body.to_string()
+    } else {
+        mask_to_string(response, id, &principal.name)
+    };
+    (status, body)
 }
 
 fn respond(status: StatusCode, body: String, gql: bool, id: &RequestId) -> Response {

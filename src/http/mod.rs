@@ -51,6 +51,36 @@ fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
         .into_response()
 }
 
+/// An answer at the HTTP edge, in the shape of every other error: a JSON body with a code.
+fn edge_error(status: StatusCode, code: &str, message: &str) -> Response {
+    let body =
+        serde_json::json!({ "errors": [{ "message": message, "extensions": { "code": code } }] });
+    (
+        status,
+        [(header::CONTENT_TYPE, "application/json")],
+        body.to_string(),
+    )
+        .into_response()
+}
+
+async fn not_found(uri: axum::http::Uri) -> Response {
+    let message = format!(
+        "no such endpoint: {}; GraphQL is at /graphql",
+        uri.path().chars().take(200).collect::<String>()
+    );
+    edge_error(StatusCode::NOT_FOUND, "NOT_FOUND", &message)
+}
+
+async fn method_not_allowed(method: Method) -> Response {
+    // axum adds the path's `Allow` header to this answer.
+    let message = format!("{method} is not accepted on this path; see the `Allow` header");
+    edge_error(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "METHOD_NOT_ALLOWED",
+        &message,
+    )
+}
+
 fn cors(origins: &[String]) -> Option<CorsLayer> {
     let origins: Vec<HeaderValue> = origins
         .iter()
@@ -84,6 +114,8 @@ pub fn app(state: AppState) -> Router {
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .merge(assets)
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
         .layer(TraceLayer::new_for_http())
         .layer(CatchPanicLayer::custom(panic_response))
         .with_state(state);

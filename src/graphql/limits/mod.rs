@@ -103,7 +103,7 @@ pub fn check(request: &mut async_graphql::Request, limits: &LimitsConfig) -> Ser
         .parsed_query()
         .map(|doc| measure(doc, &variables, bounds));
     request.variables = variables;
-    let walk = walked?;
+    let walk = walked.map_err(parse_failed)?;
     let shape = walk.shape.map_err(|e| refusal(e, limits))?;
     if let Some(message) = walk.invalid_int {
         return Err(refuse("GRAPHQL_VALIDATION_FAILED", message));
@@ -115,6 +115,18 @@ pub fn check(request: &mut async_graphql::Request, limits: &LimitsConfig) -> Ser
         ));
     }
     Ok(())
+}
+
+/// A document the parser refused: coded, and in words rather than the parser's framed excerpt.
+fn parse_failed(mut e: ServerError) -> ServerError {
+    if e.message.contains("-->") {
+        let at = e.locations.first().map(|p| (p.line, p.column));
+        e.message = crate::graphql::syntax::message(&e.message, at);
+    }
+    let mut ext = async_graphql::ErrorExtensionValues::default();
+    ext.set("code", "GRAPHQL_PARSE_FAILED");
+    e.extensions = Some(ext);
+    e
 }
 
 /// The error for the first limit a document passed. The walk stops there, so the count it

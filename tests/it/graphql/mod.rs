@@ -4,6 +4,7 @@
 mod cost;
 mod filters;
 mod http;
+mod http_edge;
 mod nodes;
 mod paging;
 mod schema;
