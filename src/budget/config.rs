@@ -25,6 +25,17 @@ pub struct BudgetConfig {
     /// at least 50 ms, at most 2 s).
     #[serde(default, with = "humantime_serde")]
     pub guard: Option<Duration>,
+    /// The longest a `write` or `interactive` call may expect to wait for its slot; a call
+    /// expected to wait longer is refused at once with `RATE_LIMITED` and the wait as its
+    /// `retryAfter` (default 10 s; 0 refuses every such call that cannot go out now).
+    #[serde(with = "humantime_serde")]
+    pub max_queue_wait: Duration,
+    /// The most calls one lane may hold waiting; a call over it is refused like one that would
+    /// wait too long (default 1,000). `critical` is never refused.
+    pub max_queued: u32,
+    /// The share of releases `interactive` gets while `write` waits too (0.0 to 1.0, default
+    /// 0.5); `write` gets the rest. With 0.0 writes go strictly first, as with 1.0 reads do.
+    pub interactive_share: f64,
 }
 
 impl Default for BudgetConfig {
@@ -35,6 +46,9 @@ impl Default for BudgetConfig {
             burst: 2,
             background_share: 0.5,
             guard: None,
+            max_queue_wait: Duration::from_secs(10),
+            max_queued: 1_000,
+            interactive_share: 0.5,
         }
     }
 }
@@ -49,6 +63,10 @@ pub enum ConfigError {
     Burst { burst: u32, limit: u32 },
     #[error("background_share must be between 0.0 and 1.0, got {0}")]
     Share(f64),
+    #[error("interactive_share must be between 0.0 and 1.0, got {0}")]
+    InteractiveShare(f64),
+    #[error("max_queued must be at least 1")]
+    ZeroQueue,
 }
 
 impl BudgetConfig {
@@ -75,6 +93,12 @@ impl BudgetConfig {
         }
         if !(0.0..=1.0).contains(&self.background_share) {
             return Err(ConfigError::Share(self.background_share));
+        }
+        if !(0.0..=1.0).contains(&self.interactive_share) {
+            return Err(ConfigError::InteractiveShare(self.interactive_share));
+        }
+        if self.max_queued == 0 {
+            return Err(ConfigError::ZeroQueue);
         }
         Ok(())
     }

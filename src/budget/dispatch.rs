@@ -10,6 +10,7 @@ use governor::state::{InMemoryState, NotKeyed};
 use tokio::sync::{Notify, oneshot};
 use tokio::time::Instant;
 
+use super::admission::{Gcra, Line, contested};
 use super::clock::TokioClock;
 use super::{BudgetConfig, BudgetError, Lane};
 
@@ -41,6 +42,12 @@ pub(super) struct State {
     pub paused_until: Option<Instant>,
     pub revoked: bool,
     pub closed: bool,
+    /// The limiter's state as the dispatcher has driven it, for estimating waits.
+    pub gcra: Gcra,
+    /// The sharing credit between `write` and `interactive` (see `admission::contested`).
+    pub credit: f64,
+    /// Calls refused by admission since start, per lane.
+    pub refused: [u64; 4],
 }
 
 impl State {
@@ -66,6 +73,33 @@ impl State {
         out
     }
 
+    /// Forgets the calls of `lane` whose callers have gone, so that counts and estimates see
+    /// only the living.
+    pub fn drop_gone(&mut self, lane: Lane) {
+        self.queues[lane as usize].retain(|w| !w.tx.is_closed());
+    }
+
+    /// How long a call joining the back of `lane` now would wait for its slot: the releases
+    /// ahead of it (see `Line::releases_ahead`), placed on the limiter's schedule from now or
+    /// from the end of a known pause, whichever is later. Exact for what is queued now, to
+    /// within the timer's resolution; calls arriving later in a lane that goes first can only
+    /// add to it.
+    pub fn expected_wait(&self, lane: Lane, now: Instant, config: &BudgetConfig) -> Duration {
+        let line = Line {
+            queued: self.queued(),
+            credit: self.credit,
+            share: config.interactive_share,
+        };
+        let from = self.paused_until.filter(|p| *p > now).unwrap_or(now);
+        let at = self.gcra.slot_at(
+            from,
+            line.releases_ahead(lane),
+            config.emission_interval(),
+            config.burst,
+        );
+        at.duration_since(now)
+    }
+
     fn fail_all(&mut self, error: BudgetError) {
         for q in &mut self.queues {
             for w in q.drain(..) {
@@ -76,13 +110,22 @@ impl State {
 
     /// The lane to serve next, or when the background cap frees up if only background waits.
     fn pick(&mut self, now: Instant, config: &BudgetConfig) -> Pick {
-        let mut background_blocked_until = None;
-        for lane in Lane::ALL {
-            let queue = &mut self.queues[lane as usize];
+        for queue in &mut self.queues {
             while queue.front().is_some_and(|w| w.tx.is_closed()) {
                 queue.pop_front();
             }
-            if queue.is_empty() {
+        }
+        let waiting = |lane: Lane| !self.queues[lane as usize].is_empty();
+        if waiting(Lane::Critical) {
+            return Pick::Lane(Lane::Critical, self.credit);
+        }
+        if waiting(Lane::Write) && waiting(Lane::Interactive) {
+            let (lane, credit) = contested(self.credit, config.interactive_share);
+            return Pick::Lane(lane, credit);
+        }
+        let mut background_blocked_until = None;
+        for lane in [Lane::Write, Lane::Interactive, Lane::Background] {
+            if !waiting(lane) {
                 continue;
             }
             if lane == Lane::Background {
@@ -98,7 +141,7 @@ impl State {
                     continue;
                 }
             }
-            return Pick::Lane(lane);
+            return Pick::Lane(lane, self.credit);
         }
         match background_blocked_until {
             Some(t) => Pick::Wait(t),
@@ -108,7 +151,8 @@ impl State {
 }
 
 enum Pick {
-    Lane(Lane),
+    /// Serve this lane; the sharing credit becomes the second value once the slot is taken.
+    Lane(Lane, f64),
     Wait(Instant),
     Idle,
 }
@@ -135,13 +179,18 @@ pub(super) async fn run(shared: Arc<Shared>) {
                 match state.pick(now, &shared.config) {
                     Pick::Idle => None,
                     Pick::Wait(t) => Some(t),
-                    Pick::Lane(lane) => match shared.limiter.check() {
+                    Pick::Lane(lane, credit) => match shared.limiter.check() {
                         Ok(()) => {
                             state.released.push_back((now, lane));
-                            if let Some(w) = state.queues[lane as usize].pop_front() {
-                                // A waiter that gave up after `pick` leaves its slot unused:
-                                // wasteful but never over the limit.
-                                let _ = w.tx.send(Ok(()));
+                            state.gcra.released(now, shared.config.emission_interval());
+                            state.credit = credit;
+                            // A waiter that gave up since `pick` passes the slot to the next
+                            // in its lane; if none is left the slot goes unused, which is
+                            // wasteful but never over the limit.
+                            while let Some(w) = state.queues[lane as usize].pop_front() {
+                                if w.tx.send(Ok(())).is_ok() {
+                                    break;
+                                }
                             }
                             continue;
                         }

@@ -5,6 +5,7 @@
 //! The rate is derived so that `burst - 1 + ceil(window / T) ≤ limit`, with `T` computed over
 //! the window plus a small guard that absorbs network jitter between release and arrival.
 
+mod admission;
 mod clock;
 mod config;
 mod dispatch;
@@ -64,6 +65,11 @@ impl fmt::Display for Lane {
 pub enum BudgetError {
     #[error("the organization's SCIM credential was rejected by the upstream")]
     CredentialRevoked,
+    /// Refused by admission: the call would wait longer than `max_queue_wait`, or its lane
+    /// holds `max_queued` calls already. Nothing was queued or sent; `retry_after` is when a
+    /// call in its place would have had its slot.
+    #[error("the organization's upstream budget is taken for the next {retry_after:?}")]
+    Overloaded { retry_after: Duration },
     #[error("the budget was shut down")]
     Closed,
 }
@@ -86,6 +92,13 @@ pub struct BudgetSnapshot {
     pub remaining: u32,
     /// Waiting calls per lane, in `Lane::ALL` order.
     pub queued: [usize; 4],
+    /// Calls refused by admission since start, per lane.
+    pub refused: [u64; 4],
+    /// What a new call in each lane would expect to wait now.
+    pub expected_wait: [Duration; 4],
+    pub max_queue_wait: Duration,
+    pub max_queued: u32,
+    pub interactive_share: f64,
     pub paused_until: Option<SystemTime>,
     pub credential_revoked: bool,
 }
@@ -129,7 +142,17 @@ impl Budget {
         &self.handle.shared.config
     }
 
-    /// Waits for a slot in `lane`. Cancel-safe: dropping the future gives up the place in line.
+    /// Waits for a slot in `lane`, or refuses at once when admission says the wait would be
+    /// too long. Cancel-safe: dropping the future gives up the place in line, and the slot
+    /// goes to the next caller.
+    ///
+    /// Admission: a `write` or `interactive` call whose expected wait (the releases ahead of
+    /// it on the limiter's schedule, from the end of a known pause if there is one) exceeds
+    /// `max_queue_wait` is refused, and so is any call but a `critical` one whose lane already
+    /// holds `max_queued` calls. `critical` calls (offboarding) are never refused: they go
+    /// first, so they wait at most what the critical calls ahead of them take. `background`
+    /// (refresh, single-flight, a few calls at a time) is exempt from the wait rule, so a
+    /// busy budget delays a refresh instead of failing it.
     pub async fn acquire(&self, lane: Lane) -> Result<Grant, BudgetError> {
         let shared = &self.handle.shared;
         if !self.handle.started.swap(true, Ordering::AcqRel) {
@@ -141,6 +164,20 @@ impl Budget {
             let mut state = shared.lock();
             if state.revoked {
                 return Err(BudgetError::CredentialRevoked);
+            }
+            if lane != Lane::Critical {
+                let config = &shared.config;
+                state.drop_gone(lane);
+                let wait = state.expected_wait(lane, asked, config);
+                let full = state.queues[lane as usize].len() >= config.max_queued as usize;
+                let too_long = lane != Lane::Background && wait > config.max_queue_wait;
+                if full || too_long {
+                    state.refused[lane as usize] += 1;
+                    return Err(BudgetError::Overloaded {
+                        // Never zero, so that a client told to come back does not spin.
+                        retry_after: wait.max(Duration::from_millis(1)),
+                    });
+                }
             }
             state.queues[lane as usize].push_back(Waiter { tx });
         }
@@ -200,6 +237,11 @@ impl Budget {
             used_in_window: used,
             remaining: config.limit.saturating_sub(used),
             queued: state.queued(),
+            refused: state.refused,
+            expected_wait: Lane::ALL.map(|lane| state.expected_wait(lane, now, config)),
+            max_queue_wait: config.max_queue_wait,
+            max_queued: config.max_queued,
+            interactive_share: config.interactive_share,
             paused_until,
             credential_revoked: state.revoked,
         }
@@ -208,3 +250,6 @@ impl Budget {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod admission_tests;

@@ -5,12 +5,16 @@ use tokio::time::Instant;
 use super::*;
 
 fn config(limit: u32, window_ms: u64, burst: u32) -> BudgetConfig {
+    // These tests are about the limiter and the lanes: admission is out of their way.
     BudgetConfig {
         limit,
         window: Duration::from_millis(window_ms),
         burst,
         background_share: 1.0,
         guard: None,
+        max_queue_wait: Duration::from_secs(3_600),
+        max_queued: 100_000,
+        interactive_share: 0.5,
     }
 }
 
@@ -106,7 +110,11 @@ async fn critical_is_released_within_one_emission_interval_while_background_satu
 
 #[tokio::test(start_paused = true)]
 async fn higher_lanes_go_first_and_fifo_within_a_lane() {
-    let budget = Budget::new(config(5, 1_000, 1));
+    // Writes strictly before reads here; sharing between them has its own test.
+    let budget = Budget::new(BudgetConfig {
+        interactive_share: 0.0,
+        ..config(5, 1_000, 1)
+    });
     // Spend the only burst slot so that everything below queues.
     budget.acquire(Lane::Interactive).await.unwrap();
     let order = Arc::new(Mutex::new(Vec::new()));

@@ -66,6 +66,9 @@ pub(super) const ORG_SECTIONS: &[(&str, Fields)] = &[
             ("burst", Kind::Int),
             ("background_share", Kind::Float),
             ("guard", Kind::Duration),
+            ("max_queue_wait", Kind::Duration),
+            ("max_queued", Kind::Int),
+            ("interactive_share", Kind::Float),
         ],
     ),
     (

@@ -1,6 +1,8 @@
 //! The one mapping from internal errors to GraphQL errors: a stable `extensions.code`, a message
 //! a person understands, and nothing of the upstream's bodies or the transport.
 
+use std::time::Duration;
+
 use async_graphql::{Error, ErrorExtensions};
 
 use crate::directory::DirectoryError;
@@ -29,18 +31,17 @@ pub fn directory(org: &str, e: DirectoryError) -> Error {
                 "organization {org:?}: the upstream rejected the SCIM key; calls are stopped until the configuration changes"
             ),
         ),
-        DirectoryError::RateLimited { retry_after } => {
-            let secs = retry_after.map(|d| d.as_secs_f64().ceil() as u64);
-            Error::new(format!(
-                "organization {org:?}: the upstream is rate limiting; try again later"
-            ))
-            .extend_with(|_, ext| {
-                ext.set("code", RATE_LIMITED);
-                if let Some(s) = secs {
-                    ext.set("retryAfter", s);
-                }
-            })
-        }
+        DirectoryError::RateLimited { retry_after } => Error::new(format!(
+            "organization {org:?}: its upstream request budget is taken (or the upstream is rate limiting); try again after `retryAfter` seconds"
+        ))
+        .extend_with(|_, ext| {
+            ext.set("code", RATE_LIMITED);
+            if let Some(d) = retry_after {
+                let (secs, ms) = retry_after_parts(d);
+                ext.set("retryAfter", secs);
+                ext.set("retryAfterMs", ms);
+            }
+        }),
         DirectoryError::Unavailable
         | DirectoryError::Malformed
         | DirectoryError::Rejected { .. } => coded(
@@ -51,4 +52,12 @@ pub fn directory(org: &str, e: DirectoryError) -> Error {
         ),
         DirectoryError::ShuttingDown => coded(UPSTREAM_UNAVAILABLE, "the gateway is shutting down"),
     }
+}
+
+/// A wait as `retryAfter` (whole seconds, rounded up, as HTTP's `Retry-After` needs: coming back
+/// after it is never early) and `retryAfterMs` (rounded up to the millisecond, precise enough to
+/// be within one emission interval of the real wait).
+pub fn retry_after_parts(d: Duration) -> (u64, u64) {
+    let ms = d.as_nanos().div_ceil(1_000_000) as u64;
+    (ms.div_ceil(1_000), ms)
 }

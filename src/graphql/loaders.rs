@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use async_graphql::dataloader::{DataLoader, Loader};
 use async_graphql::{Context, Result};
-use futures_util::future::join_all;
+use futures_util::future::{BoxFuture, join_all};
 
 use super::errors;
 use crate::directory::{Directories, Directory, DirectoryError, GroupRec, UserRec};
@@ -88,8 +88,40 @@ impl Loader<PointReq> for PointLoader {
 pub fn attach(request: async_graphql::Request, dirs: &Directories) -> async_graphql::Request {
     request.data(DataLoader::new(
         PointLoader { dirs: dirs.clone() },
-        tokio::spawn,
+        RequestScoped::new().spawner(),
     ))
+}
+
+/// The DataLoader runs each batch in a task of its own. A plain `tokio::spawn` would let a
+/// batch outlive its request: a client that hung up would still have its point reads wait for
+/// the budget and go upstream. Each batch task here ends when the request's loader is dropped
+/// (the request finished, or its future was dropped because the client went away), which
+/// drops the batch's budget waits and sends nothing. Requests that share one upstream read
+/// through the point cache are unaffected: the cache hands the read to a caller still there.
+struct RequestScoped {
+    /// Never sent on: dropping it (with the loader that owns the spawner) is the signal.
+    alive: tokio::sync::watch::Sender<()>,
+}
+
+impl RequestScoped {
+    fn new() -> RequestScoped {
+        RequestScoped {
+            alive: tokio::sync::watch::Sender::new(()),
+        }
+    }
+
+    fn spawner(self) -> impl Fn(BoxFuture<'static, ()>) + Send + Sync + 'static {
+        move |batch| {
+            let mut alive = self.alive.subscribe();
+            tokio::spawn(async move {
+                tokio::select! {
+                    () = batch => {}
+                    // `changed` fails only once the sender is gone.
+                    _ = alive.changed() => {}
+                }
+            });
+        }
+    }
 }
 
 /// Loads through the request's DataLoader, or directly when the request has none.

@@ -192,8 +192,8 @@ pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Body)
             return request_error(StatusCode::BAD_REQUEST, "BAD_REQUEST", &message, gql, &id);
         }
     };
-    let (status, body) = execute(&state, request, principal, gql, &id).await;
-    respond(status, body, gql, &id)
+    let (status, body, retry_after) = execute(&state, request, principal, gql, &id).await;
+    with_retry_after(respond(status, body, gql, &id), retry_after)
 }
 
 /// A JSON array of operations: refused unless batching is on, then at most `max_batch`.
@@ -300,8 +300,8 @@ pub async fn get(
             .insert(header::ALLOW, HeaderValue::from_static("POST"));
         return response;
     }
-    let (status, body) = execute(&state, request, principal, gql, &id).await;
-    respond(status, body, gql, &id)
+    let (status, body, retry_after) = execute(&state, request, principal, gql, &id).await;
+    with_retry_after(respond(status, body, gql, &id), retry_after)
 }
 
 /// Whether the operation that would run is a mutation (GET may not run one).
@@ -326,11 +326,12 @@ async fn execute(
     principal: &Principal,
     gql: bool,
     id: &RequestId,
-) -> (StatusCode, String) {
+) -> (StatusCode, String, Option<u64>) {
     let response = match graphql::prepare(request, &state.schema, principal) {
         Ok(request) => state.schema.execute(request).await,
         Err(refused) => async_graphql::Response::from_errors(vec![refused]),
     };
+    let retry_after = retry_after_of(&response);
     // A request that failed before execution (parse, limits, validation) has no data at all:
     // its errors carry no path, and its answer no `data` key (GraphQL spec, "Response").
     let request_failed = response.data == async_graphql::Value::Null
@@ -350,7 +351,34 @@ async fn execute(
     } else {
         mask_to_string(response, id, &principal.name)
     };
-    (status, body)
+    (status, body, retry_after)
+}
+
+/// When every error of a response is `RATE_LIMITED` (the request was refused whole, as far as
+/// it got), the longest of their `retryAfter` seconds, for an HTTP `Retry-After` header.
+fn retry_after_of(response: &async_graphql::Response) -> Option<u64> {
+    use async_graphql::Value;
+    let mut longest = None;
+    for error in &response.errors {
+        let ext = error.extensions.as_ref()?;
+        if ext.get("code") != Some(&Value::from(graphql::errors::RATE_LIMITED)) {
+            return None;
+        }
+        // An upstream 429 without `Retry-After` gives no time to pass on.
+        if let Some(Value::Number(n)) = ext.get("retryAfter") {
+            longest = longest.max(n.as_u64());
+        }
+    }
+    longest
+}
+
+fn with_retry_after(mut response: Response, secs: Option<u64>) -> Response {
+    if let Some(secs) = secs {
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+    }
+    response
 }
 
 fn respond(status: StatusCode, body: String, gql: bool, id: &RequestId) -> Response {

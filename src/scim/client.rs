@@ -14,7 +14,7 @@ use super::error::ScimError;
 use super::profile::Profile;
 use super::retry::{self, Decision, Failure, RetryPolicy};
 use super::wire::ErrorBody;
-use crate::budget::{Budget, Lane};
+use crate::budget::{Budget, BudgetError, Lane};
 
 /// How to reach one organization's SCIM service.
 #[derive(Clone)]
@@ -115,9 +115,32 @@ impl ScimClient {
         let url = format!("{}{}", inner.base, path);
         let media = inner.profile.media_type();
         let mut attempt = 0;
+        // The failure the previous try ended with, if a retry is under way.
+        let mut previous: Option<Stopped> = None;
         loop {
             attempt += 1;
-            inner.budget.acquire(lane).await?;
+            match inner.budget.acquire(lane).await {
+                Ok(_) => {}
+                // A retry the budget refuses ends the call with the failure that caused it:
+                // that one says what the upstream did (a write's outcome may be unknown).
+                Err(BudgetError::Overloaded { .. }) if previous.is_some() => {
+                    let p = previous.take().expect("checked");
+                    let body = ErrorBody::parse(p.body.as_deref().unwrap_or(""));
+                    return Err(stop_error(
+                        &method,
+                        p.failure,
+                        p.retry_after,
+                        body,
+                        p.transport,
+                    ));
+                }
+                Err(e) => {
+                    if let BudgetError::Overloaded { retry_after } = e {
+                        tracing::debug!(org = %inner.org, %method, path, ?lane, ?retry_after, "refused by the budget's admission; nothing sent");
+                    }
+                    return Err(e.into());
+                }
+            }
             let mut request = inner
                 .http
                 .request(method.clone(), &url)
@@ -183,6 +206,12 @@ impl ScimClient {
                     } else {
                         tokio::time::sleep(after).await;
                     }
+                    previous = Some(Stopped {
+                        failure,
+                        retry_after,
+                        body: error_body,
+                        transport,
+                    });
                 }
                 Decision::Stop => {
                     // Given up, but the upstream's word still holds for everyone else.
@@ -210,6 +239,14 @@ impl ScimClient {
         let answer = self.call(lane, method, path, query, body).await?;
         serde_json::from_str(&answer.body).map_err(|source| ScimError::Malformed { what, source })
     }
+}
+
+/// How a try failed, kept while its retry waits for the budget.
+struct Stopped {
+    failure: Failure,
+    retry_after: Option<Duration>,
+    body: Option<String>,
+    transport: Option<reqwest::Error>,
 }
 
 /// The error a call ends with when the policy says stop.

@@ -68,6 +68,11 @@ impl From<BudgetError> for ScimError {
         match e {
             BudgetError::CredentialRevoked => ScimError::CredentialRevoked,
             BudgetError::Closed => ScimError::BudgetClosed,
+            // Refused before anything was sent: to the caller, the same as the upstream's 429,
+            // with the budget's own estimate of when a slot frees up.
+            BudgetError::Overloaded { retry_after } => ScimError::RateLimited {
+                retry_after: Some(retry_after),
+            },
         }
     }
 }

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use scimgate::budget::{BudgetConfig, Lane};
 use scimgate::emulator::{self, EmulatorConfig, Faults, RunningEmulator};
@@ -97,13 +97,20 @@ async fn a_critical_call_goes_out_within_one_emission_interval_while_background_
             tokio::spawn(async move { c.list_users(Lane::Background, 1, 10, None).await })
         })
         .collect();
-    // Let background fill the window and build a queue.
-    tokio::time::sleep(Duration::from_millis(1_500)).await;
-    let queued = client.budget().snapshot().queued[Lane::Background as usize];
-    assert!(
-        queued >= 30,
-        "background should be queueing, {queued} waiting"
-    );
+    // Let background fill the window at the emulator and build a queue.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let queued = client.budget().snapshot().queued[Lane::Background as usize];
+        if emu.stats().total >= 20 && queued >= 30 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "background never saturated: {} sent, {queued} waiting",
+            emu.stats().total
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
     let asked_ms = emu.started_at().elapsed().as_millis() as u64;
     let victim = emu
         .state()
@@ -129,13 +136,18 @@ async fn a_critical_call_goes_out_within_one_emission_interval_while_background_
     );
     // The background queue goes on after the delete: it was overtaken, not drained first.
     let delete_t = delete.t_ms;
-    tokio::time::sleep(interval * 3).await;
-    let after = emu
+    let deadline = Instant::now() + interval * 3 + Duration::from_secs(2);
+    while !emu
         .requests()
         .iter()
-        .filter(|r| r.method == "GET" && r.t_ms > delete_t)
-        .count();
-    assert!(after > 0, "background calls should still follow the delete");
+        .any(|r| r.method == "GET" && r.t_ms > delete_t)
+    {
+        assert!(
+            Instant::now() < deadline,
+            "background calls should still follow the delete"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
     for t in background {
         t.abort();
     }

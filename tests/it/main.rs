@@ -6,6 +6,7 @@ mod budget_upstream;
 mod cli;
 mod emulator;
 mod graphql;
+mod load_shedding;
 mod mutations;
 mod scim_client;
 mod support;

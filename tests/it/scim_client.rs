@@ -436,7 +436,12 @@ async fn a_429_with_retry_after_pauses_every_lane() {
         tokio::spawn(async move { c.all_users(Lane::Background).await })
     };
     // Wait until the 429 has been seen, then a critical call on another path must wait too.
+    let deadline = start + Duration::from_secs(5);
     while c.budget().snapshot().paused_until.is_none() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the 429 never paused the budget"
+        );
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     c.list_groups(Lane::Critical, 1, 100, None).await.unwrap();

@@ -62,6 +62,40 @@ fn unknown_scimgate_variable_is_an_error() {
 }
 
 #[test]
+fn admission_settings_come_from_file_and_env_and_are_validated() {
+    let defaults = load(MINIMAL, &[]).unwrap().orgs[0].budget.clone();
+    assert_eq!(defaults.max_queue_wait, Duration::from_secs(10));
+    assert_eq!(
+        (defaults.max_queued, defaults.interactive_share),
+        (1_000, 0.5)
+    );
+    let text = format!("{MINIMAL}\n[orgs.budget]\nmax_queue_wait = \"0s\"\nmax_queued = 20\n");
+    let budget = &load(&text, &[]).unwrap().orgs[0].budget;
+    assert_eq!(
+        (budget.max_queue_wait, budget.max_queued),
+        (Duration::ZERO, 20)
+    );
+    let config = load(
+        MINIMAL,
+        &[
+            ("SCIMGATE_ORGS__ACME__BUDGET__MAX_QUEUE_WAIT", "2500ms"),
+            ("SCIMGATE_ORGS__ACME__BUDGET__INTERACTIVE_SHARE", "0.75"),
+        ],
+    )
+    .unwrap();
+    let budget = &config.orgs[0].budget;
+    assert_eq!(budget.max_queue_wait, Duration::from_millis(2_500));
+    assert_eq!(budget.interactive_share, 0.75);
+    let message = err(
+        MINIMAL,
+        &[("SCIMGATE_ORGS__ACME__BUDGET__INTERACTIVE_SHARE", "1.5")],
+    );
+    assert!(message.contains("interactive_share"), "{message}");
+    let message = err(MINIMAL, &[("SCIMGATE_ORGS__ACME__BUDGET__MAX_QUEUED", "0")]);
+    assert!(message.contains("max_queued"), "{message}");
+}
+
+#[test]
 fn env_key_source_replaces_the_files() {
     let file = TempFile::new("env-key", SECRET);
     let config = load(MINIMAL, &[("SCIMGATE_ORGS__ACME__KEY_FILE", file.path())]).unwrap();

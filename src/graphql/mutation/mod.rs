@@ -6,6 +6,8 @@ mod idempotency;
 mod resolve;
 mod users;
 
+use std::time::Duration;
+
 use async_graphql::{Enum, InputObject, MergedObject, SimpleObject};
 
 pub use idempotency::Idempotency;
@@ -73,6 +75,10 @@ pub struct UserError {
     pub field: Option<Vec<String>>,
     /// What happened, in words.
     pub message: String,
+    /// For `RATE_LIMITED`: seconds (rounded up) after which trying again can find a slot.
+    pub retry_after: Option<i32>,
+    /// For `RATE_LIMITED`: the same wait in milliseconds (rounded up).
+    pub retry_after_ms: Option<i32>,
 }
 
 impl UserError {
@@ -81,7 +87,19 @@ impl UserError {
             code,
             field: (!field.is_empty()).then(|| field.iter().map(|s| (*s).to_owned()).collect()),
             message: message.into(),
+            retry_after: None,
+            retry_after_ms: None,
         }
+    }
+
+    /// The same error, saying when to try again.
+    pub fn with_retry_after(mut self, wait: Option<Duration>) -> UserError {
+        if let Some(wait) = wait {
+            let (secs, ms) = crate::graphql::errors::retry_after_parts(wait);
+            self.retry_after = Some(secs.min(i32::MAX as u64) as i32);
+            self.retry_after_ms = Some(ms.min(i32::MAX as u64) as i32);
+        }
+        self
     }
 
     /// The outcome a failed write with this error has.
@@ -119,11 +137,14 @@ pub fn write_error(e: WriteError, field: &[&str], what: &str) -> UserError {
             field,
             format!("the upstream refused the change to {what} (status {status})"),
         ),
-        WriteError::NotApplied(DirectoryError::RateLimited { .. }) => UserError::new(
+        WriteError::NotApplied(DirectoryError::RateLimited { retry_after }) => UserError::new(
             C::RateLimited,
             field,
-            format!("the upstream is rate limiting; {what} was not changed, try again later"),
-        ),
+            format!(
+                "the organization's upstream budget is taken (or the upstream is rate limiting); {what} was not changed, try again after `retryAfter` seconds"
+            ),
+        )
+        .with_retry_after(retry_after),
         WriteError::NotApplied(DirectoryError::CredentialRevoked) => UserError::new(
             C::CredentialRevoked,
             field,

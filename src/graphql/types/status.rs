@@ -15,7 +15,7 @@ pub struct Budget {
     pub emission_interval: Duration,
 }
 
-/// Calls waiting for the budget, per lane.
+/// Calls per lane: waiting for the budget (`queuedByLane`) or refused by it (`refusedByLane`).
 #[derive(SimpleObject)]
 pub struct LaneQueue {
     /// Revocations: deactivate, delete, remove from group.
@@ -26,6 +26,19 @@ pub struct LaneQueue {
     pub interactive: i32,
     /// Mirror refresh.
     pub background: i32,
+}
+
+/// A duration in milliseconds per lane.
+#[derive(SimpleObject)]
+pub struct LaneWait {
+    /// Revocations: deactivate, delete, remove from group.
+    pub critical: f64,
+    /// Other writes.
+    pub write: f64,
+    /// Reads a client is waiting for.
+    pub interactive: f64,
+    /// Mirror refresh.
+    pub background: f64,
 }
 
 /// The organization's upstream request budget. The gateway never sends more than `limit`
@@ -66,6 +79,60 @@ impl Budget {
             interactive: q[2] as i32,
             background: q[3] as i32,
         }
+    }
+
+    /// Calls refused at once with `RATE_LIMITED` since the gateway started, all lanes
+    /// together: they would have waited longer than `maxQueueWaitSeconds`, or found their lane
+    /// holding `maxQueued` calls. Nothing of theirs was sent upstream.
+    async fn refused(&self) -> i32 {
+        let total: u64 = self.snapshot.refused.iter().sum();
+        total.min(i32::MAX as u64) as i32
+    }
+
+    /// Calls refused since the gateway started, per lane. `critical` calls are never refused.
+    async fn refused_by_lane(&self) -> LaneQueue {
+        let r = self.snapshot.refused.map(|n| n.min(i32::MAX as u64) as i32);
+        LaneQueue {
+            critical: r[0],
+            write: r[1],
+            interactive: r[2],
+            background: r[3],
+        }
+    }
+
+    /// The longest a `write` or `interactive` call may expect to wait for its slot before it
+    /// is refused with `RATE_LIMITED`; 0 refuses every such call that cannot go out at once.
+    /// The expected wait counts the calls ahead of it (all `critical` ones, its share of
+    /// `write` and `interactive`, its own lane), the limiter's next free slot and a pause the
+    /// upstream asked for.
+    async fn max_queue_wait_seconds(&self) -> f64 {
+        self.snapshot.max_queue_wait.as_secs_f64()
+    }
+
+    /// The most calls one lane may hold waiting; one more is refused with `RATE_LIMITED`.
+    async fn max_queued(&self) -> i32 {
+        self.snapshot.max_queued.min(i32::MAX as u32) as i32
+    }
+
+    /// What a new call would expect to wait now, in milliseconds, per lane (what is queued
+    /// now; later `critical` calls can add to it).
+    async fn expected_wait_ms(&self) -> LaneWait {
+        let w = self
+            .snapshot
+            .expected_wait
+            .map(|d| d.as_secs_f64() * 1000.0);
+        LaneWait {
+            critical: w[0],
+            write: w[1],
+            interactive: w[2],
+            background: w[3],
+        }
+    }
+
+    /// The least share of releases `interactive` gets while `write` waits too (0 to 1);
+    /// `write` gets the rest. `critical` always goes first; `background` takes what is left.
+    async fn interactive_share(&self) -> f64 {
+        self.snapshot.interactive_share
     }
 
     /// The steady spacing between requests, in milliseconds, once the burst is spent.
