@@ -5,28 +5,22 @@ use std::time::Duration;
 
 use async_graphql::{Error, ErrorExtensions};
 
+pub use super::code::Code;
 use crate::directory::DirectoryError;
 
-pub const BAD_USER_INPUT: &str = "BAD_USER_INPUT";
-pub const NOT_FOUND: &str = "NOT_FOUND";
-pub const RATE_LIMITED: &str = "RATE_LIMITED";
-pub const UPSTREAM_UNAVAILABLE: &str = "UPSTREAM_UNAVAILABLE";
-pub const CREDENTIAL_REVOKED: &str = "CREDENTIAL_REVOKED";
-pub const INTERNAL: &str = "INTERNAL";
-
 /// An error with a code.
-pub fn coded(code: &'static str, message: impl Into<String>) -> Error {
-    Error::new(message).extend_with(|_, e| e.set("code", code))
+pub fn coded(code: Code, message: impl Into<String>) -> Error {
+    code.error(message)
 }
 
 pub fn bad_input(message: impl Into<String>) -> Error {
-    coded(BAD_USER_INPUT, message)
+    Code::BadUserInput.error(message)
 }
 
 pub fn directory(org: &str, e: DirectoryError) -> Error {
     match e {
         DirectoryError::CredentialRevoked => coded(
-            CREDENTIAL_REVOKED,
+            Code::CredentialRevoked,
             format!(
                 "organization {org:?}: the upstream rejected the SCIM key; calls are stopped until the configuration changes"
             ),
@@ -35,7 +29,7 @@ pub fn directory(org: &str, e: DirectoryError) -> Error {
             "organization {org:?}: its upstream request budget is taken (or the upstream is rate limiting); try again after `retryAfter` seconds"
         ))
         .extend_with(|_, ext| {
-            ext.set("code", RATE_LIMITED);
+            ext.set("code", Code::RateLimited.as_str());
             if let Some(d) = retry_after {
                 let (secs, ms) = retry_after_parts(d);
                 ext.set("retryAfter", secs);
@@ -45,12 +39,12 @@ pub fn directory(org: &str, e: DirectoryError) -> Error {
         DirectoryError::Unavailable
         | DirectoryError::Malformed
         | DirectoryError::Rejected { .. } => coded(
-            UPSTREAM_UNAVAILABLE,
+            Code::UpstreamUnavailable,
             format!(
                 "organization {org:?}: the upstream directory could not be read; try again later"
             ),
         ),
-        DirectoryError::ShuttingDown => coded(UPSTREAM_UNAVAILABLE, "the gateway is shutting down"),
+        DirectoryError::ShuttingDown => coded(Code::UpstreamUnavailable, "the gateway is shutting down"),
     }
 }
 

@@ -3,10 +3,8 @@
 
 use async_graphql::{Context, Guard, Result};
 
-use super::errors::coded;
+use super::errors::{Code, coded};
 use crate::auth::{Principal, Role};
-
-pub const FORBIDDEN: &str = "FORBIDDEN";
 
 /// Requires the request's key to have at least `role`.
 pub struct RoleGuard(pub Role);
@@ -16,13 +14,13 @@ impl Guard for RoleGuard {
         match ctx.data_opt::<Principal>() {
             Some(p) if p.role >= self.0 => Ok(()),
             Some(p) => Err(coded(
-                FORBIDDEN,
+                Code::Forbidden,
                 format!(
                     "this API key ({}) has the {} role; this needs {}",
                     p.name, p.role, self.0
                 ),
             )),
-            None => Err(coded(FORBIDDEN, "no API key")),
+            None => Err(coded(Code::Forbidden, "no API key")),
         }
     }
 }

@@ -1,6 +1,7 @@
 //! The GraphQL layer: the schema and its one constructor. Resolvers reach data only through
 //! `Directories`; errors leave through `errors` with a stable code.
 
+pub mod code;
 pub mod connection;
 pub mod errors;
 pub mod guard;

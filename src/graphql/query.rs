@@ -2,8 +2,8 @@
 
 use async_graphql::{Context, Enum, ID, Interface, Object, Result, SimpleObject};
 
-use super::errors::{bad_input, coded};
-use super::guard::{FORBIDDEN, RoleGuard};
+use super::errors::{Code, bad_input, coded};
+use super::guard::RoleGuard;
 use super::ids::{GlobalId, Kind};
 use super::loaders::{Point, PointReq, load_point};
 use super::types::{Group, Org, User};
@@ -67,7 +67,7 @@ impl Query {
     async fn viewer(&self, ctx: &Context<'_>) -> Result<Viewer> {
         let principal = ctx
             .data::<Principal>()
-            .map_err(|_| coded(FORBIDDEN, "no API key"))?;
+            .map_err(|_| coded(Code::Forbidden, "no API key"))?;
         let dirs = ctx.data::<Directories>()?;
         Ok(Viewer {
             name: principal.name.clone(),

@@ -6,12 +6,12 @@ use axum::body::Body;
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde_json::json;
 
 use super::AppState;
 use super::mask::{RequestId, mask, mask_to_string};
 use crate::auth::Principal;
 use crate::graphql;
+use crate::graphql::errors::Code;
 
 const GRAPHQL_RESPONSE: &str = "application/graphql-response+json";
 const JSON: &str = "application/json";
@@ -79,12 +79,12 @@ fn wants_graphql_response(headers: &HeaderMap) -> bool {
 /// An error before any GraphQL ran, in GraphQL's error shape.
 fn request_error(
     status: StatusCode,
-    code: &str,
+    code: Code,
     message: &str,
     gql: bool,
     id: &RequestId,
 ) -> Response {
-    let body = json!({ "errors": [{ "message": message, "extensions": { "code": code, "requestId": id.0 } }] });
+    let body = code.body(message, Some(&id.0));
     respond(status, body.to_string(), gql, id)
 }
 
@@ -114,7 +114,7 @@ impl Wire {
 
 fn no_query(gql: bool, id: &RequestId) -> Response {
     let message = "the request has no `query`: send the GraphQL document as `query` (a string)";
-    request_error(StatusCode::BAD_REQUEST, "BAD_REQUEST", message, gql, id)
+    request_error(StatusCode::BAD_REQUEST, Code::BadRequest, message, gql, id)
 }
 
 /// The client's principal, from `Authorization: Bearer <key>`.
@@ -130,7 +130,7 @@ fn authenticate<'a>(state: &'a AppState, headers: &HeaderMap) -> Option<&'a Prin
 fn unauthenticated(gql: bool, id: &RequestId) -> Response {
     let mut response = request_error(
         StatusCode::UNAUTHORIZED,
-        "UNAUTHENTICATED",
+        Code::Unauthenticated,
         "send a valid API key as `Authorization: Bearer <key>`",
         gql,
         id,
@@ -162,7 +162,7 @@ pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Body)
         let message = "send the GraphQL request as JSON with `Content-Type: application/json`";
         return request_error(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "BAD_REQUEST",
+            Code::BadRequest,
             message,
             gql,
             &id,
@@ -173,7 +173,7 @@ pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Body)
         let message = format!("the request body is over the limit of {max} bytes");
         return request_error(
             StatusCode::PAYLOAD_TOO_LARGE,
-            "REQUEST_TOO_LARGE",
+            Code::RequestTooLarge,
             &message,
             gql,
             &id,
@@ -189,7 +189,13 @@ pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Body)
         },
         Err(e) => {
             let message = format!("the body is not a GraphQL request in JSON: {e}");
-            return request_error(StatusCode::BAD_REQUEST, "BAD_REQUEST", &message, gql, &id);
+            return request_error(
+                StatusCode::BAD_REQUEST,
+                Code::BadRequest,
+                &message,
+                gql,
+                &id,
+            );
         }
     };
     let (status, body, retry_after) = execute(&state, request, principal, gql, &id).await;
@@ -209,7 +215,7 @@ async fn batch(
         let message = "batched operations (a JSON array) are turned off on this gateway; send one operation per request";
         return request_error(
             StatusCode::BAD_REQUEST,
-            "BATCHING_DISABLED",
+            Code::BatchingDisabled,
             message,
             gql,
             id,
@@ -227,7 +233,7 @@ async fn batch(
         Err(e) => {
             return request_error(
                 StatusCode::BAD_REQUEST,
-                "BAD_REQUEST",
+                Code::BadRequest,
                 &format!("the body is not a batch of GraphQL requests: {e}"),
                 gql,
                 id,
@@ -241,7 +247,7 @@ async fn batch(
             limits.max_batch,
             requests.len() - limits.max_batch as usize
         );
-        return request_error(StatusCode::BAD_REQUEST, "BATCH_LIMIT", &message, gql, id);
+        return request_error(StatusCode::BAD_REQUEST, Code::BatchLimit, &message, gql, id);
     }
     let mut bodies = Vec::with_capacity(requests.len());
     for request in requests {
@@ -273,7 +279,7 @@ pub async fn get(
         );
         return request_error(
             StatusCode::URI_TOO_LONG,
-            "REQUEST_TOO_LARGE",
+            Code::RequestTooLarge,
             &message,
             gql,
             &id,
@@ -284,13 +290,19 @@ pub async fn get(
         Ok(r) => r,
         Err(e) => {
             let message = format!("the query string is not a GraphQL request: {e}");
-            return request_error(StatusCode::BAD_REQUEST, "BAD_REQUEST", &message, gql, &id);
+            return request_error(
+                StatusCode::BAD_REQUEST,
+                Code::BadRequest,
+                &message,
+                gql,
+                &id,
+            );
         }
     };
     if is_mutation(&request) {
         let mut response = request_error(
             StatusCode::METHOD_NOT_ALLOWED,
-            "BAD_REQUEST",
+            Code::BadRequest,
             "mutations are accepted only with POST",
             gql,
             &id,
@@ -361,7 +373,7 @@ fn retry_after_of(response: &async_graphql::Response) -> Option<u64> {
     let mut longest = None;
     for error in &response.errors {
         let ext = error.extensions.as_ref()?;
-        if ext.get("code") != Some(&Value::from(graphql::errors::RATE_LIMITED)) {
+        if ext.get("code") != Some(&Value::from(Code::RateLimited.as_str())) {
             return None;
         }
         // An upstream 429 without `Retry-After` gives no time to pass on.

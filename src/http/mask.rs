@@ -6,6 +6,8 @@ use axum::http::{HeaderMap, HeaderValue};
 use axum::response::Response;
 use serde_json::{Value, json};
 
+use crate::graphql::errors::Code;
+
 pub const REQUEST_ID: &str = "x-request-id";
 
 /// The id of one request: the client's `x-request-id` when it is sane, else a new one.
@@ -57,14 +59,14 @@ pub fn mask(response: async_graphql::Response, id: &RequestId, client: &str) -> 
         if !has_code {
             if request_failed && original.path.is_empty() {
                 // Parse and validation errors are about the query the client sent: keep them.
-                error["extensions"] = json!({ "code": "GRAPHQL_VALIDATION_FAILED" });
+                error["extensions"] = json!({ "code": Code::GraphqlValidationFailed.as_str() });
             } else {
                 tracing::error!(request_id = %id.0, client, error = %original.message, path = ?original.path, "internal error");
                 error["message"] = json!(format!(
                     "internal error; quote request id {} when reporting it",
                     id.0
                 ));
-                error["extensions"] = json!({ "code": "INTERNAL" });
+                error["extensions"] = json!({ "code": Code::Internal.as_str() });
             }
         }
         if let Some(ext) = error.get_mut("extensions").and_then(Value::as_object_mut) {

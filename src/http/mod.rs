@@ -11,7 +11,7 @@ use std::future::Future;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::http::{HeaderName, HeaderValue, Method, StatusCode, header};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use tokio::net::TcpListener;
@@ -21,11 +21,13 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::trace::TraceLayer;
 
 pub use graphiql::GraphiqlPage;
+use mask::RequestId;
 
 use crate::auth::KeyStore;
 use crate::config::LimitsConfig;
 use crate::directory::Directories;
 use crate::graphql::GatewaySchema;
+use crate::graphql::errors::Code;
 
 #[derive(Clone)]
 pub struct AppState {
@@ -42,42 +44,46 @@ pub struct AppState {
 /// What a panic in a handler becomes: a coded error, no panic text.
 fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
     tracing::error!("a request handler panicked");
-    let body = r#"{"errors":[{"message":"internal error","extensions":{"code":"INTERNAL"}}]}"#;
-    (
+    edge_error(
         StatusCode::INTERNAL_SERVER_ERROR,
-        [(header::CONTENT_TYPE, "application/json")],
-        body,
+        Code::Internal,
+        "internal error",
+        None,
     )
-        .into_response()
 }
 
 /// An answer at the HTTP edge, in the shape of every other error: a JSON body with a code.
-fn edge_error(status: StatusCode, code: &str, message: &str) -> Response {
-    let body =
-        serde_json::json!({ "errors": [{ "message": message, "extensions": { "code": code } }] });
-    (
+fn edge_error(status: StatusCode, code: Code, message: &str, id: Option<&RequestId>) -> Response {
+    let body = code.body(message, id.map(|id| id.0.as_str()));
+    let mut response = (
         status,
         [(header::CONTENT_TYPE, "application/json")],
         body.to_string(),
     )
-        .into_response()
+        .into_response();
+    if let Some(id) = id {
+        id.stamp(&mut response);
+    }
+    response
 }
 
-async fn not_found(uri: axum::http::Uri) -> Response {
+async fn not_found(uri: axum::http::Uri, headers: HeaderMap) -> Response {
     let message = format!(
         "no such endpoint: {}; GraphQL is at /graphql",
         uri.path().chars().take(200).collect::<String>()
     );
-    edge_error(StatusCode::NOT_FOUND, "NOT_FOUND", &message)
+    let id = RequestId::from_headers(&headers);
+    edge_error(StatusCode::NOT_FOUND, Code::NotFound, &message, Some(&id))
 }
 
-async fn method_not_allowed(method: Method) -> Response {
+async fn method_not_allowed(method: Method, headers: HeaderMap) -> Response {
     // axum adds the path's `Allow` header to this answer.
     let message = format!("{method} is not accepted on this path; see the `Allow` header");
     edge_error(
         StatusCode::METHOD_NOT_ALLOWED,
-        "METHOD_NOT_ALLOWED",
+        Code::MethodNotAllowed,
         &message,
+        Some(&RequestId::from_headers(&headers)),
     )
 }
 

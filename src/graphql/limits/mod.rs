@@ -9,13 +9,10 @@ use async_graphql::{ServerError, ServerResult};
 pub use shape::{Bounds, Exceeded, Shape, Walk, measure};
 
 use crate::config::LimitsConfig;
+use crate::graphql::errors::Code;
 
-fn refuse(code: &str, message: String) -> ServerError {
-    let mut e = ServerError::new(message, None);
-    let mut ext = async_graphql::ErrorExtensionValues::default();
-    ext.set("code", code);
-    e.extensions = Some(ext);
-    e
+fn refuse(code: Code, message: String) -> ServerError {
+    code.server_error(message)
 }
 
 /// Lexical tokens of a GraphQL text (punctuators, names, numbers, strings), stopping once
@@ -84,7 +81,7 @@ pub fn check(request: &mut async_graphql::Request, limits: &LimitsConfig) -> Ser
     let tokens = count_tokens(&request.query, max_tokens);
     if tokens > max_tokens {
         return Err(refuse(
-            "TOKEN_LIMIT",
+            Code::TokenLimit,
             format!(
                 "the query has more than {max_tokens} tokens (the limit is {max_tokens}); split it into smaller queries"
             ),
@@ -106,11 +103,11 @@ pub fn check(request: &mut async_graphql::Request, limits: &LimitsConfig) -> Ser
     let walk = walked.map_err(parse_failed)?;
     let shape = walk.shape.map_err(|e| refusal(e, limits))?;
     if let Some(message) = walk.invalid_int {
-        return Err(refuse("GRAPHQL_VALIDATION_FAILED", message));
+        return Err(refuse(Code::GraphqlValidationFailed, message));
     }
     if shape.introspection && !limits.introspection {
         return Err(refuse(
-            "INTROSPECTION_DISABLED",
+            Code::IntrospectionDisabled,
             "introspection is turned off on this gateway".into(),
         ));
     }
@@ -123,9 +120,7 @@ fn parse_failed(mut e: ServerError) -> ServerError {
         let at = e.locations.first().map(|p| (p.line, p.column));
         e.message = crate::graphql::syntax::message(&e.message, at);
     }
-    let mut ext = async_graphql::ErrorExtensionValues::default();
-    ext.set("code", "GRAPHQL_PARSE_FAILED");
-    e.extensions = Some(ext);
+    Code::GraphqlParseFailed.stamp(&mut e);
     e
 }
 
@@ -134,28 +129,28 @@ fn parse_failed(mut e: ServerError) -> ServerError {
 fn refusal(e: Exceeded, limits: &LimitsConfig) -> ServerError {
     match e {
         Exceeded::Depth(n) => refuse(
-            "DEPTH_LIMIT",
+            Code::DepthLimit,
             format!(
                 "the query's depth is at least {n}, over the limit of {}",
                 limits.max_depth
             ),
         ),
         Exceeded::Aliases(n) => refuse(
-            "ALIAS_LIMIT",
+            Code::AliasLimit,
             format!(
                 "the query's alias count is at least {n}, over the limit of {}",
                 limits.max_aliases
             ),
         ),
         Exceeded::Cost(n) => refuse(
-            "COMPLEXITY_LIMIT",
+            Code::ComplexityLimit,
             format!(
                 "the query's cost is at least {n}, over the limit of {}; a field costs 1 plus its selection times its page size (first/last, 50 by default): ask for smaller pages",
                 limits.max_complexity
             ),
         ),
         Exceeded::Fields(n) => refuse(
-            "COMPLEXITY_LIMIT",
+            Code::ComplexityLimit,
             format!(
                 "the query selects at least {n} fields once its fragments are inlined, over the limit of {}: spread fragments fewer times",
                 limits.max_complexity
