@@ -8,7 +8,7 @@ mod users;
 
 use async_graphql::{Enum, InputObject, MergedObject, SimpleObject};
 
-pub use idempotency::Idempotency;
+pub use idempotency::{Idempotency, orgs_named};
 pub use resolve::{group_of, org_of, user_of};
 
 use super::types::looks_like_email;
@@ -73,6 +73,10 @@ pub struct UserError {
     pub field: Option<Vec<String>>,
     /// What happened, in words.
     pub message: String,
+    /// Made by a check of the input before anything was sent (not by a write's answer):
+    /// such a refusal is not remembered under an idempotency key.
+    #[graphql(skip)]
+    pub refused_input: bool,
 }
 
 impl UserError {
@@ -81,7 +85,14 @@ impl UserError {
             code,
             field: (!field.is_empty()).then(|| field.iter().map(|s| (*s).to_owned()).collect()),
             message: message.into(),
+            refused_input: true,
         }
+    }
+
+    /// The same error, as an upstream write's answer rather than a refused input.
+    fn answered_upstream(mut self) -> UserError {
+        self.refused_input = false;
+        self
     }
 
     /// The outcome a failed write with this error has.
@@ -105,7 +116,7 @@ impl UserError {
 /// A write's failure as a user error on `field`.
 pub fn write_error(e: WriteError, field: &[&str], what: &str) -> UserError {
     use UserErrorCode as C;
-    match e {
+    let error = match e {
         WriteError::NotFound => UserError::new(
             C::NotFound,
             field,
@@ -137,7 +148,8 @@ pub fn write_error(e: WriteError, field: &[&str], what: &str) -> UserError {
         WriteError::Unknown { reason } => {
             UserError::new(C::OutcomeUnknown, field, format!("{what}: {reason}"))
         }
-    }
+    };
+    error.answered_upstream()
 }
 
 /// A name for a person or a group: not blank, at most 100 characters, no control characters.
@@ -219,7 +231,7 @@ macro_rules! payload {
             }
 
             fn keep(&self) -> bool {
-                !self.user_errors.iter().any(|e| e.retryable())
+                !self.user_errors.iter().any(|e| e.retryable() || e.refused_input)
             }
 
             fn echo(&mut self, client_mutation_id: Option<String>) {
@@ -235,7 +247,8 @@ pub trait Payload: Clone + Send + Sync + 'static {
     /// A payload for a mutation that failed with `error` before changing anything.
     fn failed(error: UserError) -> Self;
     /// Whether an idempotency key should remember this result (failures known not applied and
-    /// worth retrying are forgotten, so the same key can try again).
+    /// worth retrying, and inputs refused before sending, are forgotten, so the same key can
+    /// try again).
     fn keep(&self) -> bool;
     fn echo(&mut self, client_mutation_id: Option<String>);
 }
@@ -244,24 +257,34 @@ pub trait Payload: Clone + Send + Sync + 'static {
 #[derive(InputObject, Clone, Default, Debug)]
 pub struct WriteOptions {
     /// Repeating a request with the same key and input within 24 hours returns the first result
-    /// and sends nothing: safe retries.
+    /// and sends nothing: safe retries. Keys are 1 to 255 visible ASCII characters, scoped to
+    /// the API key, the organization and the mutation: another caller's key never meets yours.
+    /// An input refused by validation is not remembered.
     pub idempotency_key: Option<String>,
     /// Echoed in the payload.
     pub client_mutation_id: Option<String>,
 }
 
-/// One mutation call: its name, its input's fingerprint, and the write options.
+/// One mutation call: its name, its input's fingerprint, the organizations it names (see
+/// `orgs_named`), and the write options.
 pub struct Call {
     name: &'static str,
     fingerprint: String,
+    orgs: String,
     options: WriteOptions,
 }
 
 impl Call {
-    pub fn new<I: serde::Serialize>(name: &'static str, input: &I, options: &WriteOptions) -> Call {
+    pub fn new<I: serde::Serialize>(
+        name: &'static str,
+        input: &I,
+        options: &WriteOptions,
+        orgs: String,
+    ) -> Call {
         Call {
             name,
             fingerprint: fingerprint(name, input),
+            orgs,
             options: options.clone(),
         }
     }
@@ -274,11 +297,22 @@ impl Call {
         work: impl Future<Output = Result<P, UserError>>,
     ) -> async_graphql::Result<P> {
         let idempotency = ctx.data::<Idempotency>()?;
+        let key = self.options.idempotency_key.as_deref();
+        if let Some(key) = key {
+            idempotency::check_key(key).map_err(crate::graphql::errors::bad_input)?;
+        }
+        let scope = idempotency::Scope {
+            principal: ctx
+                .data_opt::<crate::auth::Principal>()
+                .map(|p| p.name.clone())
+                .unwrap_or_default(),
+            orgs: self.orgs,
+            mutation: self.name,
+        };
         // Boxed: a write's future is large, and resolvers nest in the executor's.
         let work = Box::pin(async { work.await.unwrap_or_else(P::failed) });
-        let key = self.options.idempotency_key.as_deref();
         let mut payload = match idempotency
-            .run(self.name, key, self.fingerprint, work, P::keep)
+            .run(scope, key, self.fingerprint, work, P::keep)
             .await
         {
             Ok(p) => p,
