@@ -10,3 +10,4 @@ pub mod gateway;
 pub mod graphql;
 pub mod http;
 pub mod scim;
+pub mod supervise;

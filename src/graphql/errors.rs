@@ -42,6 +42,7 @@ pub fn directory(org: &str, e: DirectoryError) -> Error {
             })
         }
         DirectoryError::Unavailable
+        | DirectoryError::Interrupted
         | DirectoryError::Malformed
         | DirectoryError::Rejected { .. } => coded(
             UPSTREAM_UNAVAILABLE,

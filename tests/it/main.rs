@@ -7,5 +7,6 @@ mod cli;
 mod emulator;
 mod graphql;
 mod mutations;
+mod ops;
 mod scim_client;
 mod support;
