@@ -11,3 +11,4 @@ pub mod graphql;
 pub mod http;
 pub mod scim;
 pub mod supervise;
+pub mod telemetry;

@@ -84,7 +84,8 @@ pub fn app(state: AppState) -> Router {
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .merge(assets)
-        .layer(TraceLayer::new_for_http())
+        .layer(TraceLayer::new_for_http().make_span_with(mask::request_span))
+        .layer(axum::middleware::map_request(mask::assign_request_id))
         .layer(CatchPanicLayer::custom(panic_response))
         .with_state(state);
     match cors {

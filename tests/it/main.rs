@@ -4,6 +4,7 @@
 mod access;
 mod budget_upstream;
 mod cli;
+mod cli_ops;
 mod emulator;
 mod graphql;
 mod mutations;

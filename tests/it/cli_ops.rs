@@ -1,0 +1,106 @@
+//! The binary's operational surface: logs as JSON lines for shippers, and `check-config` that
+//! never prints a secret typed into the wrong field.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::cli::{Running, free_port};
+
+#[test]
+fn scimgate_log_format_json_writes_one_json_object_a_line_with_the_request_id() {
+    let port = free_port();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_scimgate"))
+        .args([
+            "demo",
+            "--port",
+            &port.to_string(),
+            "--users",
+            "5",
+            "--groups",
+            "1",
+        ])
+        // SCIMGATE_LOG wins over RUST_LOG: debug lines must appear.
+        .env("SCIMGATE_LOG", "debug")
+        .env("RUST_LOG", "warn")
+        .env("SCIMGATE_LOG_FORMAT", "json")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("scimgate demo starts");
+    let stdout = child.stdout.take().unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let guard = Running(child);
+    let lines = Arc::new(Mutex::new(Vec::<String>::new()));
+    let sink = lines.clone();
+    let reader = std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            sink.lock().unwrap().push(line);
+        }
+    });
+    BufReader::new(stdout)
+        .lines()
+        .map_while(Result::ok)
+        .find(|l| l.starts_with("scimgate listening on"))
+        .expect("the demo listens");
+
+    let out = Command::new("curl")
+        .args([
+            "-s",
+            &format!("http://127.0.0.1:{port}/graphql"),
+            "-H",
+            "content-type: application/json",
+            "-H",
+            "x-request-id: log-check-7",
+            "-d",
+            r#"{"query":"{ __typename }"}"#,
+        ])
+        .output()
+        .unwrap();
+    let body: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(body["errors"][0]["extensions"]["code"], "UNAUTHENTICATED");
+
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !lines
+        .lock()
+        .unwrap()
+        .iter()
+        .any(|l| l.contains("request without a valid API key"))
+    {
+        assert!(Instant::now() < deadline, "no log line for the request");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    drop(guard);
+    reader.join().unwrap();
+
+    let lines = lines.lock().unwrap();
+    let parsed: Vec<Value> = lines
+        .iter()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect();
+    assert!(parsed.iter().all(Value::is_object));
+    assert!(
+        parsed.iter().any(|v| v["level"] == "DEBUG"),
+        "SCIMGATE_LOG=debug was honoured"
+    );
+    let line = parsed
+        .iter()
+        .find(|v| v["fields"]["message"] == "request without a valid API key")
+        .expect("the refusal is logged");
+    assert_eq!(line["span"]["request_id"], "log-check-7", "{line}");
+    assert_eq!(line["span"]["path"], "/graphql", "{line}");
+    // Every line logged inside the request's span names the request.
+    let in_request: Vec<&Value> = parsed
+        .iter()
+        .filter(|v| v["span"]["name"] == "request")
+        .collect();
+    assert!(in_request.len() >= 2, "{in_request:?}");
+    assert!(
+        in_request
+            .iter()
+            .all(|v| v["span"]["request_id"] == "log-check-7")
+    );
+}
