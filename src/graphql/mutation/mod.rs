@@ -175,7 +175,11 @@ pub fn check_email(value: &str, field: &[&str]) -> Result<String, UserError> {
         return Err(UserError::new(
             UserErrorCode::InvalidEmail,
             field,
-            format!("{value:?} is not an e-mail address"),
+            format!(
+                "{:?} is not an e-mail address a person can be invited with (one `name@domain.tld`, \
+                 without spaces, quotes, `<`, `>` or `/`)",
+                value.chars().take(100).collect::<String>()
+            ),
         ));
     }
     Ok(email)
