@@ -231,7 +231,8 @@ fn convert(var: &str, kind: Kind, raw: &str) -> Result<Value, ConfigError> {
     let trimmed = raw.trim();
     let bad = |what: &str| ConfigError::EnvValue {
         var: var.to_string(),
-        message: format!("expected {what}, got {trimmed:?}"),
+        // The value is not repeated: it may be a secret set on the wrong variable.
+        message: format!("expected {what}"),
     };
     Ok(match kind {
         Kind::Int => Value::Integer(trimmed.parse().map_err(|_| bad("a whole number"))?),
