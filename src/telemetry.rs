@@ -49,7 +49,24 @@ pub fn init() -> Result<(), String> {
         LogFormat::Text => builder.try_init(),
         LogFormat::Json => builder.json().try_init(),
     };
-    installed.map_err(|e| format!("cannot install the logger: {e}"))
+    installed.map_err(|e| format!("cannot install the logger: {e}"))?;
+    if settings.format == LogFormat::Json {
+        // The default hook writes plain text to stderr, which would break a shipper's
+        // one-object-a-line stream; a panic becomes one more JSON line instead.
+        std::panic::set_hook(Box::new(|info| {
+            let message = info
+                .payload()
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_owned())
+                .or_else(|| info.payload().downcast_ref::<String>().cloned())
+                .unwrap_or_default();
+            let location = info
+                .location()
+                .map(|l| format!("{}:{}", l.file(), l.line()));
+            tracing::error!(panic = %message, location, "a thread panicked");
+        }));
+    }
+    Ok(())
 }
 
 #[cfg(test)]
