@@ -116,6 +116,15 @@ impl KeyStore {
     pub fn authenticate(&self, key: &str) -> Option<&Principal> {
         self.by_hash.get(&hash_key(key))
     }
+
+    /// The principal of an `Authorization` header's value, `Bearer <key>` (scheme in any case).
+    pub fn authenticate_bearer(&self, authorization: Option<&str>) -> Option<&Principal> {
+        let (scheme, key) = authorization?.split_once(' ')?;
+        if !scheme.eq_ignore_ascii_case("bearer") {
+            return None;
+        }
+        self.authenticate(key.trim())
+    }
 }
 
 #[cfg(test)]
@@ -141,6 +150,13 @@ mod tests {
         let store = KeyStore::new([(hash, p.clone())]);
         assert_eq!(store.authenticate(&key), Some(&p));
         assert_eq!(store.authenticate("sgk_wrong"), None);
+        let header = format!("bearer  {key}");
+        assert_eq!(store.authenticate_bearer(Some(&header)), Some(&p));
+        assert_eq!(
+            store.authenticate_bearer(Some(&format!("Basic {key}"))),
+            None
+        );
+        assert_eq!(store.authenticate_bearer(None), None);
         assert!(!is_key_hash("sha256:XYZ"));
         assert!(Role::Admin > Role::Write && Role::Write > Role::Read);
     }

@@ -12,6 +12,7 @@ use crate::directory::{Directories, Directory, DirectorySettings, PointCache};
 use crate::graphql::{self, GatewaySchema};
 use crate::http::{AppState, GraphiqlPage};
 use crate::scim::{ClientConfig, ScimClient, ScimError};
+use crate::supervise::{Backoff, supervise};
 
 /// The query GraphiQL opens with.
 pub const SAMPLE_QUERY: &str = r#"# Welcome to scimgate. Press ▶ to run.
@@ -113,11 +114,22 @@ impl Gateway {
         })
     }
 
-    /// Loads every mirror now and keeps it fresh (each org's refresh loop).
+    /// Loads every mirror now and keeps it fresh (each org's refresh loop, supervised: a loop
+    /// that panics is started again with backoff, and the restart shows in `/readyz` and
+    /// `org.sync`).
     pub fn start(&mut self) {
         for dir in self.dirs.all() {
-            self.tasks
-                .push(tokio::spawn(dir.clone().run_refresh_loop()));
+            let (looped, watched) = (dir.clone(), dir.clone());
+            let name = format!("refresh loop of {}", dir.org_id());
+            self.tasks.push(tokio::spawn(async move {
+                supervise(
+                    &name,
+                    Backoff::default(),
+                    move || looped.clone().run_refresh_loop(),
+                    move |_| watched.record_restart(),
+                )
+                .await
+            }));
         }
     }
 

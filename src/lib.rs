@@ -10,3 +10,5 @@ pub mod gateway;
 pub mod graphql;
 pub mod http;
 pub mod scim;
+pub mod supervise;
+pub mod telemetry;

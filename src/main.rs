@@ -1,13 +1,10 @@
 use clap::Parser;
-use tracing_subscriber::EnvFilter;
 
 fn main() -> std::process::ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    if let Err(e) = scimgate::telemetry::init() {
+        eprintln!("scimgate: {e}");
+        return std::process::ExitCode::FAILURE;
+    }
     let cli = scimgate::cli::Cli::parse();
     // Debug builds' async state machines are large; give worker threads room beyond the 2 MiB default.
     let runtime = match tokio::runtime::Builder::new_multi_thread()

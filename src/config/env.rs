@@ -17,7 +17,12 @@ const TABLES: [(&str, &str, schema::Fields); 2] = [
 const ORGS_PREFIX: &str = "SCIMGATE_ORGS__";
 
 /// `SCIMGATE_*` variables read by other parts of scimgate, not by this layer.
-pub const OTHER_VARS: &[&str] = &["SCIMGATE_EMULATOR_TOKEN", "SCIMGATE_LOG", "SCIMGATE_CONFIG"];
+pub const OTHER_VARS: &[&str] = &[
+    "SCIMGATE_EMULATOR_TOKEN",
+    "SCIMGATE_LOG",
+    "SCIMGATE_LOG_FORMAT",
+    "SCIMGATE_CONFIG",
+];
 
 /// What the layer did: where each edited value came from, and the `SCIMGATE_*` names it did
 /// not recognise (an error unless an org's `key_env` names them).
@@ -226,7 +231,8 @@ fn convert(var: &str, kind: Kind, raw: &str) -> Result<Value, ConfigError> {
     let trimmed = raw.trim();
     let bad = |what: &str| ConfigError::EnvValue {
         var: var.to_string(),
-        message: format!("expected {what}, got {trimmed:?}"),
+        // The value is not repeated: it may be a secret set on the wrong variable.
+        message: format!("expected {what}"),
     };
     Ok(match kind {
         Kind::Int => Value::Integer(trimmed.parse().map_err(|_| bad("a whole number"))?),

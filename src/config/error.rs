@@ -13,7 +13,8 @@ pub enum ConfigError {
         #[source]
         source: std::io::Error,
     },
-    /// TOML syntax. The offending line is not quoted back, since it may hold a secret.
+    /// TOML syntax. Neither the offending line nor a value is quoted back, since either may
+    /// hold a secret.
     #[error("{origin}:{line}:{column}: invalid TOML: {message}")]
     Parse {
         origin: String,
@@ -61,8 +62,9 @@ pub enum ConfigError {
         "no organization configured: add at least one [[orgs]] table (or SCIMGATE_ORGS__<ID>__BASE_URL)"
     )]
     NoOrgs,
-    #[error("org id `{id}` is invalid: use 1 to 64 characters of a-z, 0-9, `_` and `-`")]
-    InvalidId { id: String },
+    /// The id is not repeated: whatever was typed there is not known to be harmless.
+    #[error("an org id is invalid: use 1 to 64 characters of a-z, 0-9, `_` and `-`")]
+    InvalidId,
     #[error("org id `{id}` is used by more than one org")]
     DuplicateId { id: String },
     /// The URL itself is not echoed: it might carry credentials.
@@ -70,12 +72,19 @@ pub enum ConfigError {
     BaseUrl { org: String, reason: String },
     #[error("org `{org}`: {reason}")]
     KeySource { org: String, reason: &'static str },
-    #[error("org `{org}`: environment variable {var} (named by key_env) is not set")]
-    KeyEnvMissing { org: String, var: String },
-    #[error("org `{org}`: cannot read key_file {}: {source}", path.display())]
+    /// The variable's name is not repeated: a key typed where its name belongs would be.
+    #[error(
+        "org `{org}`: the environment variable that key_env names is not set (key_env takes the \
+         variable's name, never the key itself)"
+    )]
+    KeyEnvMissing { org: String },
+    /// The path is not repeated: a key typed where its file's path belongs would be.
+    #[error(
+        "org `{org}`: cannot read the file that key_file names ({source}; key_file takes a path, \
+         never the key itself)"
+    )]
     KeyFile {
         org: String,
-        path: PathBuf,
         #[source]
         source: std::io::Error,
     },

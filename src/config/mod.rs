@@ -361,7 +361,7 @@ impl Config {
                 origin: origin.to_string(),
                 line,
                 column,
-                message: e.message().trim_end().to_string(),
+                message: without_values(e.message()),
             }
         })?;
         let applied = env::apply(&mut table, env)?;
@@ -372,7 +372,7 @@ impl Config {
                 .try_into()
                 .map_err(|e: toml::de::Error| ConfigError::Invalid {
                     origin: origin.to_string(),
-                    message: e.message().trim_end().to_string(),
+                    message: without_values(e.message()),
                 })?;
         let mut server = raw.server;
         if let Some(listen) = overrides.listen {
@@ -401,6 +401,25 @@ impl Config {
             orgs,
         })
     }
+}
+
+/// A parser's message with every quoted value blanked (`"…"`): serde and TOML quote the
+/// offending value, which may be a secret typed into the wrong field. Field names stay (they
+/// are in backticks).
+fn without_values(message: &str) -> String {
+    let mut out = String::with_capacity(message.len());
+    let mut quoted = false;
+    for c in message.trim_end().chars() {
+        if c == '"' {
+            if !quoted {
+                out.push_str("\"…\"");
+            }
+            quoted = !quoted;
+        } else if !quoted {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// 1-based line and column of a byte offset.

@@ -256,9 +256,11 @@ fn check_value(kind: Kind, value: &Value) -> Result<(), String> {
             let text = value.as_str().ok_or(format!(
                 "expected a duration string such as \"5m\", found {found}"
             ))?;
-            humantime::parse_duration(text).map(drop).map_err(|e| {
-                format!("invalid duration {text:?} ({e}); write e.g. \"500ms\", \"60s\", \"5m\"")
-            })
+            // Neither the text nor the parser's message (which quotes it) is repeated: it
+            // may be a secret typed into the wrong field.
+            humantime::parse_duration(text)
+                .map(drop)
+                .map_err(|_| "not a duration; write e.g. \"500ms\", \"60s\", \"5m\"".to_string())
         }
         Kind::Addr => {
             let text = value
@@ -266,7 +268,7 @@ fn check_value(kind: Kind, value: &Value) -> Result<(), String> {
                 .ok_or(format!("expected an address string, found {found}"))?;
             text.parse::<SocketAddr>()
                 .map(drop)
-                .map_err(|_| format!("invalid address {text:?}; write e.g. \"127.0.0.1:8080\""))
+                .map_err(|_| "not an address; write e.g. \"127.0.0.1:8080\"".to_string())
         }
         Kind::Profile => match value.as_str() {
             Some("amplitude" | "rfc7644") => Ok(()),

@@ -61,7 +61,7 @@ pub(super) fn validate_org(raw: RawOrg) -> Result<OrgConfig, ConfigError> {
             .bytes()
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-');
     if !id_ok {
-        return Err(ConfigError::InvalidId { id });
+        return Err(ConfigError::InvalidId);
     }
     let base_url = check_base_url(&raw.base_url).map_err(|reason| ConfigError::BaseUrl {
         org: id.clone(),
@@ -166,13 +166,12 @@ pub(super) fn resolve_key(
             .map(|(_, value)| value.trim().to_string())
             .ok_or_else(|| ConfigError::KeyEnvMissing {
                 org: org.id.clone(),
-                var: var.clone(),
             })?,
         (None, Some(path)) => std::fs::read_to_string(path)
-            .map_err(|source| ConfigError::KeyFile {
+            .map_err(|e| ConfigError::KeyFile {
                 org: org.id.clone(),
-                path: path.clone(),
-                source,
+                // The kind only: io errors' text can carry the path.
+                source: std::io::Error::from(e.kind()),
             })?
             .trim()
             .to_string(),

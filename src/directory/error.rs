@@ -19,6 +19,9 @@ pub enum DirectoryError {
     Rejected { status: u16 },
     #[error("the gateway is shutting down")]
     ShuttingDown,
+    /// The refresh stopped on a fault of the gateway itself (a panic); it is tried again.
+    #[error("the refresh stopped on an internal error; it will be tried again")]
+    Interrupted,
 }
 
 impl From<&ScimError> for DirectoryError {

@@ -66,6 +66,12 @@ pub struct MirrorState {
     pub last_refresh_at: Option<SystemTime>,
     /// Upstream calls the last finished refresh made.
     pub last_refresh_calls: u32,
+    /// Refreshes that failed since the last one that succeeded.
+    pub refresh_failures: u32,
+    /// When the last refresh failed, or the refresh task stopped, if ever.
+    pub last_failure_at: Option<SystemTime>,
+    /// Times the background refresh task stopped unexpectedly and was started again.
+    pub restarts: u32,
 }
 
 /// One organization's directory. Cheap to clone.
@@ -86,6 +92,8 @@ struct Inner {
     /// Confirmed writes a running refresh may not have seen.
     writes: Mutex<writes::WriteLog>,
     events: Mutex<events::Events>,
+    /// Refreshes still to fail by panicking (`inject_refresh_panics`, for tests).
+    injected_panics: std::sync::atomic::AtomicU32,
 }
 
 impl Directory {
@@ -103,6 +111,9 @@ impl Directory {
             last_error: None,
             last_refresh_at: None,
             last_refresh_calls: 0,
+            refresh_failures: 0,
+            last_failure_at: None,
+            restarts: 0,
         });
         Directory {
             inner: Arc::new(Inner {
@@ -115,6 +126,7 @@ impl Directory {
                 invites: invites::Invites::default(),
                 writes: Mutex::new(writes::WriteLog::default()),
                 events: Mutex::new(events::Events::new()),
+                injected_panics: std::sync::atomic::AtomicU32::new(0),
             }),
         }
     }

@@ -2,6 +2,7 @@
 //! A cold mirror is published page by page, so the first client waits for one page, not all.
 
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::SystemTime;
 
 use super::snapshot::Builder;
@@ -129,7 +130,17 @@ impl Directory {
             .unwrap_or(DirectoryError::Unavailable))
     }
 
+    /// Makes the next `n` refreshes panic once they start, as a bug in the gateway would: for
+    /// tests of what survives such a fault. Nothing calls it outside tests.
+    #[doc(hidden)]
+    pub fn inject_refresh_panics(&self, n: u32) {
+        self.inner.injected_panics.store(n, Ordering::SeqCst);
+    }
+
     async fn run_refresh(&self) {
+        // Whatever ends this task (a panic, or the runtime dropping it), the guard settles the
+        // refresh, so `refreshing` never stays set and every waiter wakes.
+        let mut guard = Unfinished(Some(self));
         let started = std::time::Instant::now();
         let mark = self
             .inner
@@ -163,24 +174,28 @@ impl Directory {
                 (snapshot, calls)
             });
             let succeeded = result.is_ok();
+            guard.0 = None;
             self.inner.state.send_modify(|s| {
-            s.refreshing = false;
-            s.finished += 1;
-            match result {
-                Ok((snapshot, calls)) => {
-                    tracing::info!(%org, users = snapshot.user_count(), groups = snapshot.group_count(), calls,
+                s.refreshing = false;
+                s.finished += 1;
+                match result {
+                    Ok((snapshot, calls)) => {
+                        tracing::info!(%org, users = snapshot.user_count(), groups = snapshot.group_count(), calls,
                         elapsed = ?started.elapsed(), "mirror refreshed");
-                    s.snapshot = snapshot;
-                    s.last_error = None;
-                    s.last_refresh_at = Some(SystemTime::now());
-                    s.last_refresh_calls = calls;
+                        s.snapshot = snapshot;
+                        s.last_error = None;
+                        s.last_refresh_at = Some(SystemTime::now());
+                        s.last_refresh_calls = calls;
+                        s.refresh_failures = 0;
+                    }
+                    Err(e) => {
+                        tracing::warn!(%org, error = %e, "mirror refresh failed; keeping the previous mirror");
+                        s.last_error = Some(e);
+                        s.refresh_failures += 1;
+                        s.last_failure_at = Some(SystemTime::now());
+                    }
                 }
-                Err(e) => {
-                    tracing::warn!(%org, error = %e, "mirror refresh failed; keeping the previous mirror");
-                    s.last_error = Some(e);
-                }
-            }
-        });
+            });
             (succeeded, later)
         };
         if succeeded {
@@ -195,6 +210,13 @@ impl Directory {
     /// Reads every user and group: `ceil(N/100) + ceil(G/100)` calls. The first user page comes
     /// first, then the groups, then the other user pages; a cold mirror is published after each.
     async fn load(&self) -> Result<(Arc<Snapshot>, u32), DirectoryError> {
+        let injected =
+            self.inner
+                .injected_panics
+                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1));
+        if injected.is_ok() {
+            panic!("injected refresh panic (test hook)");
+        }
         let previous = self.snapshot();
         let cold = !previous.complete;
         let profile = self.profile();
@@ -273,6 +295,14 @@ impl Directory {
             .retain(|key| snapshot.user_by_key(key).is_none_or(|u| u.placeholder()));
     }
 
+    /// Counts a restart of the refresh loop after it stopped unexpectedly.
+    pub fn record_restart(&self) {
+        self.inner.state.send_modify(|s| {
+            s.restarts += 1;
+            s.last_failure_at = Some(SystemTime::now());
+        });
+    }
+
     /// Keeps the mirror fresh: refreshes whenever it is older than `max_age`, until dropped.
     /// A failed refresh is tried again after a pause that grows to `max_age`.
     pub async fn run_refresh_loop(self) {
@@ -295,5 +325,23 @@ impl Directory {
                 }
             }
         }
+    }
+}
+
+/// Settles a refresh that ended without reaching its end (it panicked or was dropped): the
+/// refresh counts as failed with `Interrupted`, so waiters get an error instead of waiting on.
+struct Unfinished<'a>(Option<&'a Directory>);
+
+impl Drop for Unfinished<'_> {
+    fn drop(&mut self) {
+        let Some(dir) = self.0 else { return };
+        tracing::error!(org = %dir.org_id(), "mirror refresh stopped unexpectedly; keeping the previous mirror");
+        dir.inner.state.send_modify(|s| {
+            s.refreshing = false;
+            s.finished += 1;
+            s.last_error = Some(DirectoryError::Interrupted);
+            s.refresh_failures += 1;
+            s.last_failure_at = Some(SystemTime::now());
+        });
     }
 }

@@ -37,6 +37,7 @@ pub fn directory(org: &str, e: DirectoryError) -> Error {
             }
         }),
         DirectoryError::Unavailable
+        | DirectoryError::Interrupted
         | DirectoryError::Malformed
         | DirectoryError::Rejected { .. } => coded(
             Code::UpstreamUnavailable,

@@ -32,9 +32,11 @@ pub fn build_schema(dirs: Directories, limits: &LimitsConfig) -> GatewaySchema {
         EmptySubscription,
     )
     .data(dirs)
+    // 64 MiB of records: about 60,000 ordinary calls a day, and no flood of large inputs can
+    // hold more.
     .data(mutation::Idempotency::new(
         Duration::from_secs(24 * 3600),
-        100_000,
+        64 << 20,
     ))
     .data(Arc::new(limits.clone()))
     // A backstop behind the limits extension, against recursion in the executor.

@@ -1,41 +1,55 @@
 //! `/healthz` (the process is up) and `/readyz` (every organization's credential is accepted
-//! and its mirror has loaded once).
+//! and its mirror has loaded once). Only an admin key sees `/readyz`'s per-organization detail.
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::IntoResponse;
-use serde_json::json;
+use serde_json::{Value, json};
 
 use super::AppState;
+use crate::auth::Role;
+use crate::directory::Directory;
 
 pub async fn healthz() -> impl IntoResponse {
     Json(json!({ "status": "ok" }))
 }
 
-pub async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
-    let orgs: Vec<_> = state
-        .dirs
-        .all()
-        .iter()
-        .map(|d| {
-            let budget = d.budget();
-            json!({
-                "org": d.org_id(),
-                "ready": d.is_ready(),
-                "mirrorLoaded": d.snapshot().complete,
-                "credentialRevoked": budget.credential_revoked,
-            })
-        })
-        .collect();
+/// Ready or not, for anyone (probes send no key); with an admin key, each organization's
+/// state too. Any other caller, with or without a key, gets the short form: the slugs of the
+/// organizations served and their credentials' state are not for every client to see.
+pub async fn readyz(State(state): State<AppState>, headers: HeaderMap) -> impl IntoResponse {
     let ready = state.dirs.all().iter().all(|d| d.is_ready());
     let status = if ready {
         StatusCode::OK
     } else {
         StatusCode::SERVICE_UNAVAILABLE
     };
-    (
-        status,
-        Json(json!({ "status": if ready { "ready" } else { "not ready" }, "orgs": orgs })),
-    )
+    let mut body = json!({ "status": if ready { "ready" } else { "not ready" } });
+    let authorization = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    let admin = state
+        .keys
+        .authenticate_bearer(authorization)
+        .is_some_and(|p| p.role >= Role::Admin);
+    if admin {
+        body["orgs"] = state.dirs.all().iter().map(detail).collect();
+    }
+    (status, Json(body))
+}
+
+/// One organization's readiness detail: its mirror, credential and refresh health.
+fn detail(d: &Directory) -> Value {
+    let mirror = d.state();
+    json!({
+        "org": d.org_id(),
+        "ready": d.is_ready(),
+        "mirrorLoaded": mirror.snapshot.complete,
+        "credentialRevoked": d.budget().credential_revoked,
+        "refreshing": mirror.refreshing,
+        "refreshFailures": mirror.refresh_failures,
+        "lastError": mirror.last_error.as_ref().map(|e| e.to_string()),
+        "restarts": mirror.restarts,
+    })
 }

@@ -36,6 +36,32 @@ impl RequestId {
     }
 }
 
+/// Gives a request its id before anything logs (the client's sane `x-request-id`, else a new
+/// one), written back into the request so the handler's `RequestId::from_headers` reads it too.
+pub async fn assign_request_id(mut request: axum::extract::Request) -> axum::extract::Request {
+    let id = RequestId::from_headers(request.headers());
+    if let Ok(v) = HeaderValue::from_str(&id.0) {
+        request.headers_mut().insert(REQUEST_ID, v);
+    }
+    request
+}
+
+/// The span a request's log lines carry, so each (text or JSON) names its request id. The
+/// path only: a query string may hold a GET request's variables.
+pub fn request_span<B>(request: &axum::http::Request<B>) -> tracing::Span {
+    let id = request
+        .headers()
+        .get(REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    tracing::info_span!(
+        "request",
+        method = %request.method(),
+        path = request.uri().path(),
+        request_id = id,
+    )
+}
+
 /// The response as JSON text, every error coded and stamped.
 pub fn mask_to_string(response: async_graphql::Response, id: &RequestId, client: &str) -> String {
     if response.errors.is_empty() {

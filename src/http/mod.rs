@@ -122,7 +122,8 @@ pub fn app(state: AppState) -> Router {
         .merge(assets)
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
-        .layer(TraceLayer::new_for_http())
+        .layer(TraceLayer::new_for_http().make_span_with(mask::request_span))
+        .layer(axum::middleware::map_request(mask::assign_request_id))
         .layer(CatchPanicLayer::custom(panic_response))
         .with_state(state);
     match cors {

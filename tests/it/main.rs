@@ -4,9 +4,11 @@
 mod access;
 mod budget_upstream;
 mod cli;
+mod cli_ops;
 mod emulator;
 mod graphql;
 mod load_shedding;
 mod mutations;
+mod ops;
 mod scim_client;
 mod support;

@@ -5,7 +5,7 @@ use serde::Serialize;
 
 use super::{
     Call, UserError, UserErrorCode, WriteOptions, check_count, check_name, group_of, org_of,
-    payload, user_of, write_error,
+    orgs_named, payload, user_of, write_error,
 };
 use crate::auth::Role;
 use crate::directory::{Directories, Directory};
@@ -181,7 +181,8 @@ impl GroupMutation {
         input: CreateGroupInput,
     ) -> Result<CreateGroupPayload> {
         let dirs = ctx.data::<Directories>()?;
-        Call::new("createGroup", &input, &input.options)
+        let orgs = orgs_named(dirs, input.org.as_ref(), input.member_ids.iter().flatten());
+        Call::new("createGroup", &input, &input.options, orgs)
             .run(ctx, async move {
                 let dir = org_of(dirs, input.org.as_ref(), &["input", "org"])?;
                 let name = check_name(&input.name, &["input", "name"])?;
@@ -208,17 +209,22 @@ impl GroupMutation {
         input: RenameGroupInput,
     ) -> Result<RenameGroupPayload> {
         let dirs = ctx.data::<Directories>()?;
-        Call::new("renameGroup", &input, &input.options)
-            .run(ctx, async move {
-                let (dir, id) = group_of(dirs, &input.id, None, &["input", "id"])?;
-                let name = check_name(&input.name, &["input", "name"])?;
-                let rec = dir
-                    .rename_group(&id, &name)
-                    .await
-                    .map_err(|e| write_error(e, &["input", "id"], "the group"))?;
-                Ok(RenameGroupPayload::success(Some(Group::new(dir, rec))))
-            })
-            .await
+        Call::new(
+            "renameGroup",
+            &input,
+            &input.options,
+            orgs_named(dirs, None, [&input.id]),
+        )
+        .run(ctx, async move {
+            let (dir, id) = group_of(dirs, &input.id, None, &["input", "id"])?;
+            let name = check_name(&input.name, &["input", "name"])?;
+            let rec = dir
+                .rename_group(&id, &name)
+                .await
+                .map_err(|e| write_error(e, &["input", "id"], "the group"))?;
+            Ok(RenameGroupPayload::success(Some(Group::new(dir, rec))))
+        })
+        .await
     }
 
     /// Deletes a group. Its members stay in the organization, without the roles it granted.
@@ -229,16 +235,21 @@ impl GroupMutation {
         input: DeleteGroupInput,
     ) -> Result<DeleteGroupPayload> {
         let dirs = ctx.data::<Directories>()?;
-        Call::new("deleteGroup", &input, &input.options)
-            .run(ctx, async move {
-                let (dir, id) = group_of(dirs, &input.id, None, &["input", "id"])?;
-                dir.delete_group(&id)
-                    .await
-                    .map_err(|e| write_error(e, &["input", "id"], "the group"))?;
-                let deleted = ID(GlobalId::new(Kind::Group, dir.org_id(), &id).encode());
-                Ok(DeleteGroupPayload::success(Some(deleted)))
-            })
-            .await
+        Call::new(
+            "deleteGroup",
+            &input,
+            &input.options,
+            orgs_named(dirs, None, [&input.id]),
+        )
+        .run(ctx, async move {
+            let (dir, id) = group_of(dirs, &input.id, None, &["input", "id"])?;
+            dir.delete_group(&id)
+                .await
+                .map_err(|e| write_error(e, &["input", "id"], "the group"))?;
+            let deleted = ID(GlobalId::new(Kind::Group, dir.org_id(), &id).encode());
+            Ok(DeleteGroupPayload::success(Some(deleted)))
+        })
+        .await
     }
 
     /// Adds users to a group (one PATCH).
@@ -249,7 +260,12 @@ impl GroupMutation {
         input: AddGroupMembersInput,
     ) -> Result<AddGroupMembersPayload> {
         let dirs = ctx.data::<Directories>()?;
-        Call::new("addGroupMembers", &input, &input.options)
+        let orgs = orgs_named(
+            dirs,
+            None,
+            std::iter::once(&input.group_id).chain(&input.user_ids),
+        );
+        Call::new("addGroupMembers", &input, &input.options, orgs)
             .run(ctx, async move {
                 let (dir, id) = group_of(dirs, &input.group_id, None, &["input", "groupId"])?;
                 let keys = members(dirs, &dir, &input.user_ids, true).await?;
@@ -271,7 +287,12 @@ impl GroupMutation {
         input: RemoveGroupMembersInput,
     ) -> Result<RemoveGroupMembersPayload> {
         let dirs = ctx.data::<Directories>()?;
-        Call::new("removeGroupMembers", &input, &input.options)
+        let orgs = orgs_named(
+            dirs,
+            None,
+            std::iter::once(&input.group_id).chain(&input.user_ids),
+        );
+        Call::new("removeGroupMembers", &input, &input.options, orgs)
             .run(ctx, async move {
                 let (dir, id) = group_of(dirs, &input.group_id, None, &["input", "groupId"])?;
                 let keys = members(dirs, &dir, &input.user_ids, false).await?;
@@ -299,19 +320,24 @@ impl GroupMutation {
             idempotency_key: None,
             client_mutation_id: input.client_mutation_id.clone(),
         };
-        Call::new("refreshDirectory", &input, &options)
-            .run(ctx, async move {
-                let dir = org_of(dirs, input.org.as_ref(), &["input", "org"])?;
-                let (calls, seconds) = dir.refresh_estimate();
-                let already_running = dir.state().refreshing;
-                dir.start_refresh();
-                Ok(RefreshDirectoryPayload::success(
-                    Some(Org { dir }),
-                    calls as i32,
-                    seconds,
-                    already_running,
-                ))
-            })
-            .await
+        Call::new(
+            "refreshDirectory",
+            &input,
+            &options,
+            orgs_named(dirs, input.org.as_ref(), []),
+        )
+        .run(ctx, async move {
+            let dir = org_of(dirs, input.org.as_ref(), &["input", "org"])?;
+            let (calls, seconds) = dir.refresh_estimate();
+            let already_running = dir.state().refreshing;
+            dir.start_refresh();
+            Ok(RefreshDirectoryPayload::success(
+                Some(Org { dir }),
+                calls as i32,
+                seconds,
+                already_running,
+            ))
+        })
+        .await
     }
 }

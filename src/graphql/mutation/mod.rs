@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use async_graphql::{Enum, InputObject, MergedObject, SimpleObject};
 
-pub use idempotency::Idempotency;
+pub use idempotency::{Idempotency, orgs_named};
 pub use resolve::{group_of, org_of, user_of};
 
 use super::types::looks_like_email;
@@ -79,6 +79,10 @@ pub struct UserError {
     pub retry_after: Option<i32>,
     /// For `RATE_LIMITED`: the same wait in milliseconds (rounded up).
     pub retry_after_ms: Option<i32>,
+    /// Made by a check of the input before anything was sent (not by a write's answer):
+    /// such a refusal is not remembered under an idempotency key.
+    #[graphql(skip)]
+    pub refused_input: bool,
 }
 
 impl UserError {
@@ -89,6 +93,7 @@ impl UserError {
             message: message.into(),
             retry_after: None,
             retry_after_ms: None,
+            refused_input: true,
         }
     }
 
@@ -99,6 +104,12 @@ impl UserError {
             self.retry_after = Some(secs.min(i32::MAX as u64) as i32);
             self.retry_after_ms = Some(ms.min(i32::MAX as u64) as i32);
         }
+        self
+    }
+
+    /// The same error, as an upstream write's answer rather than a refused input.
+    fn answered_upstream(mut self) -> UserError {
+        self.refused_input = false;
         self
     }
 
@@ -123,7 +134,7 @@ impl UserError {
 /// A write's failure as a user error on `field`.
 pub fn write_error(e: WriteError, field: &[&str], what: &str) -> UserError {
     use UserErrorCode as C;
-    match e {
+    let error = match e {
         WriteError::NotFound => UserError::new(
             C::NotFound,
             field,
@@ -158,7 +169,8 @@ pub fn write_error(e: WriteError, field: &[&str], what: &str) -> UserError {
         WriteError::Unknown { reason } => {
             UserError::new(C::OutcomeUnknown, field, format!("{what}: {reason}"))
         }
-    }
+    };
+    error.answered_upstream()
 }
 
 /// A name for a person or a group: not blank, at most 100 characters, no control characters.
@@ -184,7 +196,11 @@ pub fn check_email(value: &str, field: &[&str]) -> Result<String, UserError> {
         return Err(UserError::new(
             UserErrorCode::InvalidEmail,
             field,
-            format!("{value:?} is not an e-mail address"),
+            format!(
+                "{:?} is not an e-mail address a person can be invited with (one `name@domain.tld`, \
+                 without spaces, quotes, `<`, `>` or `/`)",
+                value.chars().take(100).collect::<String>()
+            ),
         ));
     }
     Ok(email)
@@ -240,7 +256,7 @@ macro_rules! payload {
             }
 
             fn keep(&self) -> bool {
-                !self.user_errors.iter().any(|e| e.retryable())
+                !self.user_errors.iter().any(|e| e.retryable() || e.refused_input)
             }
 
             fn echo(&mut self, client_mutation_id: Option<String>) {
@@ -256,7 +272,8 @@ pub trait Payload: Clone + Send + Sync + 'static {
     /// A payload for a mutation that failed with `error` before changing anything.
     fn failed(error: UserError) -> Self;
     /// Whether an idempotency key should remember this result (failures known not applied and
-    /// worth retrying are forgotten, so the same key can try again).
+    /// worth retrying, and inputs refused before sending, are forgotten, so the same key can
+    /// try again).
     fn keep(&self) -> bool;
     fn echo(&mut self, client_mutation_id: Option<String>);
 }
@@ -265,24 +282,34 @@ pub trait Payload: Clone + Send + Sync + 'static {
 #[derive(InputObject, Clone, Default, Debug)]
 pub struct WriteOptions {
     /// Repeating a request with the same key and input within 24 hours returns the first result
-    /// and sends nothing: safe retries.
+    /// and sends nothing: safe retries. Keys are 1 to 255 visible ASCII characters, scoped to
+    /// the API key, the organization and the mutation: another caller's key never meets yours.
+    /// An input refused by validation is not remembered.
     pub idempotency_key: Option<String>,
     /// Echoed in the payload.
     pub client_mutation_id: Option<String>,
 }
 
-/// One mutation call: its name, its input's fingerprint, and the write options.
+/// One mutation call: its name, its input's fingerprint, the organizations it names (see
+/// `orgs_named`), and the write options.
 pub struct Call {
     name: &'static str,
     fingerprint: String,
+    orgs: String,
     options: WriteOptions,
 }
 
 impl Call {
-    pub fn new<I: serde::Serialize>(name: &'static str, input: &I, options: &WriteOptions) -> Call {
+    pub fn new<I: serde::Serialize>(
+        name: &'static str,
+        input: &I,
+        options: &WriteOptions,
+        orgs: String,
+    ) -> Call {
         Call {
             name,
             fingerprint: fingerprint(name, input),
+            orgs,
             options: options.clone(),
         }
     }
@@ -295,11 +322,22 @@ impl Call {
         work: impl Future<Output = Result<P, UserError>>,
     ) -> async_graphql::Result<P> {
         let idempotency = ctx.data::<Idempotency>()?;
+        let key = self.options.idempotency_key.as_deref();
+        if let Some(key) = key {
+            idempotency::check_key(key).map_err(crate::graphql::errors::bad_input)?;
+        }
+        let scope = idempotency::Scope {
+            principal: ctx
+                .data_opt::<crate::auth::Principal>()
+                .map(|p| p.name.clone())
+                .unwrap_or_default(),
+            orgs: self.orgs,
+            mutation: self.name,
+        };
         // Boxed: a write's future is large, and resolvers nest in the executor's.
         let work = Box::pin(async { work.await.unwrap_or_else(P::failed) });
-        let key = self.options.idempotency_key.as_deref();
         let mut payload = match idempotency
-            .run(self.name, key, self.fingerprint, work, P::keep)
+            .run(scope, key, self.fingerprint, work, P::keep)
             .await
         {
             Ok(p) => p,

@@ -6,7 +6,7 @@ use serde::Serialize;
 
 use super::{
     Call, UserError, UserErrorCode, WriteOptions, WriteOutcome, check_count, check_email,
-    check_name, group_of, org_of, payload, user_of, write_error,
+    check_name, group_of, org_of, orgs_named, payload, user_of, write_error,
 };
 use crate::auth::Role;
 use crate::directory::Directories;
@@ -157,7 +157,8 @@ impl UserMutation {
         input: InviteUserInput,
     ) -> Result<InviteUserPayload> {
         let dirs = ctx.data::<Directories>()?;
-        Call::new("inviteUser", &input, &input.options)
+        let orgs = orgs_named(dirs, input.org.as_ref(), input.group_ids.iter().flatten());
+        Call::new("inviteUser", &input, &input.options, orgs)
             .run(ctx, invite(dirs, input))
             .await
     }
@@ -171,33 +172,38 @@ impl UserMutation {
         input: UpdateUserInput,
     ) -> Result<UpdateUserPayload> {
         let dirs = ctx.data::<Directories>()?;
-        Call::new("updateUser", &input, &input.options)
-            .run(ctx, async move {
-                let (dir, user_key) = user_of(dirs, &input.id, None, &["input", "id"]).await?;
-                let given = input
-                    .given_name
-                    .as_deref()
-                    .map(|n| check_name(n, &["input", "givenName"]))
-                    .transpose()?;
-                let family = input
-                    .family_name
-                    .as_deref()
-                    .map(|n| check_name(n, &["input", "familyName"]))
-                    .transpose()?;
-                if given.is_none() && family.is_none() {
-                    return Err(UserError::new(
-                        UserErrorCode::InvalidName,
-                        &["input"],
-                        "give `givenName`, `familyName` or both",
-                    ));
-                }
-                let rec = dir
-                    .update_user(&user_key, given.as_deref(), family.as_deref())
-                    .await
-                    .map_err(|e| write_error(e, &["input", "id"], "the user"))?;
-                Ok(UpdateUserPayload::success(Some(User::new(dir, rec))))
-            })
-            .await
+        Call::new(
+            "updateUser",
+            &input,
+            &input.options,
+            orgs_named(dirs, None, [&input.id]),
+        )
+        .run(ctx, async move {
+            let (dir, user_key) = user_of(dirs, &input.id, None, &["input", "id"]).await?;
+            let given = input
+                .given_name
+                .as_deref()
+                .map(|n| check_name(n, &["input", "givenName"]))
+                .transpose()?;
+            let family = input
+                .family_name
+                .as_deref()
+                .map(|n| check_name(n, &["input", "familyName"]))
+                .transpose()?;
+            if given.is_none() && family.is_none() {
+                return Err(UserError::new(
+                    UserErrorCode::InvalidName,
+                    &["input"],
+                    "give `givenName`, `familyName` or both",
+                ));
+            }
+            let rec = dir
+                .update_user(&user_key, given.as_deref(), family.as_deref())
+                .await
+                .map_err(|e| write_error(e, &["input", "id"], "the user"))?;
+            Ok(UpdateUserPayload::success(Some(User::new(dir, rec))))
+        })
+        .await
     }
 
     /// Deactivates a user (`active: false`), ahead of every other request of the organization.
@@ -211,16 +217,21 @@ impl UserMutation {
         input: DeactivateUserInput,
     ) -> Result<DeactivateUserPayload> {
         let dirs = ctx.data::<Directories>()?;
-        Call::new("deactivateUser", &input, &input.options)
-            .run(ctx, async move {
-                let (dir, user_key) = user_of(dirs, &input.id, None, &["input", "id"]).await?;
-                let rec = dir
-                    .deactivate_user(&user_key)
-                    .await
-                    .map_err(|e| write_error(e, &["input", "id"], "the user"))?;
-                Ok(DeactivateUserPayload::success(Some(User::new(dir, rec))))
-            })
-            .await
+        Call::new(
+            "deactivateUser",
+            &input,
+            &input.options,
+            orgs_named(dirs, None, [&input.id]),
+        )
+        .run(ctx, async move {
+            let (dir, user_key) = user_of(dirs, &input.id, None, &["input", "id"]).await?;
+            let rec = dir
+                .deactivate_user(&user_key)
+                .await
+                .map_err(|e| write_error(e, &["input", "id"], "the user"))?;
+            Ok(DeactivateUserPayload::success(Some(User::new(dir, rec))))
+        })
+        .await
     }
 
     /// Deletes a user (`DELETE`), ahead of every other request of the organization: the user
@@ -233,16 +244,21 @@ impl UserMutation {
         input: DeleteUserInput,
     ) -> Result<DeleteUserPayload> {
         let dirs = ctx.data::<Directories>()?;
-        Call::new("deleteUser", &input, &input.options)
-            .run(ctx, async move {
-                let (dir, user_key) = user_of(dirs, &input.id, None, &["input", "id"]).await?;
-                dir.delete_user(&user_key)
-                    .await
-                    .map_err(|e| write_error(e, &["input", "id"], "the user"))?;
-                let id = ID(GlobalId::new(Kind::User, dir.org_id(), &user_key).encode());
-                Ok(DeleteUserPayload::success(Some(id)))
-            })
-            .await
+        Call::new(
+            "deleteUser",
+            &input,
+            &input.options,
+            orgs_named(dirs, None, [&input.id]),
+        )
+        .run(ctx, async move {
+            let (dir, user_key) = user_of(dirs, &input.id, None, &["input", "id"]).await?;
+            dir.delete_user(&user_key)
+                .await
+                .map_err(|e| write_error(e, &["input", "id"], "the user"))?;
+            let id = ID(GlobalId::new(Kind::User, dir.org_id(), &user_key).encode());
+            Ok(DeleteUserPayload::success(Some(id)))
+        })
+        .await
     }
 
     /// Deactivates up to 100 users, each ahead of other requests, with one result per user.
@@ -255,9 +271,14 @@ impl UserMutation {
         input: DeactivateUsersInput,
     ) -> Result<DeactivateUsersPayload> {
         let dirs = ctx.data::<Directories>()?;
-        Call::new("deactivateUsers", &input, &input.options)
-            .run(ctx, deactivate_many(dirs, input))
-            .await
+        Call::new(
+            "deactivateUsers",
+            &input,
+            &input.options,
+            orgs_named(dirs, None, &input.ids),
+        )
+        .run(ctx, deactivate_many(dirs, input))
+        .await
     }
 }
 

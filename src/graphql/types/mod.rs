@@ -11,6 +11,7 @@
 //! `connection::tests::values_fields_return_stay_small`, and `tests/field_futures.rs`, which
 //! counts the large allocations of such a page in an optimized build.
 
+mod email;
 mod group;
 mod inputs;
 mod org;
@@ -22,11 +23,12 @@ use std::time::SystemTime;
 
 use async_graphql::{Enum, InputValueError, InputValueResult, Scalar, ScalarType, Value};
 
+pub use email::looks_like_email;
 pub use group::Group;
 pub use inputs::{
     GroupFilter, GroupOrder, GroupOrderField, OrderDirection, UserFilter, UserOrder, UserOrderField,
 };
-pub use org::{Org, looks_like_email};
+pub use org::Org;
 pub use scope::Scope;
 pub use status::{Budget, SyncStatus};
 pub use user::User;

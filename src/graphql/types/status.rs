@@ -197,6 +197,23 @@ impl SyncStatus {
         self.state.last_error.as_ref().map(|e| e.to_string())
     }
 
+    /// Refreshes that failed in a row since the last one that succeeded (0 when the last one
+    /// succeeded). The mirror keeps serving its previous data meanwhile.
+    async fn refresh_failures(&self) -> i32 {
+        self.state.refresh_failures as i32
+    }
+
+    /// When a refresh last failed or the background refresh task last stopped, if ever.
+    async fn last_failure_at(&self) -> Option<DateTime> {
+        self.state.last_failure_at.map(DateTime)
+    }
+
+    /// Times the background refresh task stopped unexpectedly and was started again (with a
+    /// pause that doubles from 1 to 60 seconds) since the gateway started.
+    async fn restarts(&self) -> i32 {
+        self.state.restarts as i32
+    }
+
     /// The mirror is refreshed when older than this many seconds.
     async fn max_age_seconds(&self) -> f64 {
         self.max_age.as_secs_f64()

@@ -146,6 +146,7 @@ async fn readiness_waits_for_the_first_refresh_and_health_does_not() {
     let ready = app
         .http
         .get(format!("{}/readyz", app.url))
+        .bearer_auth(&app.key)
         .send()
         .await
         .unwrap();

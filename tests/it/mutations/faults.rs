@@ -1,6 +1,6 @@
 //! 200 mixed mutations from 8 tasks against an upstream that fails 10% and hangs 5% of its
-//! requests: every answer tells the truth about the emulator's state, no write is lost, and
-//! no invitation is sent twice.
+//! requests: every answer tells the truth about the emulator's state, most succeed, no write
+//! is lost, and no invitation is sent twice.
 
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
@@ -222,6 +222,18 @@ async fn under_errors_and_timeouts_every_answer_is_truthful_and_no_write_is_lost
         "{} of 200 answers were untrue:\n{}",
         problems.len(),
         problems.join("\n")
+    );
+    // Truthful is not enough: answering UNKNOWN or FAILED to everything would be truthful too.
+    // Each mutation here needs one write (its reads come from the warm mirror), and a request
+    // is handled with probability (1 - 0.10) * (1 - 0.05) = 0.855, before any retry or
+    // read-back helps. So SUCCESS is at least Binomial(200, 0.855): mean 171, sd 5.0; 150 is
+    // 4.2 sd below that pessimistic mean (about 1 in 100,000), and retries put the real mean
+    // near 187. The emulator's fault draws are seeded; only their order across the 8 tasks
+    // varies.
+    let successes = tally.get("SUCCESS").copied().unwrap_or(0);
+    assert!(
+        successes >= 150,
+        "only {successes} of 200 mutations succeeded under 10% errors and 5% timeouts: {tally:?}"
     );
 
     // No invitation twice: a second POST for an applied invite is answered 409, and each

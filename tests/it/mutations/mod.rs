@@ -5,6 +5,7 @@
 mod bulk;
 mod faults;
 mod groups;
+mod idempotency;
 mod invites;
 mod priority;
 mod users;

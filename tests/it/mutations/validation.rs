@@ -277,3 +277,40 @@ async fn ids_of_another_organization_are_refused_without_an_upstream_call() {
     );
     assert_eq!(app.emulators[0].state().groups().len(), 3);
 }
+
+#[tokio::test]
+async fn addresses_with_markup_paths_or_quotes_are_refused_without_an_upstream_call() {
+    let app = TestApp::one(20, 2).await;
+    app.warm().await;
+    let calls = app.upstream_calls();
+    for email in [
+        "<script>@x.com",
+        "../../x@y.com",
+        "a/b@example.com",
+        "\"quoted\"@example.com",
+        "Ada <ada@example.com>",
+        "ada@[127.0.0.1]",
+        "ada\u{7}@example.com",
+        "ada@localhost",
+    ] {
+        let p = mutate(&app, "inviteUser", invite(email, "Ada", "Lovelace")).await;
+        check_refused(email, &p, "INVALID_EMAIL", &["input", "email"]);
+        assert!(p["user"].is_null(), "{email}: {p:#}");
+    }
+    // Named as a user, the same strings are not e-mail addresses either.
+    let body = app
+        .query(
+            "{ org { user(email: \"../../x@y.com\") { id } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        crate::support::error_code(&body),
+        "BAD_USER_INPUT",
+        "{body:#}"
+    );
+    let p = mutate(&app, "deactivateUser", json!({ "id": "<script>@x.com" })).await;
+    check_refused("deactivate", &p, "INVALID_ID", &["input", "id"]);
+    assert_eq!(app.upstream_calls(), calls, "the emulator received nothing");
+    assert_eq!(app.emulator().state().users().len(), 20);
+}
