@@ -1,6 +1,7 @@
 //! The GraphQL read path through real HTTP: paging, upstream cost counted at the emulator,
 //! global ids, filters, and the HTTP surface.
 
+mod audit;
 mod cost;
 mod filters;
 mod http;
