@@ -216,6 +216,13 @@ impl Budget {
         self.handle.shared.notify.notify_one();
     }
 
+    /// How long a known pause (an upstream 429's `Retry-After`) still holds every lane.
+    pub fn paused_for(&self) -> Option<Duration> {
+        let now = Instant::now();
+        let state = self.handle.shared.lock();
+        state.paused_until.filter(|p| *p > now).map(|p| p - now)
+    }
+
     pub fn is_revoked(&self) -> bool {
         self.handle.shared.lock().revoked
     }

@@ -116,6 +116,16 @@ impl Directory {
             return Ok(current);
         }
         let target = self.start_refresh();
+        // The load goes on in the background, but a reader is not made to wait out a pause the
+        // upstream announced (a 429's `Retry-After`) longer than callers are ever queued for.
+        let budget = self.inner.client.budget();
+        if let Some(pause) = budget.paused_for() {
+            if pause > budget.config().max_queue_wait {
+                return Err(DirectoryError::RateLimited {
+                    retry_after: Some(pause),
+                });
+            }
+        }
         let mut rx = self.inner.state.subscribe();
         let state = rx
             .wait_for(|s| s.snapshot.complete || enough(&s.snapshot) || s.finished >= target)

@@ -279,3 +279,45 @@ async fn a_refused_write_is_not_sent_nor_remembered_and_says_when_to_retry() {
     );
     assert_eq!(posts(), 1);
 }
+
+/// A reader waiting for a cold mirror during a known upstream pause is refused at once with the
+/// pause as `retryAfter`, not held until the pause ends; nothing more is sent upstream.
+#[tokio::test]
+async fn a_cold_read_during_a_known_pause_is_refused_with_the_pause() {
+    use scimgate::emulator::Faults;
+    let app = TestApp::one(20, 2).await;
+    app.emulator().set_faults(Faults {
+        force_429_secs: 200.0,
+        ..Faults::default()
+    });
+    let query = "{ org { users(orderBy: { field: EMAIL }) { totalCount } } }";
+    let first = app.query(query, json!({})).await;
+    assert_eq!(
+        first["errors"][0]["extensions"]["code"], "RATE_LIMITED",
+        "{first}"
+    );
+    let sent = app.upstream_calls();
+    assert_eq!(sent, 1, "the refresh's first call met the 429");
+
+    let asked = Instant::now();
+    let second = tokio::time::timeout(Duration::from_secs(10), app.query(query, json!({})))
+        .await
+        .expect("answered at once, not after the 200 s pause");
+    assert!(
+        asked.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        asked.elapsed()
+    );
+    let ext = &second["errors"][0]["extensions"];
+    assert_eq!(ext["code"], "RATE_LIMITED", "{second}");
+    let secs = ext["retryAfter"].as_u64().unwrap();
+    assert!(
+        (195..=200).contains(&secs),
+        "retryAfter {secs}: the pause's remainder"
+    );
+    assert_eq!(
+        app.upstream_calls(),
+        sent,
+        "nothing more was sent during the pause"
+    );
+}
