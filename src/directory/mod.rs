@@ -94,6 +94,8 @@ struct Inner {
     events: Mutex<events::Events>,
     /// Refreshes still to fail by panicking (`inject_refresh_panics`, for tests).
     injected_panics: std::sync::atomic::AtomicU32,
+    /// Turns of the refresh loop still to panic (`inject_loop_panics`, for tests).
+    injected_loop_panics: std::sync::atomic::AtomicU32,
 }
 
 impl Directory {
@@ -127,6 +129,7 @@ impl Directory {
                 writes: Mutex::new(writes::WriteLog::default()),
                 events: Mutex::new(events::Events::new()),
                 injected_panics: std::sync::atomic::AtomicU32::new(0),
+                injected_loop_panics: std::sync::atomic::AtomicU32::new(0),
             }),
         }
     }

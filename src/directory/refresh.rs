@@ -147,6 +147,13 @@ impl Directory {
         self.inner.injected_panics.store(n, Ordering::SeqCst);
     }
 
+    /// Makes the refresh loop itself panic at its next `n` turns, as a bug in it would: for
+    /// tests of its supervision. Nothing calls it outside tests.
+    #[doc(hidden)]
+    pub fn inject_loop_panics(&self, n: u32) {
+        self.inner.injected_loop_panics.store(n, Ordering::SeqCst);
+    }
+
     async fn run_refresh(&self) {
         // Whatever ends this task (a panic, or the runtime dropping it), the guard settles the
         // refresh, so `refreshing` never stays set and every waiter wakes.
@@ -319,6 +326,14 @@ impl Directory {
         let max_age = self.inner.settings.max_age;
         let mut pause = std::time::Duration::from_secs(5).min(max_age);
         loop {
+            let injected = self.inner.injected_loop_panics.fetch_update(
+                Ordering::SeqCst,
+                Ordering::SeqCst,
+                |n| n.checked_sub(1),
+            );
+            if injected.is_ok() {
+                panic!("injected refresh loop panic (test hook)");
+            }
             let due = match self.snapshot().fetched_at {
                 Some(at) => max_age.saturating_sub(at.elapsed().unwrap_or_default()),
                 None => std::time::Duration::ZERO,

@@ -111,3 +111,32 @@ async fn a_refresh_that_panics_fails_its_waiters_and_the_next_refresh_recovers()
     assert!(sync["lastError"].is_null());
     assert_eq!(readyz(&app, None).await.0, 200);
 }
+
+#[tokio::test]
+async fn a_refresh_loop_that_panics_is_restarted_and_counted() {
+    let mut app = TestApp::one(30, 3).await;
+    let dir = app.gateway.dirs.all()[0].clone();
+    dir.inject_loop_panics(1);
+    app.gateway.start();
+
+    // The loop panics at its first turn; the supervisor starts it again after 1 s, and the
+    // restarted loop loads the mirror with the minimum calls.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    let sync = loop {
+        let sync = app.data(SYNC, json!({})).await["org"]["sync"].clone();
+        if sync["complete"] == true {
+            break sync;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "never loaded: {sync:#}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(sync["restarts"], 1, "{sync:#}");
+    assert!(sync["lastFailureAt"].is_string(), "{sync:#}");
+    assert_eq!(app.upstream_calls(), 2, "one user page and one group page");
+    let (status, ready) = readyz(&app, Some(&app.key)).await;
+    assert_eq!(status, 200, "{ready:#}");
+    assert_eq!(ready["orgs"][0]["restarts"], 1, "{ready:#}");
+}
