@@ -113,7 +113,15 @@ impl Wire {
 }
 
 fn no_query(gql: bool, id: &RequestId) -> Response {
-    let message = "the request has no `query`: send the GraphQL document as `query` (a string)";
+    bad_request(
+        "the request has no `query`: send the GraphQL document as `query` (a string)",
+        gql,
+        id,
+    )
+}
+
+/// A request the gateway cannot read as GraphQL over HTTP: 400 with `BAD_REQUEST`.
+fn bad_request(message: &str, gql: bool, id: &RequestId) -> Response {
     request_error(StatusCode::BAD_REQUEST, Code::BadRequest, message, gql, id)
 }
 
@@ -189,13 +197,7 @@ pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Body)
         },
         Err(e) => {
             let message = format!("the body is not a GraphQL request in JSON: {e}");
-            return request_error(
-                StatusCode::BAD_REQUEST,
-                Code::BadRequest,
-                &message,
-                gql,
-                &id,
-            );
+            return bad_request(&message, gql, &id);
         }
     };
     let (status, body, retry_after) = execute(&state, request, principal, gql, &id).await;
@@ -290,13 +292,7 @@ pub async fn get(
         Ok(r) => r,
         Err(e) => {
             let message = format!("the query string is not a GraphQL request: {e}");
-            return request_error(
-                StatusCode::BAD_REQUEST,
-                Code::BadRequest,
-                &message,
-                gql,
-                &id,
-            );
+            return bad_request(&message, gql, &id);
         }
     };
     if is_mutation(&request) {
