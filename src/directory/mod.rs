@@ -8,6 +8,7 @@ mod group_writes;
 mod index;
 mod invites;
 mod packed;
+mod pages;
 mod patch;
 mod points;
 mod query;
@@ -30,6 +31,7 @@ use crate::scim::{Profile, ScimClient};
 pub use error::{DirectoryError, WriteError};
 pub use events::{ChangeEvent, EventKind};
 pub use packed::PackedList;
+pub use pages::{GroupQuery, SnapshotPage, UserQuery};
 pub use points::PointCache;
 pub use query::{
     GroupOrderField, Page, PageArgs, SortKey, UserFilter, UserOrderField, group_sort_key,

@@ -9,21 +9,46 @@ use async_graphql::{Context, Result};
 use futures_util::future::{BoxFuture, join_all};
 
 use super::errors;
-use crate::directory::{Directories, Directory, DirectoryError, GroupRec, UserRec};
+use crate::directory::{Directory, DirectoryError, GroupRec, UserRec};
+
+/// The directory a point read asks: the handle itself, so a batch needs no lookup by name. A
+/// gateway has one directory per organization, so the organization is its identity.
+#[derive(Clone)]
+pub struct DirKey(pub Directory);
+
+impl PartialEq for DirKey {
+    fn eq(&self, other: &DirKey) -> bool {
+        self.0.org_id() == other.0.org_id()
+    }
+}
+
+impl Eq for DirKey {}
+
+impl std::hash::Hash for DirKey {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.0.org_id().hash(state);
+    }
+}
+
+impl std::fmt::Debug for DirKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.0.org_id())
+    }
+}
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum PointReq {
-    UserByKey { org: String, key: String },
-    UserByEmail { org: String, email: String },
-    Group { org: String, id: String },
+    UserByKey { dir: DirKey, key: String },
+    UserByEmail { dir: DirKey, email: String },
+    Group { dir: DirKey, id: String },
 }
 
 impl PointReq {
-    fn org(&self) -> &str {
+    fn dir(&self) -> &Directory {
         match self {
-            PointReq::UserByKey { org, .. }
-            | PointReq::UserByEmail { org, .. }
-            | PointReq::Group { org, .. } => org,
+            PointReq::UserByKey { dir, .. }
+            | PointReq::UserByEmail { dir, .. }
+            | PointReq::Group { dir, .. } => &dir.0,
         }
     }
 }
@@ -34,9 +59,9 @@ pub enum Point {
     Group(Arc<GroupRec>),
 }
 
-pub struct PointLoader {
-    dirs: Directories,
-}
+/// Batches a request's point reads. Its keys carry their directories, which the resolvers took
+/// from the organizations the request may see.
+pub struct PointLoader;
 
 /// The error of a batch: the organization it concerns and what happened.
 #[derive(Clone, Debug)]
@@ -57,13 +82,14 @@ impl Loader<PointReq> for PointLoader {
     type Value = Point;
     type Error = LoadError;
 
+    // A key's hash and equality are its organization's id, which never changes; the mutable
+    // state behind the directory handle takes no part in them.
+    #[allow(clippy::mutable_key_type)]
     async fn load(&self, keys: &[PointReq]) -> Result<HashMap<PointReq, Point>, LoadError> {
-        let results = join_all(keys.iter().map(|req| async move {
-            let Some(dir) = self.dirs.get(req.org()) else {
-                return (req, Ok(None));
-            };
-            (req, load_one(dir, req).await)
-        }))
+        let results = join_all(
+            keys.iter()
+                .map(|req| async move { (req, load_one(req.dir(), req).await) }),
+        )
         .await;
         let mut out = HashMap::new();
         for (req, result) in results {
@@ -74,7 +100,7 @@ impl Loader<PointReq> for PointLoader {
                 Ok(None) => {}
                 Err(error) => {
                     return Err(LoadError {
-                        org: req.org().to_owned(),
+                        org: req.dir().org_id().to_owned(),
                         error,
                     });
                 }
@@ -85,11 +111,8 @@ impl Loader<PointReq> for PointLoader {
 }
 
 /// Adds the per-request loader to a request.
-pub fn attach(request: async_graphql::Request, dirs: &Directories) -> async_graphql::Request {
-    request.data(DataLoader::new(
-        PointLoader { dirs: dirs.clone() },
-        RequestScoped::new().spawner(),
-    ))
+pub fn attach(request: async_graphql::Request) -> async_graphql::Request {
+    request.data(DataLoader::new(PointLoader, RequestScoped::new().spawner()))
 }
 
 /// The DataLoader runs each batch in a task of its own. A plain `tokio::spawn` would let a
@@ -132,10 +155,7 @@ pub async fn load_point(ctx: &Context<'_>, req: PointReq) -> Result<Option<Point
             .await
             .map_err(|e| errors::directory(&e.org, e.error));
     }
-    let dirs = ctx.data::<Directories>()?;
-    let Some(dir) = dirs.get(req.org()) else {
-        return Ok(None);
-    };
+    let dir = req.dir();
     load_one(dir, &req)
         .await
         .map_err(|e| errors::directory(dir.org_id(), e))

@@ -57,7 +57,8 @@ pub fn sdl() -> String {
 
 /// Prepares a request for one client: checks it against the limits, then gives it its
 /// principal, only the organizations it may reach (others look absent), and its per-request
-/// DataLoader over those. A request over a limit gets the error to answer with instead.
+/// DataLoader (whose keys carry directories the resolvers took from those). A request over a
+/// limit gets the error to answer with instead.
 pub fn prepare(
     mut request: async_graphql::Request,
     schema: &GatewaySchema,
@@ -68,7 +69,7 @@ pub fn prepare(
     }
     let all = schema.data::<Directories>().cloned().unwrap_or_default();
     let visible = all.visible_to(|org| principal.orgs.allows(org));
-    Ok(loaders::attach(request, &visible)
+    Ok(loaders::attach(request)
         .data(visible)
         .data(principal.clone()))
 }

@@ -5,7 +5,7 @@ use async_graphql::{Context, Enum, ID, Interface, Object, Result, SimpleObject};
 use super::errors::{Code, bad_input, coded};
 use super::guard::RoleGuard;
 use super::ids::{GlobalId, Kind};
-use super::loaders::{Point, PointReq, load_point};
+use super::loaders::{DirKey, Point, PointReq, load_point};
 use super::types::{Group, Org, User};
 use crate::auth::{Principal, Role};
 use crate::directory::Directories;
@@ -147,11 +147,11 @@ async fn node(ctx: &Context<'_>, id: &ID) -> Result<Option<Node>> {
     let req = match g.kind {
         Kind::Org => return Ok(Some(Node::Org(Org { dir: dir.clone() }))),
         Kind::User => PointReq::UserByKey {
-            org: g.org,
+            dir: DirKey(dir.clone()),
             key: g.key,
         },
         Kind::Group => PointReq::Group {
-            org: g.org,
+            dir: DirKey(dir.clone()),
             id: g.key,
         },
     };

@@ -4,13 +4,13 @@ use async_graphql::{Context, ID, Object, Result};
 
 use super::{
     Budget, Group, GroupFilter, GroupOrder, OrderDirection, ScimProfile, Scope, SyncStatus, User,
-    UserFilter, UserOrder, UserOrderField, looks_like_email,
+    UserFilter, UserOrder, looks_like_email,
 };
 use crate::directory::{self, Directory};
 use crate::graphql::connection::{GroupConnection, UserConnection, page_args};
 use crate::graphql::errors::{self, bad_input};
 use crate::graphql::ids::{GlobalId, Kind};
-use crate::graphql::loaders::{Point, PointReq, load_point};
+use crate::graphql::loaders::{DirKey, Point, PointReq, load_point};
 use crate::scim::Profile;
 
 /// An organization: one upstream SCIM directory with its own key, budget and mirror.
@@ -75,56 +75,35 @@ impl Org {
     ) -> Result<UserConnection> {
         let order = order_by.unwrap_or_default();
         let field = order.field;
-        let desc = order.direction == OrderDirection::Desc;
-        let args = page_args(field.tag(), first, after, last, before)?;
+        let page = page_args(field.tag(), first, after, last, before)?;
         let filter = match filter {
-            Some(f) => directory::UserFilter {
-                search: f.search.map(|s| s.to_lowercase()).filter(|s| !s.is_empty()),
-                status: f.status.map(Into::into),
-                member_of: f
-                    .member_of
+            Some(f) => directory::UserFilter::new(
+                f.search,
+                f.status.map(Into::into),
+                f.member_of
                     .as_ref()
                     .map(|id| self.group_key(id))
                     .transpose()?,
-                in_no_group: f.in_no_group,
-            },
+                f.in_no_group,
+            ),
             None => directory::UserFilter::default(),
         };
-        let dir = &self.dir;
-        let streaming = field == UserOrderField::Directory
-            && !desc
-            && filter.is_empty()
-            && args.last.is_none()
-            && args.before.is_none();
-        let snapshot = if streaming {
-            let after = args.after.clone();
-            let want = args.first.unwrap_or(0) + 1;
-            dir.snapshot_until(move |s| {
-                let seen = match &after {
-                    Some(directory::SortKey::Seq(seq)) => {
-                        s.users().partition_point(|u| u.seq <= *seq)
-                    }
-                    _ => 0,
-                };
-                s.user_count() >= seen + want
-            })
-            .await
-        } else {
-            dir.complete_snapshot().await
-        }
-        .map_err(|e| errors::directory(dir.org_id(), e))?;
-        // The gateway's open invites matter only to a status filter.
-        let invites = if filter.status.is_some() {
-            dir.open_invites()
-        } else {
-            Default::default()
+        let query = directory::UserQuery {
+            filter,
+            order: field.to_directory(),
+            desc: order.direction == OrderDirection::Desc,
+            page,
         };
-        let page = snapshot.page_users(&filter, field.to_directory(), desc, &args, &invites);
-        let scope = Scope::paged(dir.clone(), snapshot);
+        let dir = &self.dir;
+        let read = dir
+            .page_users(&query)
+            .await
+            .map_err(|e| errors::directory(dir.org_id(), e))?;
+        let scope = Scope::paged(dir.clone(), read.snapshot);
         Ok(UserConnection::new(
             field.tag(),
             field.to_directory(),
-            page,
+            read.page,
             |position| User::at(&scope, position),
         ))
     }
@@ -142,7 +121,7 @@ impl Org {
             )));
         }
         let req = PointReq::UserByEmail {
-            org: self.dir.org_id().to_owned(),
+            dir: DirKey(self.dir.clone()),
             email,
         };
         Ok(match load_point(ctx, req).await? {
@@ -162,27 +141,23 @@ impl Org {
         order_by: Option<GroupOrder>,
     ) -> Result<GroupConnection> {
         let order = order_by.unwrap_or_default();
-        let args = page_args(order.field.tag(), first, after, last, before)?;
-        let search = filter
-            .and_then(|f| f.search)
-            .map(|s| s.to_lowercase())
-            .filter(|s| !s.is_empty());
-        let dir = &self.dir;
-        let snapshot = dir
-            .snapshot_with_groups()
-            .await
-            .map_err(|e| errors::directory(dir.org_id(), e))?;
-        let page = snapshot.page_groups(
-            search.as_deref(),
+        let page = page_args(order.field.tag(), first, after, last, before)?;
+        let query = directory::GroupQuery::new(
+            filter.and_then(|f| f.search),
             order.field.to_directory(),
             order.direction == OrderDirection::Desc,
-            &args,
+            page,
         );
-        let scope = Scope::paged(dir.clone(), snapshot);
+        let dir = &self.dir;
+        let read = dir
+            .page_groups(&query)
+            .await
+            .map_err(|e| errors::directory(dir.org_id(), e))?;
+        let scope = Scope::paged(dir.clone(), read.snapshot);
         Ok(GroupConnection::new(
             order.field.tag(),
             order.field.to_directory(),
-            page,
+            read.page,
             |rec| Group::own(&scope, rec),
         ))
     }
@@ -194,7 +169,7 @@ impl Org {
             Err(_) => return Ok(None),
         };
         let req = PointReq::Group {
-            org: self.dir.org_id().to_owned(),
+            dir: DirKey(self.dir.clone()),
             id: key,
         };
         Ok(match load_point(ctx, req).await? {
