@@ -16,6 +16,7 @@ mod reads;
 mod record;
 mod refresh;
 mod snapshot;
+mod view;
 mod writes;
 
 use std::collections::HashSet;
@@ -24,7 +25,6 @@ use std::time::{Duration, SystemTime};
 
 use tokio::sync::watch;
 
-use crate::budget::BudgetSnapshot;
 use crate::scim::wire::{Group, User};
 use crate::scim::{Profile, ScimClient};
 
@@ -39,6 +39,7 @@ pub use query::{
 };
 pub use record::{GroupRec, Source, Status, UserRec};
 pub use snapshot::Snapshot;
+pub use view::{BudgetView, Dialect};
 
 #[derive(Clone, Debug)]
 pub struct DirectorySettings {
@@ -152,8 +153,17 @@ impl Directory {
         &self.inner.settings
     }
 
-    pub fn budget(&self) -> BudgetSnapshot {
-        self.inner.client.budget().snapshot()
+    /// The organization's upstream budget, now.
+    pub fn budget(&self) -> BudgetView {
+        BudgetView::new(
+            self.inner.client.budget().snapshot(),
+            self.emission_interval(),
+        )
+    }
+
+    /// The SCIM dialect of the organization's upstream.
+    pub fn dialect(&self) -> Dialect {
+        self.profile().into()
     }
 
     pub fn state(&self) -> MirrorState {

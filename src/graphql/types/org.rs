@@ -6,12 +6,11 @@ use super::{
     Budget, Group, GroupFilter, GroupOrder, OrderDirection, ScimProfile, Scope, SyncStatus, User,
     UserFilter, UserOrder, looks_like_email,
 };
-use crate::directory::{self, Directory};
+use crate::directory::{self, Dialect, Directory};
 use crate::graphql::connection::{GroupConnection, UserConnection, page_args};
 use crate::graphql::errors::{self, bad_input};
 use crate::graphql::ids::{GlobalId, Kind};
 use crate::graphql::loaders::{DirKey, Point, PointReq, load_point};
-use crate::scim::Profile;
 
 /// An organization: one upstream SCIM directory with its own key, budget and mirror.
 #[derive(Clone)]
@@ -54,9 +53,9 @@ impl Org {
 
     /// The SCIM dialect of the organization's upstream.
     async fn profile(&self) -> ScimProfile {
-        match self.dir.profile() {
-            Profile::Amplitude => ScimProfile::Amplitude,
-            Profile::Rfc7644 => ScimProfile::Rfc7644,
+        match self.dir.dialect() {
+            Dialect::Amplitude => ScimProfile::Amplitude,
+            Dialect::Rfc7644 => ScimProfile::Rfc7644,
         }
     }
 
@@ -182,7 +181,6 @@ impl Org {
     async fn budget(&self) -> Budget {
         Budget {
             snapshot: self.dir.budget(),
-            emission_interval: self.dir.emission_interval(),
         }
     }
 

@@ -5,14 +5,12 @@ use std::time::Duration;
 use async_graphql::{Object, SimpleObject};
 
 use super::DateTime;
-use crate::budget::BudgetSnapshot;
-use crate::directory::MirrorState;
+use crate::directory::{BudgetView, MirrorState};
 
 /// The organization's upstream request budget. The gateway never sends more than `limit`
 /// requests in any `windowSeconds`; critical writes go first, background refresh last.
 pub struct Budget {
-    pub snapshot: BudgetSnapshot,
-    pub emission_interval: Duration,
+    pub snapshot: BudgetView,
 }
 
 /// Calls per lane: waiting for the budget (`queuedByLane`) or refused by it (`refusedByLane`).
@@ -137,7 +135,7 @@ impl Budget {
 
     /// The steady spacing between requests, in milliseconds, once the burst is spent.
     async fn emission_interval_ms(&self) -> f64 {
-        self.emission_interval.as_secs_f64() * 1000.0
+        self.snapshot.emission_interval.as_secs_f64() * 1000.0
     }
 
     /// Until when every call is held because the upstream answered 429, if it did.
