@@ -11,6 +11,7 @@ mod procs;
 mod report;
 mod rows_budget;
 mod rows_cold;
+mod rows_hostile;
 mod rows_speed;
 
 use std::process::ExitCode;
@@ -92,6 +93,9 @@ async fn run(o: Opts) -> ExitCode {
     }
     if o.wants(7) {
         rows_budget::budget_held(&env, &o, &mut r).await;
+    }
+    if o.wants(8) {
+        rows_hostile::fragment_bomb(&env, &o, &mut r).await;
     }
     // Keep only the rows asked for (rows 1-2 come together).
     r.lines
