@@ -1,14 +1,11 @@
 //! One organization's directory as the gateway serves it: the mirror (a snapshot replaced by
 //! refreshes), point reads for what the mirror lacks, and freshness. Calls only the scim layer.
 
-mod edit;
 mod error;
 mod events;
-mod group_writes;
 mod index;
 mod invites;
 mod packed;
-mod patch;
 mod points;
 mod query;
 mod reads;

@@ -4,11 +4,11 @@
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use super::edit::Change;
-use super::events::EventKind;
-use super::writes::Settled;
-use super::{Directory, GroupRec, Source, WriteError};
+use super::mirror::Change;
+use super::users::Settled;
 use crate::budget::Lane;
+use crate::directory::events::EventKind;
+use crate::directory::{Directory, GroupRec, Source, WriteError};
 use crate::scim::wire::Group;
 
 impl Directory {

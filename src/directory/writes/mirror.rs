@@ -5,8 +5,8 @@
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use super::record::{GroupRec, UserRec};
-use super::snapshot::{Builder, Snapshot};
+use crate::directory::record::{GroupRec, UserRec};
+use crate::directory::snapshot::{Builder, Snapshot};
 
 #[derive(Clone, Debug)]
 pub enum Change {

@@ -4,17 +4,17 @@
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use super::edit::{self, Change};
-use super::events::EventKind;
-use super::points::{Entry, PointKey, PointValue};
-use super::{Directory, DirectoryError, Source, UserRec, WriteError};
+use super::mirror::{self, Change};
 use crate::budget::Lane;
+use crate::directory::events::EventKind;
+use crate::directory::points::{Entry, PointKey, PointValue};
+use crate::directory::{Directory, DirectoryError, Source, UserRec, WriteError};
 use crate::scim::ScimError;
 use crate::scim::wire::User;
 
 /// The log of changes not yet known to be in a completed refresh.
 #[derive(Default)]
-pub(super) struct WriteLog {
+pub(in crate::directory) struct WriteLog {
     pub counter: u64,
     pub items: Vec<(u64, Change)>,
 }
@@ -45,12 +45,12 @@ impl Directory {
             // are serialized by the write log's lock; only a cold load's partial publishing can
             // replace the snapshot in between, and then the change is applied to that one.
             let base = self.snapshot();
-            let next = Arc::new(edit::apply(&base, &changes, emails_are_keys));
+            let next = Arc::new(mirror::apply(&base, &changes, emails_are_keys));
             self.inner.state.send_modify(|s| {
                 s.snapshot = if Arc::ptr_eq(&s.snapshot, &base) {
                     next
                 } else {
-                    Arc::new(edit::apply(&s.snapshot, &changes, emails_are_keys))
+                    Arc::new(mirror::apply(&s.snapshot, &changes, emails_are_keys))
                 };
             });
         }
@@ -61,7 +61,7 @@ impl Directory {
     }
 
     /// Remembers removed users and groups as not found, so reading one costs no upstream call.
-    pub(super) async fn remember_removals(&self, changes: &[Change]) {
+    pub(in crate::directory) async fn remember_removals(&self, changes: &[Change]) {
         let ttl = self.inner.settings.not_found_ttl;
         for change in changes {
             let org = self.inner.org_id.clone();
@@ -188,7 +188,7 @@ impl Directory {
     }
 
     fn is_placeholder(&self, user: &User) -> bool {
-        user.given_name() == Some(super::record::PLACEHOLDER_GIVEN)
+        user.given_name() == Some(crate::directory::record::PLACEHOLDER_GIVEN)
     }
 
     /// The user as the upstream has it, for writes that send the full resource: the mirror's
