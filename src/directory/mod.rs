@@ -34,6 +34,7 @@ pub use query::{
 };
 pub use record::{GroupRec, Source, Status, UserRec};
 pub use snapshot::Snapshot;
+pub use writes::{Invite, NameChange, WriteLane};
 
 #[derive(Clone, Debug)]
 pub struct DirectorySettings {

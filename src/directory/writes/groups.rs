@@ -1,42 +1,31 @@
-//! Group writes: create, rename, delete, add and remove members (removal in the critical lane),
-//! in the organization's PATCH form, settled by reading back when no answer came.
+//! Group writes: create, rename, delete. Each goes out at once in its lane, is applied to the
+//! mirror when confirmed, and is settled by reading back when no answer came.
 
 use std::sync::Arc;
-use std::time::SystemTime;
 
+use super::WriteLane;
 use super::mirror::Change;
-use super::users::Settled;
-use crate::budget::Lane;
+use super::settle::Settled;
 use crate::directory::events::EventKind;
-use crate::directory::{Directory, GroupRec, Source, WriteError};
-use crate::scim::wire::Group;
+use crate::directory::{Directory, GroupRec, WriteError};
 
 impl Directory {
-    fn group_rec_now(&self, group: Group) -> Option<Arc<GroupRec>> {
-        Directory::group_rec(
-            self.profile(),
-            group,
-            u64::MAX,
-            SystemTime::now(),
-            Source::Mirror,
-        )
-        .map(Arc::new)
-    }
-
-    /// `POST /Groups` with these members (user keys the mirror knows).
+    /// `POST /Groups` with these members (user keys the mirror knows). Default lane: `Write`.
     pub async fn create_group(
         &self,
         name: &str,
         member_keys: &[String],
+        lane: WriteLane,
     ) -> Result<Arc<GroupRec>, WriteError> {
+        let lane = lane.budget();
         // A member's value is the user's key: the e-mail on Amplitude, the id elsewhere.
         let refs: Vec<&str> = member_keys.iter().map(String::as_str).collect();
         let client = &self.inner.client;
-        let group = match client.create_group(Lane::Write, name, &refs).await {
+        let group = match client.create_group(lane, name, &refs).await {
             Ok(g) => g,
             Err(e) => {
                 self.settle(e, async {
-                    Ok(match client.find_group_by_name(Lane::Write, name).await? {
+                    Ok(match client.find_group_by_name(lane, name).await? {
                         Some(g) => Settled::Applied(g),
                         None => Settled::NotApplied,
                     })
@@ -68,31 +57,23 @@ impl Directory {
         }
     }
 
-    /// Reads the group back after a PATCH whose answer was lost; `done` says whether it shows
-    /// the change.
-    async fn settle_patch(
+    /// Renames the group with one PATCH. Default lane: `Write`.
+    pub async fn rename_group(
         &self,
         id: &str,
-        lane: Lane,
-        error: crate::scim::ScimError,
-        done: impl Fn(&Group) -> bool,
-    ) -> Result<Option<Group>, WriteError> {
-        let client = &self.inner.client;
-        self.settle(error, async {
-            Ok(match client.get_group(lane, id).await? {
-                Some(g) if done(&g) => Settled::Applied(Some(g)),
-                _ => Settled::NotApplied,
-            })
-        })
-        .await
-    }
-
-    pub async fn rename_group(&self, id: &str, name: &str) -> Result<Arc<GroupRec>, WriteError> {
+        name: &str,
+        lane: WriteLane,
+    ) -> Result<Arc<GroupRec>, WriteError> {
         let current = self.current_group(id).await?;
-        let answer = match self.inner.client.rename_group(Lane::Write, id, name).await {
+        let answer = match self
+            .inner
+            .client
+            .rename_group(lane.budget(), id, name)
+            .await
+        {
             Ok(g) => g,
             Err(e) => {
-                self.settle_patch(id, Lane::Write, e, |g| g.display_name == name)
+                self.settle_patch(id, lane, e, |g| g.display_name == name)
                     .await?
             }
         };
@@ -115,13 +96,15 @@ impl Directory {
         Ok(rec)
     }
 
-    pub async fn delete_group(&self, id: &str) -> Result<(), WriteError> {
+    /// `DELETE /Groups/{id}`: the members stay in the organization. Default lane: `Write`.
+    pub async fn delete_group(&self, id: &str, lane: WriteLane) -> Result<(), WriteError> {
+        let lane = lane.budget();
         let client = &self.inner.client;
-        match client.delete_group(Lane::Write, id).await {
+        match client.delete_group(lane, id).await {
             Ok(()) => {}
             Err(e) => {
                 self.settle(e, async {
-                    Ok(match client.get_group(Lane::Write, id).await? {
+                    Ok(match client.get_group(lane, id).await? {
                         Some(_) => Settled::NotApplied,
                         None => Settled::Applied(()),
                     })
@@ -136,94 +119,4 @@ impl Directory {
         .await;
         Ok(())
     }
-
-    /// Adds members (user keys) with one PATCH.
-    pub async fn add_members(
-        &self,
-        id: &str,
-        keys: &[String],
-    ) -> Result<Arc<GroupRec>, WriteError> {
-        let refs: Vec<&str> = keys.iter().map(String::as_str).collect();
-        let answer = match self.inner.client.add_members(Lane::Write, id, &refs).await {
-            Ok(g) => g,
-            Err(e) => {
-                self.settle_patch(id, Lane::Write, e, |g| refs.iter().all(|v| is_member(g, v)))
-                    .await?
-            }
-        };
-        self.commit_members(
-            id,
-            answer,
-            Change::AddMembers {
-                group: id.to_owned(),
-                keys: keys.to_vec(),
-            },
-            EventKind::MembersAdded,
-            keys,
-        )
-        .await
-    }
-
-    /// Removes members (user keys) with one PATCH, in the critical lane.
-    pub async fn remove_members(
-        &self,
-        id: &str,
-        keys: &[String],
-    ) -> Result<Arc<GroupRec>, WriteError> {
-        let refs: Vec<&str> = keys.iter().map(String::as_str).collect();
-        let answer = match self
-            .inner
-            .client
-            .remove_members(Lane::Critical, id, &refs)
-            .await
-        {
-            Ok(g) => g,
-            Err(e) => {
-                self.settle_patch(id, Lane::Critical, e, |g| {
-                    !refs.iter().any(|v| is_member(g, v))
-                })
-                .await?
-            }
-        };
-        self.commit_members(
-            id,
-            answer,
-            Change::RemoveMembers {
-                group: id.to_owned(),
-                keys: keys.to_vec(),
-            },
-            EventKind::MembersRemoved,
-            keys,
-        )
-        .await
-    }
-
-    /// Applies a membership change: the group as the upstream answered, else the delta.
-    async fn commit_members(
-        &self,
-        id: &str,
-        answer: Option<Group>,
-        delta: Change,
-        kind: EventKind,
-        keys: &[String],
-    ) -> Result<Arc<GroupRec>, WriteError> {
-        let change = match answer.and_then(|g| self.group_rec_now(g)) {
-            Some(rec) => Change::UpsertGroup(rec),
-            None => delta,
-        };
-        self.commit(vec![change], vec![(kind, id.to_owned(), keys.to_vec())])
-            .await;
-        self.snapshot()
-            .group(id)
-            .cloned()
-            .ok_or(WriteError::NotFound)
-    }
-}
-
-/// Whether `value` is among the group's members (compared as Amplitude does, ignoring case).
-fn is_member(group: &Group, value: &str) -> bool {
-    group
-        .members
-        .iter()
-        .any(|m| m.value.eq_ignore_ascii_case(value))
 }
