@@ -1,15 +1,12 @@
 //! One organization's directory as the gateway serves it: the mirror (a snapshot replaced by
 //! refreshes), point reads for what the mirror lacks, and freshness. Calls only the scim layer.
 
-mod edit;
 mod error;
 mod events;
-mod group_writes;
 mod index;
 mod invites;
 mod packed;
 mod pages;
-mod patch;
 mod points;
 mod query;
 mod reads;
@@ -40,6 +37,7 @@ pub use query::{
 pub use record::{GroupRec, Source, Status, UserRec};
 pub use snapshot::Snapshot;
 pub use view::{BudgetView, Dialect};
+pub use writes::{Invite, NameChange, WriteLane};
 
 #[derive(Clone, Debug)]
 pub struct DirectorySettings {

@@ -182,7 +182,7 @@ impl Directory {
                 let snapshot = if later.is_empty() {
                     snapshot
                 } else {
-                    Arc::new(super::edit::apply(
+                    Arc::new(super::writes::apply(
                         &snapshot,
                         &later,
                         self.profile().user_id_is_email(),

@@ -8,7 +8,7 @@ use super::{
     orgs_named, payload, user_of, write_error,
 };
 use crate::auth::Role;
-use crate::directory::{Directories, Directory};
+use crate::directory::{Directories, Directory, WriteLane};
 use crate::graphql::guard::RoleGuard;
 use crate::graphql::ids::{GlobalId, Kind};
 use crate::graphql::types::{Group, Org};
@@ -193,9 +193,12 @@ impl GroupMutation {
                     }
                     e
                 })?;
-                let rec = dir.create_group(&name, &keys).await.map_err(|e| {
-                    write_error(e, &["input", "name"], &format!("the group {name:?}"))
-                })?;
+                let rec = dir
+                    .create_group(&name, &keys, WriteLane::Write)
+                    .await
+                    .map_err(|e| {
+                        write_error(e, &["input", "name"], &format!("the group {name:?}"))
+                    })?;
                 Ok(CreateGroupPayload::success(Some(Group::new(dir, rec))))
             })
             .await
@@ -219,7 +222,7 @@ impl GroupMutation {
             let (dir, id) = group_of(dirs, &input.id, None, &["input", "id"])?;
             let name = check_name(&input.name, &["input", "name"])?;
             let rec = dir
-                .rename_group(&id, &name)
+                .rename_group(&id, &name, WriteLane::Write)
                 .await
                 .map_err(|e| write_error(e, &["input", "id"], "the group"))?;
             Ok(RenameGroupPayload::success(Some(Group::new(dir, rec))))
@@ -243,7 +246,7 @@ impl GroupMutation {
         )
         .run(ctx, async move {
             let (dir, id) = group_of(dirs, &input.id, None, &["input", "id"])?;
-            dir.delete_group(&id)
+            dir.delete_group(&id, WriteLane::Write)
                 .await
                 .map_err(|e| write_error(e, &["input", "id"], "the group"))?;
             let deleted = ID(GlobalId::new(Kind::Group, dir.org_id(), &id).encode());
@@ -270,7 +273,7 @@ impl GroupMutation {
                 let (dir, id) = group_of(dirs, &input.group_id, None, &["input", "groupId"])?;
                 let keys = members(dirs, &dir, &input.user_ids, true).await?;
                 let rec = dir
-                    .add_members(&id, &keys)
+                    .add_members(&id, &keys, WriteLane::Write)
                     .await
                     .map_err(|e| write_error(e, &["input", "groupId"], "the group"))?;
                 Ok(AddGroupMembersPayload::success(Some(Group::new(dir, rec))))
@@ -297,7 +300,7 @@ impl GroupMutation {
                 let (dir, id) = group_of(dirs, &input.group_id, None, &["input", "groupId"])?;
                 let keys = members(dirs, &dir, &input.user_ids, false).await?;
                 let rec = dir
-                    .remove_members(&id, &keys)
+                    .remove_members(&id, &keys, WriteLane::Critical)
                     .await
                     .map_err(|e| write_error(e, &["input", "groupId"], "the group"))?;
                 Ok(RemoveGroupMembersPayload::success(Some(Group::new(

@@ -9,7 +9,7 @@ use super::{
     check_name, group_of, org_of, orgs_named, payload, user_of, write_error,
 };
 use crate::auth::Role;
-use crate::directory::Directories;
+use crate::directory::{Directories, Invite, NameChange, WriteLane};
 use crate::graphql::guard::RoleGuard;
 use crate::graphql::ids::{GlobalId, Kind};
 use crate::graphql::types::{Group, User};
@@ -198,7 +198,14 @@ impl UserMutation {
                 ));
             }
             let rec = dir
-                .update_user(&user_key, given.as_deref(), family.as_deref())
+                .update_user(
+                    &user_key,
+                    NameChange {
+                        given_name: given.as_deref(),
+                        family_name: family.as_deref(),
+                    },
+                    WriteLane::Write,
+                )
                 .await
                 .map_err(|e| write_error(e, &["input", "id"], "the user"))?;
             Ok(UpdateUserPayload::success(Some(User::new(dir, rec))))
@@ -226,7 +233,7 @@ impl UserMutation {
         .run(ctx, async move {
             let (dir, user_key) = user_of(dirs, &input.id, None, &["input", "id"]).await?;
             let rec = dir
-                .deactivate_user(&user_key)
+                .deactivate_user(&user_key, WriteLane::Critical)
                 .await
                 .map_err(|e| write_error(e, &["input", "id"], "the user"))?;
             Ok(DeactivateUserPayload::success(Some(User::new(dir, rec))))
@@ -252,7 +259,7 @@ impl UserMutation {
         )
         .run(ctx, async move {
             let (dir, user_key) = user_of(dirs, &input.id, None, &["input", "id"]).await?;
-            dir.delete_user(&user_key)
+            dir.delete_user(&user_key, WriteLane::Critical)
                 .await
                 .map_err(|e| write_error(e, &["input", "id"], "the user"))?;
             let id = ID(GlobalId::new(Kind::User, dir.org_id(), &user_key).encode());
@@ -298,12 +305,25 @@ async fn invite(
         groups.push((i, gid));
     }
     let rec = dir
-        .invite_user(&email, &given, &family)
+        .invite_user(
+            Invite {
+                email: &email,
+                given_name: &given,
+                family_name: &family,
+            },
+            WriteLane::Write,
+        )
         .await
         .map_err(|e| write_error(e, &["input", "email"], &format!("the user {email}")))?;
     let adds = groups.iter().map(|(i, gid)| {
         let (dir, key) = (dir.clone(), rec.key().to_owned());
-        async move { (*i, gid, dir.add_members(gid, &[key]).await) }
+        async move {
+            (
+                *i,
+                gid,
+                dir.add_members(gid, &[key], WriteLane::Write).await,
+            )
+        }
     });
     let mut user_errors = Vec::new();
     let mut groups_applied = Vec::new();
@@ -382,9 +402,9 @@ async fn deactivate_many(
         .unwrap_or_default();
     let estimated_seconds = interval.as_secs_f64() * calls.saturating_sub(1) as f64;
     if !input.dry_run {
-        let work = targets
-            .into_iter()
-            .map(|(i, dir, key)| async move { (i, dir.deactivate_user(&key).await) });
+        let work = targets.into_iter().map(|(i, dir, key)| async move {
+            (i, dir.deactivate_user(&key, WriteLane::Critical).await)
+        });
         for (i, result) in join_all(work).await {
             let field = ["input".to_owned(), "ids".to_owned(), i.to_string()];
             let field: Vec<&str> = field.iter().map(String::as_str).collect();

@@ -10,6 +10,7 @@ mod invites;
 mod priority;
 mod users;
 mod validation;
+mod without_graphql;
 
 use percent_encoding::percent_decode_str;
 use scimgate::emulator::LoggedRequest;

@@ -5,8 +5,8 @@
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use super::record::{GroupRec, UserRec};
-use super::snapshot::{Builder, Snapshot};
+use crate::directory::record::{GroupRec, UserRec};
+use crate::directory::snapshot::{Builder, Snapshot};
 
 #[derive(Clone, Debug)]
 pub enum Change {
@@ -55,7 +55,7 @@ fn edit_group(b: &mut Builder, id: &str, f: impl FnOnce(&mut GroupRec)) {
 }
 
 /// `snapshot` with `changes` applied, in order: patched in place on a copy where every change
-/// allows it (`Snapshot::patch`), else rebuilt.
+/// allows it (`Snapshot::patch` in `patch.rs`), else rebuilt.
 pub fn apply(snapshot: &Arc<Snapshot>, changes: &[Change], emails_are_keys: bool) -> Snapshot {
     let mut copy = (**snapshot).clone();
     if changes.iter().all(|change| copy.patch(change)) {

@@ -1,13 +1,13 @@
 //! The gateway's own writes applied to a copy of the snapshot in place: a deactivation on a
 //! mirror of 100,000 users moves a few vectors instead of rebuilding every index and order
-//! (about 200 ms). Changes to a group's name or existence still rebuild (`edit::rebuild`).
+//! (about 200 ms). Changes to a group's name or existence still rebuild (`mirror::rebuild`).
 
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use super::edit::Change;
-use super::record::UserRec;
-use super::snapshot::{Order, Snapshot};
+use super::mirror::Change;
+use crate::directory::record::UserRec;
+use crate::directory::snapshot::{Order, Snapshot};
 
 impl Snapshot {
     /// Applies one change to this copy in place; false if it needs a rebuild instead (this
@@ -155,9 +155,9 @@ impl Snapshot {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::directory::edit::{apply, rebuild};
     use crate::directory::record::{GroupRec, Source};
     use crate::directory::snapshot::Builder;
+    use crate::directory::writes::mirror::{apply, rebuild};
     use crate::scim::wire::{Group, User};
 
     /// A small deterministic generator (the test must not depend on a seed it cannot show).

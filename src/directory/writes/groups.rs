@@ -1,0 +1,122 @@
+//! Group writes: create, rename, delete. Each goes out at once in its lane, is applied to the
+//! mirror when confirmed, and is settled by reading back when no answer came.
+
+use std::sync::Arc;
+
+use super::WriteLane;
+use super::mirror::Change;
+use super::settle::Settled;
+use crate::directory::events::EventKind;
+use crate::directory::{Directory, GroupRec, WriteError};
+
+impl Directory {
+    /// `POST /Groups` with these members (user keys the mirror knows). Default lane: `Write`.
+    pub async fn create_group(
+        &self,
+        name: &str,
+        member_keys: &[String],
+        lane: WriteLane,
+    ) -> Result<Arc<GroupRec>, WriteError> {
+        let lane = lane.budget();
+        // A member's value is the user's key: the e-mail on Amplitude, the id elsewhere.
+        let refs: Vec<&str> = member_keys.iter().map(String::as_str).collect();
+        let client = &self.inner.client;
+        let group = match client.create_group(lane, name, &refs).await {
+            Ok(g) => g,
+            Err(e) => {
+                self.settle(e, async {
+                    Ok(match client.find_group_by_name(lane, name).await? {
+                        Some(g) => Settled::Applied(g),
+                        None => Settled::NotApplied,
+                    })
+                })
+                .await?
+            }
+        };
+        let rec = self
+            .group_rec_now(group)
+            .ok_or(WriteError::Rejected { status: 0 })?;
+        self.commit(
+            vec![Change::UpsertGroup(rec.clone())],
+            vec![(
+                EventKind::GroupCreated,
+                rec.id.clone(),
+                member_keys.to_vec(),
+            )],
+        )
+        .await;
+        Ok(rec)
+    }
+
+    /// The group as the mirror (or one read) has it.
+    async fn current_group(&self, id: &str) -> Result<Arc<GroupRec>, WriteError> {
+        match self.group(id).await {
+            Ok(Some(g)) => Ok(g),
+            Ok(None) => Err(WriteError::NotFound),
+            Err(e) => Err(WriteError::NotApplied(e)),
+        }
+    }
+
+    /// Renames the group with one PATCH. Default lane: `Write`.
+    pub async fn rename_group(
+        &self,
+        id: &str,
+        name: &str,
+        lane: WriteLane,
+    ) -> Result<Arc<GroupRec>, WriteError> {
+        let current = self.current_group(id).await?;
+        let answer = match self
+            .inner
+            .client
+            .rename_group(lane.budget(), id, name)
+            .await
+        {
+            Ok(g) => g,
+            Err(e) => {
+                self.settle_patch(id, lane, e, |g| g.display_name == name)
+                    .await?
+            }
+        };
+        let group = answer.unwrap_or_else(|| {
+            let mut g = current.resource();
+            g.display_name = name.to_owned();
+            g
+        });
+        let mut rec = (*self
+            .group_rec_now(group)
+            .ok_or(WriteError::Rejected { status: 0 })?)
+        .clone();
+        rec.seq = current.seq;
+        let rec = Arc::new(rec);
+        self.commit(
+            vec![Change::UpsertGroup(rec.clone())],
+            vec![(EventKind::GroupRenamed, rec.id.clone(), vec![])],
+        )
+        .await;
+        Ok(rec)
+    }
+
+    /// `DELETE /Groups/{id}`: the members stay in the organization. Default lane: `Write`.
+    pub async fn delete_group(&self, id: &str, lane: WriteLane) -> Result<(), WriteError> {
+        let lane = lane.budget();
+        let client = &self.inner.client;
+        match client.delete_group(lane, id).await {
+            Ok(()) => {}
+            Err(e) => {
+                self.settle(e, async {
+                    Ok(match client.get_group(lane, id).await? {
+                        Some(_) => Settled::NotApplied,
+                        None => Settled::Applied(()),
+                    })
+                })
+                .await?
+            }
+        }
+        self.commit(
+            vec![Change::RemoveGroup(id.to_owned())],
+            vec![(EventKind::GroupDeleted, id.to_owned(), vec![])],
+        )
+        .await;
+        Ok(())
+    }
+}
