@@ -13,6 +13,7 @@ mod render;
 mod seed;
 mod state;
 mod store;
+mod traffic;
 mod users;
 
 use std::net::SocketAddr;

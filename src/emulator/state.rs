@@ -12,9 +12,9 @@ use tokio::time::Instant;
 
 use super::config::{EmulatorConfig, Faults, LoggedRequest, Stats, Switches};
 use super::errors::ScimError;
-use super::gate::GateState;
 use super::seed;
 use super::store::{Directory, now_iso, validate_email};
+use super::traffic::GateState;
 use crate::scim::Profile;
 use crate::scim::wire::{Group, User};
 
