@@ -10,5 +10,5 @@ pub mod gateway;
 pub mod graphql;
 pub mod http;
 pub mod scim;
-pub mod supervise;
+pub(crate) mod supervise;
 pub mod telemetry;

@@ -23,7 +23,7 @@ fn authorized(req: &Request, token: &str) -> bool {
 }
 
 /// The middleware: see the module doc. Runs for every route under the SCIM base path.
-pub async fn gate(State(s): State<EmulatorState>, req: Request, next: Next) -> Response {
+pub(crate) async fn gate(State(s): State<EmulatorState>, req: Request, next: Next) -> Response {
     let shared = s.shared();
     let path = req
         .uri()
@@ -85,11 +85,11 @@ pub async fn gate(State(s): State<EmulatorState>, req: Request, next: Next) -> R
 }
 
 /// Unknown paths under the SCIM base (after the gate: an unauthenticated probe gets 401).
-pub async fn not_found() -> Response {
+pub(crate) async fn not_found() -> Response {
     ScimError::not_found("Resource path not found").into_response()
 }
 
-pub async fn method_not_allowed() -> Response {
+pub(crate) async fn method_not_allowed() -> Response {
     ScimError::new(
         StatusCode::METHOD_NOT_ALLOWED,
         None,

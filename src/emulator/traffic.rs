@@ -16,7 +16,7 @@ use super::errors::ScimError;
 const FAULT_SEED_SALT: u64 = 0x5ca1_ab1e_fa17;
 
 /// Counters, log, limiter window and faults; guarded by one mutex, never held across an await.
-pub struct GateState {
+pub(crate) struct GateState {
     seed: u64,
     /// Arrival times of admitted requests still inside the window.
     admitted: VecDeque<Instant>,
@@ -44,7 +44,7 @@ pub(super) enum Verdict {
 }
 
 impl GateState {
-    pub fn new(seed: u64) -> GateState {
+    pub(crate) fn new(seed: u64) -> GateState {
         GateState {
             seed,
             admitted: VecDeque::new(),
@@ -62,14 +62,14 @@ impl GateState {
     }
 
     /// Clears log, stats, faults and the limiter's window.
-    pub fn reset(&mut self) {
+    pub(crate) fn reset(&mut self) {
         let next_request = self.next_request;
         *self = GateState::new(self.seed);
         self.next_request = next_request;
         self.log_base = next_request;
     }
 
-    pub fn stats(&self, limit: u32, window: Duration) -> Stats {
+    pub(crate) fn stats(&self, limit: u32, window: Duration) -> Stats {
         Stats {
             total: self.total,
             by_status: self.by_status.clone(),
@@ -79,17 +79,17 @@ impl GateState {
         }
     }
 
-    pub fn requests(&self) -> Vec<LoggedRequest> {
+    pub(crate) fn requests(&self) -> Vec<LoggedRequest> {
         self.log.clone()
     }
 
-    pub fn set_faults(&mut self, faults: Faults, now: Instant) {
+    pub(crate) fn set_faults(&mut self, faults: Faults, now: Instant) {
         self.force_until = (faults.force_429_secs > 0.0)
             .then(|| now + Duration::from_secs_f64(faults.force_429_secs.min(1e9)));
         self.faults = faults;
     }
 
-    pub fn faults(&self) -> Faults {
+    pub(crate) fn faults(&self) -> Faults {
         self.faults.clone()
     }
 
