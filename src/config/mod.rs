@@ -140,9 +140,9 @@ pub struct OrgConfig {
     pub(crate) base_url: String,
     pub profile: Profile,
     pub(crate) key_env: Option<String>,
-    pub key_file: Option<PathBuf>,
+    pub(crate) key_file: Option<PathBuf>,
     pub budget: BudgetConfig,
-    pub mirror: MirrorConfig,
+    pub(crate) mirror: MirrorConfig,
     pub upstream: UpstreamConfig,
     key: SecretString,
 }
@@ -181,7 +181,7 @@ impl OrgConfig {
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
-pub struct MirrorConfig {
+pub(crate) struct MirrorConfig {
     /// A mirror older than this is refreshed in the background lane.
     #[serde(with = "humantime_serde")]
     pub(crate) max_age: Duration,

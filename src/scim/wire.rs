@@ -223,7 +223,7 @@ impl Member {
 #[serde(rename_all = "camelCase")]
 pub struct Group {
     #[serde(default)]
-    pub schemas: Vec<String>,
+    pub(crate) schemas: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<ResourceId>,
     pub display_name: String,
