@@ -1,12 +1,12 @@
 //! The SCIM layer: wire types, dialect profiles, the retry policy and the HTTP client.
 //! It knows nothing of GraphQL; it reaches the network only through the budget.
 
-pub(crate) mod client;
-pub(crate) mod error;
-pub(crate) mod pager;
-pub(crate) mod profile;
+mod client;
+mod error;
+mod pager;
+mod profile;
 mod resources;
-pub(crate) mod retry;
+mod retry;
 pub mod wire;
 
 pub use client::{ClientConfig, ScimClient, install_crypto_provider};
