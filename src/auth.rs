@@ -53,7 +53,7 @@ pub enum OrgScope {
 }
 
 impl OrgScope {
-    pub fn allows(&self, org: &str) -> bool {
+    pub(crate) fn allows(&self, org: &str) -> bool {
         match self {
             OrgScope::All => true,
             OrgScope::Only(orgs) => orgs.contains(org),
@@ -78,7 +78,7 @@ pub fn hash_key(key: &str) -> String {
 }
 
 /// Whether `hash` has the form `sha256:<64 lowercase hex digits>`.
-pub fn is_key_hash(hash: &str) -> bool {
+pub(crate) fn is_key_hash(hash: &str) -> bool {
     hash.strip_prefix("sha256:").is_some_and(|h| {
         h.len() == 64
             && h.bytes()
@@ -96,29 +96,25 @@ pub fn new_key() -> String {
 
 /// The configured keys, by hash.
 #[derive(Clone, Debug, Default)]
-pub struct KeyStore {
+pub(crate) struct KeyStore {
     by_hash: HashMap<String, Principal>,
 }
 
 impl KeyStore {
-    pub fn new(entries: impl IntoIterator<Item = (String, Principal)>) -> KeyStore {
+    pub(crate) fn new(entries: impl IntoIterator<Item = (String, Principal)>) -> KeyStore {
         KeyStore {
             by_hash: entries.into_iter().collect(),
         }
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.by_hash.is_empty()
-    }
-
     /// The principal of a presented key. Keys are random and long, so looking the hash up
     /// reveals nothing useful about a wrong guess.
-    pub fn authenticate(&self, key: &str) -> Option<&Principal> {
+    pub(crate) fn authenticate(&self, key: &str) -> Option<&Principal> {
         self.by_hash.get(&hash_key(key))
     }
 
     /// The principal of an `Authorization` header's value, `Bearer <key>` (scheme in any case).
-    pub fn authenticate_bearer(&self, authorization: Option<&str>) -> Option<&Principal> {
+    pub(crate) fn authenticate_bearer(&self, authorization: Option<&str>) -> Option<&Principal> {
         let (scheme, key) = authorization?.split_once(' ')?;
         if !scheme.eq_ignore_ascii_case("bearer") {
             return None;

@@ -22,11 +22,11 @@ use crate::scim::Profile;
 )]
 pub struct Cli {
     #[command(subcommand)]
-    pub command: Command,
+    pub(crate) command: Command,
 }
 
 #[derive(Debug, Subcommand)]
-pub enum Command {
+pub(crate) enum Command {
     /// Run the gateway with a configuration file.
     Serve(ServeArgs),
     /// Run the embedded emulator and the gateway together on loopback, with GraphiQL.
@@ -43,65 +43,65 @@ pub enum Command {
 }
 
 #[derive(Debug, clap::Args)]
-pub struct HashKeyArgs {
+pub(crate) struct HashKeyArgs {
     /// Read the key from standard input instead of making one.
     #[arg(long)]
-    pub stdin: bool,
+    pub(crate) stdin: bool,
     /// The key's name in the configuration.
     #[arg(long, default_value = "my-client")]
-    pub name: String,
+    pub(crate) name: String,
     /// read, write or admin.
     #[arg(long, default_value = "read")]
-    pub role: crate::auth::Role,
+    pub(crate) role: crate::auth::Role,
 }
 
 #[derive(Debug, clap::Args)]
-pub struct ConfigArgs {
+pub(crate) struct ConfigArgs {
     /// The TOML configuration file (see scimgate.example.toml).
     #[arg(long, env = "SCIMGATE_CONFIG")]
-    pub config: Option<PathBuf>,
+    pub(crate) config: Option<PathBuf>,
 }
 
 #[derive(Debug, clap::Args)]
-pub struct ServeArgs {
+pub(crate) struct ServeArgs {
     #[command(flatten)]
-    pub config: ConfigArgs,
+    pub(crate) config: ConfigArgs,
     /// Address to listen on (overrides the file and SCIMGATE_SERVER__LISTEN).
     #[arg(long)]
-    pub listen: Option<SocketAddr>,
+    pub(crate) listen: Option<SocketAddr>,
 }
 
 #[derive(Debug, clap::Args)]
-pub struct DemoArgs {
+pub(crate) struct DemoArgs {
     /// The gateway's port on 127.0.0.1.
     #[arg(long, default_value_t = 8080)]
-    pub port: u16,
+    pub(crate) port: u16,
     /// Users in the emulated organization.
     #[arg(long, default_value_t = 500)]
-    pub users: usize,
+    pub(crate) users: usize,
     /// Groups in the emulated organization.
     #[arg(long, default_value_t = 20)]
-    pub groups: usize,
+    pub(crate) groups: usize,
     #[arg(long, default_value_t = 42)]
-    pub seed: u64,
+    pub(crate) seed: u64,
 }
 
 #[derive(Debug, clap::Args)]
-pub struct EmulateArgs {
+pub(crate) struct EmulateArgs {
     /// Address to listen on.
     #[arg(long, default_value_t = IpAddr::V4(Ipv4Addr::LOCALHOST))]
-    pub host: IpAddr,
+    pub(crate) host: IpAddr,
     #[arg(long, default_value_t = 9100)]
-    pub port: u16,
+    pub(crate) port: u16,
     /// Users to seed.
     #[arg(long, default_value_t = 1000)]
-    pub users: usize,
+    pub(crate) users: usize,
     /// Groups to seed.
     #[arg(long, default_value_t = 25)]
-    pub groups: usize,
+    pub(crate) groups: usize,
     /// Seed for the generated directory and for fault sampling.
     #[arg(long, default_value_t = 42)]
-    pub seed: u64,
+    pub(crate) seed: u64,
     /// The bearer token clients must send.
     #[arg(
         long,
@@ -109,21 +109,21 @@ pub struct EmulateArgs {
         default_value = "demo-token",
         hide_env_values = true
     )]
-    pub token: String,
+    pub(crate) token: String,
     /// The SCIM dialect to serve: amplitude or rfc7644.
     #[arg(long, default_value = "amplitude")]
-    pub profile: Profile,
+    pub(crate) profile: Profile,
     /// The emulator's own rate limit, as REQUESTS/WINDOW (e.g. 100/60s, 20/2s).
     #[arg(long, default_value = "100/60s", value_parser = emulator::parse_limit)]
-    pub limit: (u32, Duration),
+    pub(crate) limit: (u32, Duration),
     /// Switches for behaviours Amplitude does not document, as JSON
     /// (e.g. '{"list_deactivated":true}'); see the README.
     #[arg(long)]
-    pub switches: Option<String>,
+    pub(crate) switches: Option<String>,
 }
 
 impl EmulateArgs {
-    pub fn config(&self) -> Result<EmulatorConfig, String> {
+    pub(crate) fn config(&self) -> Result<EmulatorConfig, String> {
         let mut switches = Switches::for_profile(self.profile);
         if let Some(json) = &self.switches {
             // Merge the given keys over the profile's defaults.
@@ -313,7 +313,7 @@ async fn demo(args: DemoArgs) -> Result<(), Box<dyn std::error::Error>> {
 }
 
 /// Ctrl-C, or SIGTERM on Unix.
-pub async fn shutdown_signal() {
+pub(crate) async fn shutdown_signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
     };

@@ -40,7 +40,7 @@ query Dashboard {
 
 pub struct Gateway {
     pub dirs: Directories,
-    pub schema: GatewaySchema,
+    pub(crate) schema: GatewaySchema,
     keys: Arc<KeyStore>,
     limits: Arc<LimitsConfig>,
     cors_origins: Vec<String>,
@@ -49,7 +49,7 @@ pub struct Gateway {
 }
 
 /// The configured API keys as the HTTP edge looks them up.
-pub fn key_store(keys: &[ApiKeyConfig]) -> KeyStore {
+pub(crate) fn key_store(keys: &[ApiKeyConfig]) -> KeyStore {
     KeyStore::new(keys.iter().map(|k| {
         let orgs = if k.orgs.iter().any(|o| o == "*") {
             OrgScope::All

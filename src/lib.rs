@@ -1,14 +1,40 @@
 //! scimgate: a GraphQL gateway over SCIM 2.0 directories within the upstream's rate budget.
+//!
+//! The module map. The layers call only downward, in this order; the modules after them
+//! stand beside the layers. Each module's own `//!` says what it owns.
 
-pub mod auth;
-pub mod budget;
-pub mod cli;
-pub mod config;
-pub mod directory;
-pub mod emulator;
-pub mod gateway;
-pub mod graphql;
+/// The HTTP edge: `/graphql`, GraphiQL, health and readiness, API keys, CORS, request ids.
 pub mod http;
+
+/// The GraphQL schema, its one constructor, resolvers and the error codes.
+pub mod graphql;
+
+/// One organization's directory: the mirror, its refresh, paging and point reads.
+pub mod directory;
+
+/// The SCIM client: wire types, dialect profiles, the retry policy and the pager.
 pub mod scim;
-pub mod supervise;
+
+/// The per-organization upstream budget: the limiter, priority lanes and admission.
+pub mod budget;
+
+/// The typed configuration tree: defaults, TOML file, `SCIMGATE_*` variables, flags.
+pub mod config;
+
+/// API keys (stored hashed), their roles and the organizations each may reach.
+pub mod auth;
+
+/// The Amplitude-faithful SCIM emulator the tests, the demo and the benchmark run against.
+pub mod emulator;
+
+/// Assembly: a configuration turned into budgets, clients, directories and one schema.
+pub mod gateway;
+
+/// The command line: `serve`, `demo`, `emulate`, `schema`, `check-config`, `hash-key`.
+pub mod cli;
+
+/// Restarts a background task that panics, with a doubling pause.
+pub(crate) mod supervise;
+
+/// Log filter and format from the environment, and the subscriber on stderr.
 pub mod telemetry;

@@ -10,9 +10,9 @@ use tokio::time::Instant;
 /// Pauses between restarts: `first`, doubling up to `max`. A task that then runs for `max`
 /// without failing counts as recovered, and its next failure starts a new streak.
 #[derive(Clone, Copy, Debug)]
-pub struct Backoff {
-    pub first: Duration,
-    pub max: Duration,
+pub(crate) struct Backoff {
+    pub(crate) first: Duration,
+    pub(crate) max: Duration,
 }
 
 impl Default for Backoff {
@@ -26,13 +26,13 @@ impl Default for Backoff {
 
 /// One failure of a supervised task, as `on_failure` sees it.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Failure {
+pub(crate) struct Failure {
     /// Restarts so far, this one included.
-    pub restarts: u32,
+    pub(crate) restarts: u32,
     /// Whether this failure begins a streak (and so was logged).
-    pub new_streak: bool,
+    pub(crate) new_streak: bool,
     /// The pause before this restart.
-    pub pause: Duration,
+    pub(crate) pause: Duration,
 }
 
 /// Aborts the supervised task when the supervisor itself is dropped or aborted.
@@ -46,7 +46,7 @@ impl Drop for AbortOnDrop {
 
 /// Runs `start()` as a task until it returns; restarts it after a panic. A task that returns
 /// (or is cancelled) has stopped on purpose and is not restarted.
-pub async fn supervise<F, Fut>(
+pub(crate) async fn supervise<F, Fut>(
     name: &str,
     backoff: Backoff,
     mut start: F,

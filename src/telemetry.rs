@@ -5,7 +5,7 @@ use tracing_subscriber::EnvFilter;
 
 /// How log lines are written.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum LogFormat {
+pub(crate) enum LogFormat {
     /// For people: one readable line per event.
     Text,
     /// For log shippers: one JSON object a line, with the fields of the spans it happened in
@@ -15,15 +15,15 @@ pub enum LogFormat {
 
 /// The logging the environment asks for.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct LogSettings {
+pub(crate) struct LogSettings {
     /// An `EnvFilter` directive string, such as `info` or `scimgate=debug,tower_http=info`.
-    pub filter: String,
-    pub format: LogFormat,
+    pub(crate) filter: String,
+    pub(crate) format: LogFormat,
 }
 
 /// Reads the settings through `var` (the environment, or a table in tests): `SCIMGATE_LOG`
 /// first, `RUST_LOG` as the fallback other Rust programs share, else `info`.
-pub fn settings(var: impl Fn(&str) -> Option<String>) -> Result<LogSettings, String> {
+pub(crate) fn settings(var: impl Fn(&str) -> Option<String>) -> Result<LogSettings, String> {
     let set = |name: &str| var(name).filter(|v| !v.trim().is_empty());
     let filter = set("SCIMGATE_LOG")
         .or_else(|| set("RUST_LOG"))

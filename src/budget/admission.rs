@@ -25,9 +25,9 @@ pub(super) fn contested(credit: f64, share: f64) -> (Lane, f64) {
 /// dispatcher will serve, in the order it will serve it, until someone new arrives.
 #[derive(Clone, Copy, Debug)]
 pub(super) struct Line {
-    pub queued: [usize; 4],
-    pub credit: f64,
-    pub share: f64,
+    pub(crate) queued: [usize; 4],
+    pub(crate) credit: f64,
+    pub(crate) share: f64,
 }
 
 impl Line {
@@ -36,7 +36,7 @@ impl Line {
     /// `background` goes last (its cap can only delay it further, so this is a lower bound).
     /// Calls that arrive later in a lane that goes ahead (a `critical`, or the other of
     /// `write`/`interactive` taking its share) can only lengthen the wait.
-    pub fn releases_ahead(&self, lane: Lane) -> usize {
+    pub(crate) fn releases_ahead(&self, lane: Lane) -> usize {
         let [critical, write, interactive, background] = self.queued;
         match lane {
             Lane::Critical => critical,
@@ -79,7 +79,7 @@ pub(super) struct Gcra {
 }
 
 impl Gcra {
-    pub fn released(&mut self, now: Instant, interval: Duration) {
+    pub(crate) fn released(&mut self, now: Instant, interval: Duration) {
         let from = self.tat.map_or(now, |t| t.max(now));
         self.tat = Some(from + interval);
     }
@@ -87,7 +87,13 @@ impl Gcra {
     /// When the limiter frees its slot for the `ahead`-th next release (0 = the next one),
     /// if nothing is released before `from` (now, or the end of a pause): `max(from,
     /// max(tat, from) + (ahead + 1 − burst)·T)`.
-    pub fn slot_at(&self, from: Instant, ahead: usize, interval: Duration, burst: u32) -> Instant {
+    pub(crate) fn slot_at(
+        &self,
+        from: Instant,
+        ahead: usize,
+        interval: Duration,
+        burst: u32,
+    ) -> Instant {
         let tat = self.tat.map_or(from, |t| t.max(from));
         let steps = ahead as i64 + 1 - i64::from(burst.max(1));
         let at = if steps >= 0 {

@@ -78,7 +78,7 @@ impl BudgetConfig {
         }
     }
 
-    pub fn validate(&self) -> Result<(), ConfigError> {
+    pub(crate) fn validate(&self) -> Result<(), ConfigError> {
         if self.limit == 0 {
             return Err(ConfigError::ZeroLimit);
         }
@@ -103,7 +103,7 @@ impl BudgetConfig {
         Ok(())
     }
 
-    pub fn guard(&self) -> Duration {
+    pub(crate) fn guard(&self) -> Duration {
         self.guard.unwrap_or_else(|| {
             self.window
                 .mul_f64(0.05)
@@ -112,7 +112,7 @@ impl BudgetConfig {
     }
 
     /// The window the limiter actually enforces: the configured one plus the guard.
-    pub fn effective_window(&self) -> Duration {
+    pub(crate) fn effective_window(&self) -> Duration {
         self.window + self.guard()
     }
 
@@ -124,7 +124,7 @@ impl BudgetConfig {
 
     /// The most background releases allowed in one effective window (at least one when the
     /// share is above zero).
-    pub fn background_cap(&self) -> u32 {
+    pub(crate) fn background_cap(&self) -> u32 {
         if self.background_share <= 0.0 {
             return 0;
         }

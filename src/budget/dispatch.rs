@@ -17,41 +17,41 @@ use super::{BudgetConfig, BudgetError, Lane};
 pub(super) type Limiter = RateLimiter<NotKeyed, InMemoryState, TokioClock>;
 
 pub(super) struct Shared {
-    pub config: BudgetConfig,
-    pub limiter: Limiter,
-    pub state: Mutex<State>,
-    pub notify: Notify,
+    pub(crate) config: BudgetConfig,
+    pub(crate) limiter: Limiter,
+    pub(crate) state: Mutex<State>,
+    pub(crate) notify: Notify,
 }
 
 impl Shared {
-    pub fn lock(&self) -> MutexGuard<'_, State> {
+    pub(crate) fn lock(&self) -> MutexGuard<'_, State> {
         // A panic while holding this lock leaves plain counters behind; keep going with them.
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 
 pub(super) struct Waiter {
-    pub tx: oneshot::Sender<Result<(), BudgetError>>,
+    pub(crate) tx: oneshot::Sender<Result<(), BudgetError>>,
 }
 
 #[derive(Default)]
 pub(super) struct State {
-    pub queues: [VecDeque<Waiter>; 4],
+    pub(crate) queues: [VecDeque<Waiter>; 4],
     /// Release times within the last effective window, oldest first.
-    pub released: VecDeque<(Instant, Lane)>,
-    pub paused_until: Option<Instant>,
-    pub revoked: bool,
-    pub closed: bool,
+    pub(crate) released: VecDeque<(Instant, Lane)>,
+    pub(crate) paused_until: Option<Instant>,
+    pub(crate) revoked: bool,
+    pub(crate) closed: bool,
     /// The limiter's state as the dispatcher has driven it, for estimating waits.
-    pub gcra: Gcra,
+    pub(crate) gcra: Gcra,
     /// The sharing credit between `write` and `interactive` (see `admission::contested`).
-    pub credit: f64,
+    pub(crate) credit: f64,
     /// Calls refused by admission since start, per lane.
-    pub refused: [u64; 4],
+    pub(crate) refused: [u64; 4],
 }
 
 impl State {
-    pub fn prune(&mut self, now: Instant, window: Duration) {
+    pub(crate) fn prune(&mut self, now: Instant, window: Duration) {
         while let Some((t, _)) = self.released.front() {
             if now.duration_since(*t) >= window {
                 self.released.pop_front();
@@ -61,11 +61,11 @@ impl State {
         }
     }
 
-    pub fn released_since(&self, since: Instant) -> u32 {
+    pub(crate) fn released_since(&self, since: Instant) -> u32 {
         self.released.iter().filter(|(t, _)| *t > since).count() as u32
     }
 
-    pub fn queued(&self) -> [usize; 4] {
+    pub(crate) fn queued(&self) -> [usize; 4] {
         let mut out = [0; 4];
         for (i, q) in self.queues.iter().enumerate() {
             out[i] = q.iter().filter(|w| !w.tx.is_closed()).count();
@@ -75,7 +75,7 @@ impl State {
 
     /// Forgets the calls of `lane` whose callers have gone, so that counts and estimates see
     /// only the living.
-    pub fn drop_gone(&mut self, lane: Lane) {
+    pub(crate) fn drop_gone(&mut self, lane: Lane) {
         self.queues[lane as usize].retain(|w| !w.tx.is_closed());
     }
 
@@ -84,7 +84,12 @@ impl State {
     /// from the end of a known pause, whichever is later. Exact for what is queued now, to
     /// within the timer's resolution; calls arriving later in a lane that goes first can only
     /// add to it.
-    pub fn expected_wait(&self, lane: Lane, now: Instant, config: &BudgetConfig) -> Duration {
+    pub(crate) fn expected_wait(
+        &self,
+        lane: Lane,
+        now: Instant,
+        config: &BudgetConfig,
+    ) -> Duration {
         let line = Line {
             queued: self.queued(),
             credit: self.credit,

@@ -17,7 +17,7 @@ const TABLES: [(&str, &str, schema::Fields); 2] = [
 const ORGS_PREFIX: &str = "SCIMGATE_ORGS__";
 
 /// `SCIMGATE_*` variables read by other parts of scimgate, not by this layer.
-pub const OTHER_VARS: &[&str] = &[
+pub(crate) const OTHER_VARS: &[&str] = &[
     "SCIMGATE_EMULATOR_TOKEN",
     "SCIMGATE_LOG",
     "SCIMGATE_LOG_FORMAT",
@@ -27,8 +27,8 @@ pub const OTHER_VARS: &[&str] = &[
 /// What the layer did: where each edited value came from, and the `SCIMGATE_*` names it did
 /// not recognise (an error unless an org's `key_env` names them).
 pub(super) struct Applied {
-    pub provenance: Provenance,
-    pub unrecognised: Vec<String>,
+    pub(crate) provenance: Provenance,
+    pub(crate) unrecognised: Vec<String>,
 }
 
 /// One org-scoped variable: `(section, field)` and its raw value.

@@ -9,7 +9,7 @@
 //! defines a new org (id: `<ID>` lower-cased) when its `BASE_URL` is set too. Setting `KEY_ENV`
 //! or `KEY_FILE` replaces the file's key source. Numbers and booleans are parsed; durations are
 //! human ("500ms", "60s", "5m"). Any other `SCIMGATE_*` name is an error, except those in
-//! [`OTHER_VARS`] and names an org's `key_env` points at.
+//! `env::OTHER_VARS` and names an org's `key_env` points at.
 //!
 //! # Keys
 //! Keys are never in the serde tree: each org names a variable (`key_env`) or a file
@@ -33,8 +33,7 @@ use crate::auth::Role;
 use crate::budget::BudgetConfig;
 use crate::scim::{Profile, RetryPolicy};
 
-pub use env::OTHER_VARS;
-pub use error::ConfigError;
+pub(crate) use error::ConfigError;
 use validate::{
     RawOrg, reject_unknown_vars, resolve_key, validate_api_keys, validate_limits, validate_org,
 };
@@ -111,14 +110,14 @@ fn all_orgs() -> Vec<String> {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ServerConfig {
-    pub listen: SocketAddr,
+    pub(crate) listen: SocketAddr,
     /// Serve GraphiQL on `GET /graphql` from a browser.
-    pub graphiql: bool,
+    pub(crate) graphiql: bool,
     /// How long in-flight requests may finish after a shutdown signal.
     #[serde(with = "humantime_serde")]
-    pub shutdown_grace: Duration,
+    pub(crate) shutdown_grace: Duration,
     /// Browser origins allowed to call the API (CORS); none by default.
-    pub cors_origins: Vec<String>,
+    pub(crate) cors_origins: Vec<String>,
 }
 
 impl Default for ServerConfig {
@@ -135,15 +134,15 @@ impl Default for ServerConfig {
 /// One organization. Build it with [`Config::load`] (or [`OrgConfig::new`] in code).
 #[derive(Clone, Debug)]
 pub struct OrgConfig {
-    pub id: String,
-    pub name: String,
+    pub(crate) id: String,
+    pub(crate) name: String,
     /// Absolute http(s) URL without a trailing slash.
-    pub base_url: String,
+    pub(crate) base_url: String,
     pub profile: Profile,
-    pub key_env: Option<String>,
-    pub key_file: Option<PathBuf>,
+    pub(crate) key_env: Option<String>,
+    pub(crate) key_file: Option<PathBuf>,
     pub budget: BudgetConfig,
-    pub mirror: MirrorConfig,
+    pub(crate) mirror: MirrorConfig,
     pub upstream: UpstreamConfig,
     key: SecretString,
 }
@@ -166,12 +165,12 @@ impl OrgConfig {
     }
 
     /// The SCIM key, resolved at load.
-    pub fn key(&self) -> &SecretString {
+    pub(crate) fn key(&self) -> &SecretString {
         &self.key
     }
 
     /// Where the key comes from, for messages: `env ACME_SCIM_KEY`, `file /run/secrets/k`.
-    pub fn key_origin(&self) -> String {
+    pub(crate) fn key_origin(&self) -> String {
         match (&self.key_env, &self.key_file) {
             (Some(var), _) => format!("env {var}"),
             (None, Some(path)) => format!("file {}", path.display()),
@@ -182,13 +181,13 @@ impl OrgConfig {
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
-pub struct MirrorConfig {
+pub(crate) struct MirrorConfig {
     /// A mirror older than this is refreshed in the background lane.
     #[serde(with = "humantime_serde")]
-    pub max_age: Duration,
+    pub(crate) max_age: Duration,
     /// How long "no such user/group" is remembered.
     #[serde(with = "humantime_serde")]
-    pub not_found_ttl: Duration,
+    pub(crate) not_found_ttl: Duration,
 }
 
 impl Default for MirrorConfig {
@@ -207,7 +206,7 @@ pub struct UpstreamConfig {
     #[serde(with = "humantime_serde")]
     pub attempt_timeout: Duration,
     /// Tries in all (the first included) for 5xx, timeouts and connection errors.
-    pub max_tries: u32,
+    pub(crate) max_tries: u32,
 }
 
 impl Default for UpstreamConfig {
@@ -221,7 +220,7 @@ impl Default for UpstreamConfig {
 
 impl UpstreamConfig {
     /// The client's retry policy with this org's `max_tries`.
-    pub fn retry_policy(&self) -> RetryPolicy {
+    pub(crate) fn retry_policy(&self) -> RetryPolicy {
         RetryPolicy {
             max_tries: self.max_tries,
             ..RetryPolicy::default()
@@ -232,7 +231,7 @@ impl UpstreamConfig {
 /// Values from command-line flags, the last layer.
 #[derive(Clone, Debug, Default)]
 pub struct Overrides {
-    pub listen: Option<SocketAddr>,
+    pub(crate) listen: Option<SocketAddr>,
 }
 
 /// The file's tree as serde reads it; keys are resolved into [`OrgConfig`] afterwards.
@@ -277,7 +276,7 @@ struct Redacted<'a> {
 impl Config {
     /// Loads defaults < file < env < overrides, resolves keys, validates everything.
     /// Without a file, the orgs must come from the environment.
-    pub fn load(
+    pub(crate) fn load(
         file: Option<&Path>,
         env: &[(String, String)],
         overrides: &Overrides,
@@ -303,13 +302,15 @@ impl Config {
         Config::build(text, "config text", env, overrides)
     }
 
-    pub fn org(&self, id: &str) -> Option<&OrgConfig> {
+    /// Only the config tests look an org up by id; the gateway walks them all.
+    #[cfg(test)]
+    pub(crate) fn org(&self, id: &str) -> Option<&OrgConfig> {
         self.orgs.iter().find(|org| org.id == id)
     }
 
     /// The effective configuration as TOML, each key shown only as where it comes from, e.g.
     /// `key = "<redacted: from env ACME_SCIM_KEY>"` (so the output is not loadable as is).
-    pub fn to_redacted_toml(&self) -> String {
+    pub(crate) fn to_redacted_toml(&self) -> String {
         let orgs = self
             .orgs
             .iter()

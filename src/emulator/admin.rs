@@ -15,9 +15,9 @@ use super::errors::{ScimError, parse_json};
 use super::state::EmulatorState;
 use crate::scim::wire::User;
 
-pub const ADMIN_PATH: &str = "/_emulator";
+pub(crate) const ADMIN_PATH: &str = "/_emulator";
 
-pub fn routes() -> Router<EmulatorState> {
+pub(crate) fn routes() -> Router<EmulatorState> {
     Router::new()
         .route(&format!("{ADMIN_PATH}/health"), get(|| async { "ok" }))
         .route(&format!("{ADMIN_PATH}/stats"), get(stats))

@@ -108,7 +108,7 @@ impl Default for Switches {
 impl Switches {
     /// The defaults for a profile: RFC 7644 turns on PatchOp on users, filter-path removal and
     /// rich filters.
-    pub fn for_profile(profile: Profile) -> Self {
+    pub(crate) fn for_profile(profile: Profile) -> Self {
         let rfc = profile == Profile::Rfc7644;
         Switches {
             placeholder_names_for_pending: true,
@@ -162,8 +162,8 @@ pub struct Stats {
     pub by_status: BTreeMap<String, u64>,
     /// Most requests (admitted or not) that arrived within any sliding window of `window_secs`.
     pub max_in_any_window: u64,
-    pub window_secs: f64,
-    pub limit: u32,
+    pub(crate) window_secs: f64,
+    pub(crate) limit: u32,
 }
 
 /// One SCIM request as received.
@@ -179,7 +179,7 @@ pub struct LoggedRequest {
 }
 
 /// Parses a rate limit written `COUNT/DURATION`: `100/60s`, `20/2s`, `90/1m`.
-pub fn parse_limit(s: &str) -> Result<(u32, Duration), String> {
+pub(crate) fn parse_limit(s: &str) -> Result<(u32, Duration), String> {
     let (count, window) = s
         .split_once('/')
         .ok_or_else(|| format!("rate limit {s:?} is not COUNT/DURATION (e.g. 100/60s)"))?;

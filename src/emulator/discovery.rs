@@ -14,7 +14,7 @@ const SPC_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:ServiceProviderC
 const RESOURCE_TYPE_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:ResourceType";
 const SCHEMA_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:Schema";
 
-pub async fn service_provider_config(State(s): State<EmulatorState>) -> Response {
+pub(crate) async fn service_provider_config(State(s): State<EmulatorState>) -> Response {
     let body = json!({
         "schemas": [SPC_SCHEMA],
         "patch": {"supported": true},
@@ -34,7 +34,7 @@ pub async fn service_provider_config(State(s): State<EmulatorState>) -> Response
     s.respond(StatusCode::OK, &body)
 }
 
-pub async fn resource_types(State(s): State<EmulatorState>) -> Response {
+pub(crate) async fn resource_types(State(s): State<EmulatorState>) -> Response {
     let base = s.profile().base_path();
     let types = vec![
         json!({"schemas": [RESOURCE_TYPE_SCHEMA], "id": "User", "name": "User", "endpoint": "/Users",
@@ -64,7 +64,7 @@ fn multi(name: &str, subs: Vec<Value>, mutability: &str) -> Value {
     )
 }
 
-pub async fn schemas(State(s): State<EmulatorState>) -> Response {
+pub(crate) async fn schemas(State(s): State<EmulatorState>) -> Response {
     let user = json!({
         "schemas": [SCHEMA_SCHEMA], "id": USER_SCHEMA, "name": "User", "description": "User Account",
         "attributes": [

@@ -11,16 +11,16 @@ use crate::scim::wire::ScimErrorBody;
 /// A SCIM error answer: status, `scimType` and a human `detail`.
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
 #[error("{status}: {detail}")]
-pub struct ScimError {
-    pub status: StatusCode,
-    pub scim_type: Option<&'static str>,
-    pub detail: String,
+pub(crate) struct ScimError {
+    pub(crate) status: StatusCode,
+    pub(crate) scim_type: Option<&'static str>,
+    pub(crate) detail: String,
     /// Seconds for a `Retry-After` header (429 only).
-    pub retry_after: Option<u64>,
+    pub(crate) retry_after: Option<u64>,
 }
 
 impl ScimError {
-    pub fn new(
+    pub(crate) fn new(
         status: StatusCode,
         scim_type: Option<&'static str>,
         detail: impl Into<String>,
@@ -33,35 +33,35 @@ impl ScimError {
         }
     }
 
-    pub fn bad_request(scim_type: &'static str, detail: impl Into<String>) -> Self {
+    pub(crate) fn bad_request(scim_type: &'static str, detail: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, Some(scim_type), detail)
     }
 
-    pub fn invalid_syntax(detail: impl Into<String>) -> Self {
+    pub(crate) fn invalid_syntax(detail: impl Into<String>) -> Self {
         Self::bad_request("invalidSyntax", detail)
     }
 
-    pub fn invalid_value(detail: impl Into<String>) -> Self {
+    pub(crate) fn invalid_value(detail: impl Into<String>) -> Self {
         Self::bad_request("invalidValue", detail)
     }
 
-    pub fn invalid_filter(detail: impl Into<String>) -> Self {
+    pub(crate) fn invalid_filter(detail: impl Into<String>) -> Self {
         Self::bad_request("invalidFilter", detail)
     }
 
-    pub fn invalid_path(detail: impl Into<String>) -> Self {
+    pub(crate) fn invalid_path(detail: impl Into<String>) -> Self {
         Self::bad_request("invalidPath", detail)
     }
 
-    pub fn not_found(detail: impl Into<String>) -> Self {
+    pub(crate) fn not_found(detail: impl Into<String>) -> Self {
         Self::new(StatusCode::NOT_FOUND, None, detail)
     }
 
-    pub fn uniqueness(status: StatusCode, detail: impl Into<String>) -> Self {
+    pub(crate) fn uniqueness(status: StatusCode, detail: impl Into<String>) -> Self {
         Self::new(status, Some("uniqueness"), detail)
     }
 
-    pub fn too_many(retry_after: u64) -> Self {
+    pub(crate) fn too_many(retry_after: u64) -> Self {
         ScimError {
             retry_after: Some(retry_after),
             ..Self::new(StatusCode::TOO_MANY_REQUESTS, None, "Too many requests")
@@ -69,7 +69,7 @@ impl ScimError {
     }
 
     /// Renders the error as the emulator is configured to.
-    pub fn render(&self, profile: Profile, switches: &Switches) -> Response {
+    pub(crate) fn render(&self, profile: Profile, switches: &Switches) -> Response {
         let mut response = match switches.error_body {
             ErrorBodyFormat::Scim => {
                 let body = ScimErrorBody::new(self.status.as_u16(), self.scim_type, &self.detail);
@@ -98,7 +98,7 @@ impl ScimError {
 
 /// Marks a response as an unrendered error; the gate replaces it with `ScimError::render`.
 #[derive(Clone, Debug)]
-pub struct Unrendered(pub ScimError);
+pub(crate) struct Unrendered(pub ScimError);
 
 impl IntoResponse for ScimError {
     fn into_response(self) -> Response {
@@ -109,7 +109,7 @@ impl IntoResponse for ScimError {
 }
 
 /// Renders an unrendered error left in a response by a handler.
-pub fn finish(response: Response, profile: Profile, switches: &Switches) -> Response {
+pub(crate) fn finish(response: Response, profile: Profile, switches: &Switches) -> Response {
     match response.extensions().get::<Unrendered>() {
         Some(Unrendered(err)) => err.render(profile, switches),
         None => response,
@@ -117,7 +117,7 @@ pub fn finish(response: Response, profile: Profile, switches: &Switches) -> Resp
 }
 
 /// Parses a request body as JSON, answering 400 `invalidSyntax` when it is not.
-pub fn parse_json(body: &[u8]) -> Result<serde_json::Value, ScimError> {
+pub(crate) fn parse_json(body: &[u8]) -> Result<serde_json::Value, ScimError> {
     serde_json::from_slice(body)
         .map_err(|e| ScimError::invalid_syntax(format!("invalid JSON body: {e}")))
 }

@@ -4,7 +4,7 @@
 use super::errors::ScimError;
 
 #[derive(Clone, Debug, PartialEq)]
-pub enum Lit {
+pub(crate) enum Lit {
     Str(String),
     Bool(bool),
     Num(f64),
@@ -12,7 +12,7 @@ pub enum Lit {
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Op {
+pub(crate) enum Op {
     Eq,
     Ne,
     Co,
@@ -21,7 +21,7 @@ pub enum Op {
 }
 
 #[derive(Clone, Debug, PartialEq)]
-pub enum Filter {
+pub(crate) enum Filter {
     /// `attr op value`; `attr` is lower-cased.
     Cmp(String, Op, Lit),
     /// `attr pr`
@@ -34,7 +34,11 @@ pub enum Filter {
 impl Filter {
     /// Parses `input`. Without `rich`, only `attr eq "string"` with `attr` one of `simple_attrs`
     /// (lower case) is accepted; anything else is 400 `invalidFilter`.
-    pub fn parse(input: &str, rich: bool, simple_attrs: &[&str]) -> Result<Filter, ScimError> {
+    pub(crate) fn parse(
+        input: &str,
+        rich: bool,
+        simple_attrs: &[&str],
+    ) -> Result<Filter, ScimError> {
         let tokens = tokenize(input)?;
         let mut p = Parser { tokens, pos: 0 };
         let filter = p.or()?;
@@ -59,7 +63,7 @@ impl Filter {
     }
 
     /// The value of `attr eq "x"` when the filter is exactly that (for index lookups).
-    pub fn eq_string(&self, attr: &str) -> Option<&str> {
+    pub(crate) fn eq_string(&self, attr: &str) -> Option<&str> {
         match self {
             Filter::Cmp(a, Op::Eq, Lit::Str(s)) if a == attr => Some(s),
             _ => None,
@@ -68,7 +72,7 @@ impl Filter {
 
     /// Evaluates against a resource; `get` returns the values of a lower-case attribute path.
     /// String comparisons are case-insensitive.
-    pub fn matches(&self, get: &dyn Fn(&str) -> Vec<Lit>) -> bool {
+    pub(crate) fn matches(&self, get: &dyn Fn(&str) -> Vec<Lit>) -> bool {
         match self {
             Filter::And(a, b) => a.matches(get) && b.matches(get),
             Filter::Or(a, b) => a.matches(get) || b.matches(get),

@@ -1,177 +1,16 @@
 //! The middleware in front of every SCIM route: request log and stats, bearer check, the
 //! sliding-window rate limit per token, and injected faults (latency, 500s, hangs, forced 429s).
-
-use std::collections::{BTreeMap, VecDeque};
-use std::time::Duration;
+//! The books it keeps are `traffic::GateState`, held in `EmulatorState`.
 
 use axum::extract::{Request, State};
 use axum::http::{Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use rand::rngs::StdRng;
-use rand::{RngExt, SeedableRng};
 use tokio::time::Instant;
 
-use super::config::{Faults, LoggedRequest, Stats};
 use super::errors::{ScimError, finish};
 use super::state::EmulatorState;
-
-/// Mixed into the configured seed so fault draws differ from the seed data's.
-const FAULT_SEED_SALT: u64 = 0x5ca1_ab1e_fa17;
-
-/// Counters, log, limiter window and faults; guarded by one mutex, never held across an await.
-pub struct GateState {
-    seed: u64,
-    /// Arrival times of admitted requests still inside the window.
-    admitted: VecDeque<Instant>,
-    /// Arrival times of all requests still inside the window (for `max_in_any_window`).
-    arrivals: VecDeque<Instant>,
-    max_in_window: u64,
-    total: u64,
-    by_status: BTreeMap<String, u64>,
-    log: Vec<LoggedRequest>,
-    /// The request number of `log[0]`; requests from before a reset are no longer logged.
-    log_base: u64,
-    next_request: u64,
-    faults: Faults,
-    force_until: Option<Instant>,
-    rng: StdRng,
-}
-
-/// What the gate decided for an authorized, admitted request.
-#[derive(Debug, PartialEq)]
-enum Verdict {
-    Reject(ScimError),
-    Fail,
-    Hang { apply: bool, for_: Duration },
-    Handle,
-}
-
-impl GateState {
-    pub fn new(seed: u64) -> GateState {
-        GateState {
-            seed,
-            admitted: VecDeque::new(),
-            arrivals: VecDeque::new(),
-            max_in_window: 0,
-            total: 0,
-            by_status: BTreeMap::new(),
-            log: Vec::new(),
-            log_base: 0,
-            next_request: 0,
-            faults: Faults::default(),
-            force_until: None,
-            rng: StdRng::seed_from_u64(seed ^ FAULT_SEED_SALT),
-        }
-    }
-
-    /// Clears log, stats, faults and the limiter's window.
-    pub fn reset(&mut self) {
-        let next_request = self.next_request;
-        *self = GateState::new(self.seed);
-        self.next_request = next_request;
-        self.log_base = next_request;
-    }
-
-    pub fn stats(&self, limit: u32, window: Duration) -> Stats {
-        Stats {
-            total: self.total,
-            by_status: self.by_status.clone(),
-            max_in_any_window: self.max_in_window,
-            window_secs: window.as_secs_f64(),
-            limit,
-        }
-    }
-
-    pub fn requests(&self) -> Vec<LoggedRequest> {
-        self.log.clone()
-    }
-
-    pub fn set_faults(&mut self, faults: Faults, now: Instant) {
-        self.force_until = (faults.force_429_secs > 0.0)
-            .then(|| now + Duration::from_secs_f64(faults.force_429_secs.min(1e9)));
-        self.faults = faults;
-    }
-
-    pub fn faults(&self) -> Faults {
-        self.faults.clone()
-    }
-
-    /// Records an arrival; returns its request number.
-    fn arrive(
-        &mut self,
-        now: Instant,
-        t_ms: u64,
-        method: &Method,
-        path: String,
-        window: Duration,
-    ) -> u64 {
-        self.total += 1;
-        self.arrivals.push_back(now);
-        while self
-            .arrivals
-            .front()
-            .is_some_and(|t| now.duration_since(*t) >= window)
-        {
-            self.arrivals.pop_front();
-        }
-        self.max_in_window = self.max_in_window.max(self.arrivals.len() as u64);
-        let n = self.next_request;
-        self.next_request += 1;
-        self.log.push(LoggedRequest {
-            t_ms,
-            method: method.to_string(),
-            path,
-            status: 0,
-        });
-        n
-    }
-
-    /// Forced 429s, then the sliding-window limit, then the fault draws.
-    fn decide(&mut self, now: Instant, limit: u32, window: Duration, is_write: bool) -> Verdict {
-        if let Some(until) = self.force_until.filter(|u| *u > now) {
-            return Verdict::Reject(ScimError::too_many(whole_secs(until - now)));
-        }
-        while self
-            .admitted
-            .front()
-            .is_some_and(|t| now.duration_since(*t) >= window)
-        {
-            self.admitted.pop_front();
-        }
-        if self.admitted.len() >= limit as usize {
-            let oldest = self.admitted.front().copied().unwrap_or(now);
-            return Verdict::Reject(ScimError::too_many(whole_secs(oldest + window - now)));
-        }
-        self.admitted.push_back(now);
-        if self.faults.error_rate > 0.0 && self.rng.random::<f64>() < self.faults.error_rate {
-            return Verdict::Fail;
-        }
-        if self.faults.timeout_rate > 0.0 && self.rng.random::<f64>() < self.faults.timeout_rate {
-            let apply = is_write && self.rng.random_bool(0.5);
-            return Verdict::Hang {
-                apply,
-                for_: Duration::from_millis(self.faults.timeout_ms),
-            };
-        }
-        Verdict::Handle
-    }
-
-    fn complete(&mut self, request: u64, status: u16) {
-        *self.by_status.entry(status.to_string()).or_insert(0) += 1;
-        if let Some(entry) = request
-            .checked_sub(self.log_base)
-            .and_then(|i| self.log.get_mut(i as usize))
-        {
-            entry.status = status;
-        }
-    }
-}
-
-/// Seconds to wait, rounded up, at least 1.
-fn whole_secs(d: Duration) -> u64 {
-    (d.as_secs_f64().ceil() as u64).max(1)
-}
+use super::traffic::Verdict;
 
 fn authorized(req: &Request, token: &str) -> bool {
     req.headers()
@@ -184,7 +23,7 @@ fn authorized(req: &Request, token: &str) -> bool {
 }
 
 /// The middleware: see the module doc. Runs for every route under the SCIM base path.
-pub async fn gate(State(s): State<EmulatorState>, req: Request, next: Next) -> Response {
+pub(crate) async fn gate(State(s): State<EmulatorState>, req: Request, next: Next) -> Response {
     let shared = s.shared();
     let path = req
         .uri()
@@ -207,7 +46,7 @@ pub async fn gate(State(s): State<EmulatorState>, req: Request, next: Next) -> R
                 "Missing or invalid bearer token",
             ))
         };
-        (request, verdict, Duration::from_millis(g.faults.latency_ms))
+        (request, verdict, g.latency())
     };
     if !latency.is_zero() {
         tokio::time::sleep(latency).await;
@@ -246,60 +85,15 @@ pub async fn gate(State(s): State<EmulatorState>, req: Request, next: Next) -> R
 }
 
 /// Unknown paths under the SCIM base (after the gate: an unauthenticated probe gets 401).
-pub async fn not_found() -> Response {
+pub(crate) async fn not_found() -> Response {
     ScimError::not_found("Resource path not found").into_response()
 }
 
-pub async fn method_not_allowed() -> Response {
+pub(crate) async fn method_not_allowed() -> Response {
     ScimError::new(
         StatusCode::METHOD_NOT_ALLOWED,
         None,
         "Method not allowed on this path",
     )
     .into_response()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[tokio::test(start_paused = true)]
-    async fn sliding_window_admits_limit_then_answers_retry_after_until_a_slot_frees() {
-        let mut g = GateState::new(1);
-        let window = Duration::from_secs(2);
-        let start = Instant::now();
-        for _ in 0..3 {
-            assert_eq!(g.decide(start, 3, window, false), Verdict::Handle);
-        }
-        let later = start + Duration::from_millis(300);
-        assert_eq!(
-            g.decide(later, 3, window, false),
-            Verdict::Reject(ScimError::too_many(2))
-        );
-        let later = start + Duration::from_millis(1_500);
-        assert_eq!(
-            g.decide(later, 3, window, false),
-            Verdict::Reject(ScimError::too_many(1))
-        );
-        assert_eq!(g.decide(start + window, 3, window, false), Verdict::Handle);
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn max_in_any_window_counts_every_arrival_exactly() {
-        let mut g = GateState::new(1);
-        let window = Duration::from_secs(1);
-        let t0 = Instant::now();
-        for ms in [0, 100, 900, 1_000, 1_050, 2_500] {
-            g.arrive(
-                t0 + Duration::from_millis(ms),
-                ms,
-                &Method::GET,
-                "/".into(),
-                window,
-            );
-        }
-        // (0.05, 1.05] holds 100, 900, 1000, 1050.
-        assert_eq!(g.stats(1, window).max_in_any_window, 4);
-        assert_eq!(g.stats(1, window).total, 6);
-    }
 }

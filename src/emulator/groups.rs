@@ -75,7 +75,7 @@ fn group_attr<'a>(dir: &'a Directory, g: &'a GroupRec) -> impl Fn(&str) -> Vec<L
     }
 }
 
-pub async fn list(State(s): State<EmulatorState>, RawQuery(raw): RawQuery) -> Answer {
+pub(crate) async fn list(State(s): State<EmulatorState>, RawQuery(raw): RawQuery) -> Answer {
     let q = parse_query(raw.as_deref());
     let page = match s.switches().group_paging {
         true => Page::from_query(&q, s.profile())?,
@@ -109,7 +109,7 @@ pub async fn list(State(s): State<EmulatorState>, RawQuery(raw): RawQuery) -> An
     Ok(s.respond(StatusCode::OK, &body))
 }
 
-pub async fn get(
+pub(crate) async fn get(
     State(s): State<EmulatorState>,
     id: Result<Path<String>, PathRejection>,
 ) -> Answer {
@@ -179,7 +179,11 @@ fn parse_group(body: &[u8]) -> Result<(String, Vec<String>), ScimError> {
     Ok((name.to_owned(), members))
 }
 
-pub async fn create(State(s): State<EmulatorState>, headers: HeaderMap, body: Bytes) -> Answer {
+pub(crate) async fn create(
+    State(s): State<EmulatorState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Answer {
     let (name, values) = parse_group(&body)?;
     let mut dir = s.dir();
     dir.check_group_name(&name, None)?;
@@ -202,7 +206,7 @@ pub async fn create(State(s): State<EmulatorState>, headers: HeaderMap, body: By
     })
 }
 
-pub async fn replace(
+pub(crate) async fn replace(
     State(s): State<EmulatorState>,
     id: Result<Path<String>, PathRejection>,
     body: Bytes,
@@ -317,7 +321,7 @@ fn plan(s: &EmulatorState, op: &wire::PatchOperation) -> Result<Vec<Action>, Sci
     Ok(vec![action])
 }
 
-pub async fn patch(
+pub(crate) async fn patch(
     State(s): State<EmulatorState>,
     id: Result<Path<String>, PathRejection>,
     body: Bytes,
@@ -376,7 +380,7 @@ pub async fn patch(
     Ok(s.respond(StatusCode::OK, &body))
 }
 
-pub async fn delete(
+pub(crate) async fn delete(
     State(s): State<EmulatorState>,
     id: Result<Path<String>, PathRejection>,
 ) -> Answer {

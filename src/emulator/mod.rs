@@ -13,6 +13,7 @@ mod render;
 mod seed;
 mod state;
 mod store;
+mod traffic;
 mod users;
 
 use std::net::SocketAddr;
@@ -24,19 +25,16 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
-pub use admin::ADMIN_PATH;
-pub use config::{
-    EmulatorConfig, ErrorBodyFormat, Faults, GroupIdFormat, LoggedRequest, Stats, Switches,
-    parse_limit,
-};
-pub use errors::ScimError;
+use admin::ADMIN_PATH;
+pub(crate) use config::parse_limit;
+pub use config::{EmulatorConfig, ErrorBodyFormat, Faults, LoggedRequest, Stats, Switches};
 pub use state::EmulatorState;
 
 use crate::scim::Profile;
 
 /// The whole emulator as a router: SCIM routes under the profile's base path (behind the gate),
 /// `/_emulator` beside them, and a SCIM 404 for anything else.
-pub fn router(state: EmulatorState) -> Router {
+pub(crate) fn router(state: EmulatorState) -> Router {
     let base = state.profile().base_path();
     let mut scim = Router::new()
         .route(
@@ -139,10 +137,6 @@ impl RunningEmulator {
         format!("{}{ADMIN_PATH}", self.host())
     }
 
-    pub fn addr(&self) -> SocketAddr {
-        self.addr
-    }
-
     pub fn token(&self) -> &str {
         self.state.token()
     }
@@ -164,17 +158,12 @@ impl RunningEmulator {
         self.state.set_faults(faults);
     }
 
-    /// Clears the log, stats, faults and the rate limiter's window (not the directory).
-    pub fn reset(&self) {
-        self.state.reset();
-    }
-
     pub fn state(&self) -> &EmulatorState {
         &self.state
     }
 
     /// Stops accepting, ends hanging requests, and waits (briefly) for in-flight ones.
-    pub async fn shutdown(mut self) {
+    pub(crate) async fn shutdown(mut self) {
         self.state.close();
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());

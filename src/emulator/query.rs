@@ -8,10 +8,10 @@ use percent_encoding::percent_decode_str;
 use super::errors::ScimError;
 use crate::scim::Profile;
 
-pub const MAX_PAGE: usize = 100;
+pub(crate) const MAX_PAGE: usize = 100;
 
 /// Query parameters keyed by lower-cased name (form decoding: `+` is a space).
-pub fn parse_query(raw: Option<&str>) -> HashMap<String, String> {
+pub(crate) fn parse_query(raw: Option<&str>) -> HashMap<String, String> {
     raw.unwrap_or_default()
         .split('&')
         .filter(|pair| !pair.is_empty())
@@ -30,14 +30,17 @@ fn decode(s: &str) -> String {
 
 /// A page request: 1-based `start`, capped `size`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Page {
-    pub start: usize,
-    pub size: usize,
+pub(crate) struct Page {
+    pub(crate) start: usize,
+    pub(crate) size: usize,
 }
 
 impl Page {
     /// Reads `startIndex` (below 1 means 1) and the page size (default and maximum 100).
-    pub fn from_query(q: &HashMap<String, String>, profile: Profile) -> Result<Page, ScimError> {
+    pub(crate) fn from_query(
+        q: &HashMap<String, String>,
+        profile: Profile,
+    ) -> Result<Page, ScimError> {
         let start = match q.get("startindex") {
             Some(v) => int_param("startIndex", v)?.max(1) as usize,
             None => 1,
@@ -51,7 +54,7 @@ impl Page {
     }
 
     /// Everything in one page.
-    pub fn all() -> Page {
+    pub(crate) fn all() -> Page {
         Page {
             start: 1,
             size: usize::MAX,
@@ -59,7 +62,7 @@ impl Page {
     }
 
     /// Takes this page from an iterator over all matches; returns it and the total count.
-    pub fn take<T>(&self, items: impl Iterator<Item = T>) -> (Vec<T>, usize) {
+    pub(crate) fn take<T>(&self, items: impl Iterator<Item = T>) -> (Vec<T>, usize) {
         let mut total = 0;
         let mut page = Vec::new();
         for item in items {
@@ -72,7 +75,7 @@ impl Page {
     }
 
     /// The `itemsPerPage` to answer: Amplitude echoes the page size, RFC 7644 counts.
-    pub fn items_per_page(&self, profile: Profile, returned: usize) -> u64 {
+    pub(crate) fn items_per_page(&self, profile: Profile, returned: usize) -> u64 {
         match profile {
             Profile::Amplitude if self.size != usize::MAX => self.size as u64,
             _ => returned as u64,

@@ -5,12 +5,12 @@ use super::store::{Directory, UserRec};
 use crate::scim::Profile;
 use crate::scim::wire::{self, Email, GroupRef, Member, Meta, Name, ResourceId};
 
-pub const NO_GIVEN_NAME: &str = "NO_GIVEN_NAME";
-pub const NO_FAMILY_NAME: &str = "NO_FAMILY_NAME";
+pub(crate) const NO_GIVEN_NAME: &str = "NO_GIVEN_NAME";
+pub(crate) const NO_FAMILY_NAME: &str = "NO_FAMILY_NAME";
 
 impl Directory {
     /// The names a client sees: placeholders for pending invitees.
-    pub fn shown_names<'a>(&self, user: &'a UserRec) -> (Option<&'a str>, Option<&'a str>) {
+    pub(crate) fn shown_names<'a>(&self, user: &'a UserRec) -> (Option<&'a str>, Option<&'a str>) {
         if user.pending && self.switches.placeholder_names_for_pending {
             (Some(NO_GIVEN_NAME), Some(NO_FAMILY_NAME))
         } else {
@@ -19,7 +19,7 @@ impl Directory {
     }
 
     /// A member's `display`: "Given Family"; JavaScript's "undefined undefined" when unknown.
-    pub fn member_display(&self, user: &UserRec) -> String {
+    pub(crate) fn member_display(&self, user: &UserRec) -> String {
         let (given, family) = if user.pending && self.switches.placeholder_names_for_pending {
             (None, None)
         } else {
@@ -32,7 +32,7 @@ impl Directory {
         )
     }
 
-    pub fn groups_of(&self, seq: u64) -> Vec<GroupRef> {
+    pub(crate) fn groups_of(&self, seq: u64) -> Vec<GroupRef> {
         self.groups()
             .filter(|(_, g)| g.members.contains(&seq))
             .map(|(_, g)| GroupRef {
@@ -43,7 +43,7 @@ impl Directory {
     }
 
     /// The user as a SCIM resource; `with_groups` fills `groups` (Amplitude: get-by-id only).
-    pub fn render_user(&self, seq: u64, with_groups: bool) -> Option<wire::User> {
+    pub(crate) fn render_user(&self, seq: u64, with_groups: bool) -> Option<wire::User> {
         let user = self.user(seq)?;
         let (given, family) = self.shown_names(user);
         let name = (given.is_some() || family.is_some()).then(|| Name {
@@ -82,7 +82,7 @@ impl Directory {
     }
 
     /// The group as a SCIM resource (its id as a string; handlers choose number or string).
-    pub fn render_group(&self, seq: u64) -> Option<wire::Group> {
+    pub(crate) fn render_group(&self, seq: u64) -> Option<wire::Group> {
         let group = self.group(seq)?;
         let members = group
             .members

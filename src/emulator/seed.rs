@@ -145,7 +145,7 @@ const GROUPS: &[&str] = &[
 const EPOCH: u64 = 1_643_920_822;
 
 /// Fills `dir` with `users` users and `groups` groups; the same seed gives the same directory.
-pub fn seed(dir: &mut Directory, users: usize, groups: usize, seed: u64) {
+pub(crate) fn seed(dir: &mut Directory, users: usize, groups: usize, seed: u64) {
     let mut rng = StdRng::seed_from_u64(seed);
     let pending_rate = if dir.profile == Profile::Amplitude {
         0.03
@@ -233,7 +233,7 @@ pub fn seed(dir: &mut Directory, users: usize, groups: usize, seed: u64) {
 }
 
 /// Plausible group names; past the list, the names repeat with a number ("Marketing 2").
-pub fn group_name(i: usize) -> String {
+pub(crate) fn group_name(i: usize) -> String {
     let name = GROUPS[i % GROUPS.len()];
     match i / GROUPS.len() {
         0 => name.to_owned(),

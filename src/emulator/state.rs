@@ -12,23 +12,23 @@ use tokio::time::Instant;
 
 use super::config::{EmulatorConfig, Faults, LoggedRequest, Stats, Switches};
 use super::errors::ScimError;
-use super::gate::GateState;
 use super::seed;
 use super::store::{Directory, now_iso, validate_email};
+use super::traffic::GateState;
 use crate::scim::Profile;
 use crate::scim::wire::{Group, User};
 
 pub(crate) struct Shared {
-    pub profile: Profile,
-    pub switches: Switches,
-    pub token: String,
-    pub limit: u32,
-    pub window: Duration,
-    pub started_at: Instant,
-    pub dir: Mutex<Directory>,
-    pub gate: Mutex<GateState>,
+    pub(crate) profile: Profile,
+    pub(crate) switches: Switches,
+    pub(crate) token: String,
+    pub(crate) limit: u32,
+    pub(crate) window: Duration,
+    pub(crate) started_at: Instant,
+    pub(crate) dir: Mutex<Directory>,
+    pub(crate) gate: Mutex<GateState>,
     /// Set on shutdown so hanging requests end at once.
-    pub closing: watch::Sender<bool>,
+    pub(crate) closing: watch::Sender<bool>,
 }
 
 /// The emulator's state: a cheap handle (one `Arc`).
@@ -39,7 +39,7 @@ pub struct EmulatorState {
 
 impl EmulatorState {
     /// Builds and seeds the directory; deterministic for a given config.
-    pub fn new(config: &EmulatorConfig) -> EmulatorState {
+    pub(crate) fn new(config: &EmulatorConfig) -> EmulatorState {
         let mut dir = Directory::new(config.profile, config.switches.clone(), config.seed);
         seed::seed(&mut dir, config.users, config.groups, config.seed);
         EmulatorState {
@@ -90,7 +90,7 @@ impl EmulatorState {
         self.inner.profile
     }
 
-    pub fn token(&self) -> &str {
+    pub(crate) fn token(&self) -> &str {
         &self.inner.token
     }
 
@@ -99,29 +99,29 @@ impl EmulatorState {
     }
 
     /// Log times are milliseconds since this instant.
-    pub fn started_at(&self) -> Instant {
+    pub(crate) fn started_at(&self) -> Instant {
         self.inner.started_at
     }
 
-    pub fn stats(&self) -> Stats {
+    pub(crate) fn stats(&self) -> Stats {
         self.gate_state().stats(self.inner.limit, self.inner.window)
     }
 
-    pub fn requests(&self) -> Vec<LoggedRequest> {
+    pub(crate) fn requests(&self) -> Vec<LoggedRequest> {
         self.gate_state().requests()
     }
 
-    pub fn faults(&self) -> Faults {
+    pub(crate) fn faults(&self) -> Faults {
         self.gate_state().faults()
     }
 
     /// Replaces the faults; `force_429_secs` counts from now.
-    pub fn set_faults(&self, faults: Faults) {
+    pub(crate) fn set_faults(&self, faults: Faults) {
         self.gate_state().set_faults(faults, Instant::now());
     }
 
     /// Clears the log, stats, faults and the rate limiter's window (not the directory).
-    pub fn reset(&self) {
+    pub(crate) fn reset(&self) {
         self.gate_state().reset();
     }
 
@@ -178,7 +178,7 @@ impl EmulatorState {
     }
 
     /// Accepts every pending invite; returns how many there were.
-    pub fn accept_all(&self) -> usize {
+    pub(crate) fn accept_all(&self) -> usize {
         let mut dir = self.dir();
         let pending: Vec<u64> = dir
             .users()

@@ -16,34 +16,34 @@ use crate::scim::Profile;
 const FIRST_GROUP_NUMBER: u64 = 600;
 
 #[derive(Clone, Debug)]
-pub struct UserRec {
+pub(crate) struct UserRec {
     /// Amplitude: the e-mail as first written; RFC 7644: an opaque hex id.
-    pub id: String,
-    pub email: String,
+    pub(crate) id: String,
+    pub(crate) email: String,
     /// For a pending user: the names from the invite, shown once it is accepted.
-    pub given: Option<String>,
-    pub family: Option<String>,
-    pub pending: bool,
+    pub(crate) given: Option<String>,
+    pub(crate) family: Option<String>,
+    pub(crate) pending: bool,
     /// False only for a deactivated user kept listed (`list_deactivated`).
-    pub active: bool,
-    pub created: String,
-    pub modified: String,
+    pub(crate) active: bool,
+    pub(crate) created: String,
+    pub(crate) modified: String,
 }
 
 #[derive(Clone, Debug)]
-pub struct GroupRec {
+pub(crate) struct GroupRec {
     /// Amplitude: a decimal integer; RFC 7644: an opaque hex id.
-    pub id: String,
-    pub name: String,
+    pub(crate) id: String,
+    pub(crate) name: String,
     /// User sequence numbers, so members list in user creation order.
-    pub members: BTreeSet<u64>,
-    pub created: String,
-    pub modified: String,
+    pub(crate) members: BTreeSet<u64>,
+    pub(crate) created: String,
+    pub(crate) modified: String,
 }
 
-pub struct Directory {
-    pub profile: Profile,
-    pub switches: Switches,
+pub(crate) struct Directory {
+    pub(crate) profile: Profile,
+    pub(crate) switches: Switches,
     users: BTreeMap<u64, UserRec>,
     user_ids: HashMap<String, u64>,
     user_emails: HashMap<String, u64>,
@@ -52,11 +52,11 @@ pub struct Directory {
     next_user: u64,
     next_group: u64,
     next_group_number: u64,
-    pub rng: StdRng,
+    pub(crate) rng: StdRng,
 }
 
 impl Directory {
-    pub fn new(profile: Profile, switches: Switches, seed: u64) -> Directory {
+    pub(crate) fn new(profile: Profile, switches: Switches, seed: u64) -> Directory {
         Directory {
             profile,
             switches,
@@ -82,30 +82,30 @@ impl Directory {
 
     // ---- users ----
 
-    pub fn users(&self) -> impl DoubleEndedIterator<Item = (u64, &UserRec)> {
+    pub(crate) fn users(&self) -> impl DoubleEndedIterator<Item = (u64, &UserRec)> {
         self.users.iter().map(|(k, v)| (*k, v))
     }
 
-    pub fn user_count(&self) -> usize {
+    pub(crate) fn user_count(&self) -> usize {
         self.users.len()
     }
 
-    pub fn user(&self, seq: u64) -> Option<&UserRec> {
+    pub(crate) fn user(&self, seq: u64) -> Option<&UserRec> {
         self.users.get(&seq)
     }
 
     /// The user with this id (case-insensitive).
-    pub fn user_seq(&self, id: &str) -> Option<u64> {
+    pub(crate) fn user_seq(&self, id: &str) -> Option<u64> {
         self.user_ids.get(&id.to_lowercase()).copied()
     }
 
     /// The user with this e-mail (case-insensitive).
-    pub fn user_seq_by_email(&self, email: &str) -> Option<u64> {
+    pub(crate) fn user_seq_by_email(&self, email: &str) -> Option<u64> {
         self.user_emails.get(&email.to_lowercase()).copied()
     }
 
     /// Adds a user; fails with the duplicate status when the e-mail is taken (even pending).
-    pub fn create_user(
+    pub(crate) fn create_user(
         &mut self,
         email: &str,
         given: Option<String>,
@@ -138,7 +138,7 @@ impl Directory {
     }
 
     /// Inserts a record whose e-mail is known to be free.
-    pub fn insert_user(&mut self, rec: UserRec) -> u64 {
+    pub(crate) fn insert_user(&mut self, rec: UserRec) -> u64 {
         let seq = self.next_user;
         self.next_user += 1;
         self.user_ids.insert(rec.id.to_lowercase(), seq);
@@ -148,14 +148,14 @@ impl Directory {
     }
 
     /// An unknown member e-mail on Amplitude: invited with no names.
-    pub fn invite(&mut self, email: &str, now: &str) -> Result<u64, ScimError> {
+    pub(crate) fn invite(&mut self, email: &str, now: &str) -> Result<u64, ScimError> {
         validate_email(email)?;
         self.create_user(email, None, None, true, now)
     }
 
     /// Replaces names and `active`. `active: false` takes the user out of every group and,
     /// unless `list_deactivated`, out of the organization.
-    pub fn update_user(
+    pub(crate) fn update_user(
         &mut self,
         seq: u64,
         given: Option<String>,
@@ -180,7 +180,7 @@ impl Directory {
         }
     }
 
-    pub fn delete_user(&mut self, seq: u64) -> Option<UserRec> {
+    pub(crate) fn delete_user(&mut self, seq: u64) -> Option<UserRec> {
         let rec = self.users.remove(&seq)?;
         self.user_ids.remove(&rec.id.to_lowercase());
         self.user_emails.remove(&rec.email.to_lowercase());
@@ -191,7 +191,7 @@ impl Directory {
     }
 
     /// Accepts a pending invite; returns whether there was one.
-    pub fn accept(&mut self, seq: u64) -> bool {
+    pub(crate) fn accept(&mut self, seq: u64) -> bool {
         let Some(user) = self.users.get_mut(&seq).filter(|u| u.pending) else {
             return false;
         };
@@ -205,19 +205,19 @@ impl Directory {
 
     // ---- groups ----
 
-    pub fn groups(&self) -> impl DoubleEndedIterator<Item = (u64, &GroupRec)> {
+    pub(crate) fn groups(&self) -> impl DoubleEndedIterator<Item = (u64, &GroupRec)> {
         self.groups.iter().map(|(k, v)| (*k, v))
     }
 
-    pub fn group(&self, seq: u64) -> Option<&GroupRec> {
+    pub(crate) fn group(&self, seq: u64) -> Option<&GroupRec> {
         self.groups.get(&seq)
     }
 
-    pub fn group_mut(&mut self, seq: u64) -> Option<&mut GroupRec> {
+    pub(crate) fn group_mut(&mut self, seq: u64) -> Option<&mut GroupRec> {
         self.groups.get_mut(&seq)
     }
 
-    pub fn group_seq(&self, id: &str) -> Option<u64> {
+    pub(crate) fn group_seq(&self, id: &str) -> Option<u64> {
         let key = match self.profile {
             // "0632" and "632" name the same integer id.
             Profile::Amplitude => id.trim().parse::<u64>().ok()?.to_string(),
@@ -227,7 +227,11 @@ impl Directory {
     }
 
     /// Fails with 409 `uniqueness` when another group has this display name (case-insensitive).
-    pub fn check_group_name(&self, name: &str, except: Option<u64>) -> Result<(), ScimError> {
+    pub(crate) fn check_group_name(
+        &self,
+        name: &str,
+        except: Option<u64>,
+    ) -> Result<(), ScimError> {
         let lower = name.to_lowercase();
         let taken = self
             .groups
@@ -242,7 +246,7 @@ impl Directory {
         Ok(())
     }
 
-    pub fn create_group(&mut self, name: &str, members: BTreeSet<u64>, now: &str) -> u64 {
+    pub(crate) fn create_group(&mut self, name: &str, members: BTreeSet<u64>, now: &str) -> u64 {
         let id = match self.profile {
             Profile::Amplitude => {
                 self.next_group_number += 1;
@@ -266,7 +270,7 @@ impl Directory {
         seq
     }
 
-    pub fn delete_group(&mut self, seq: u64) -> Option<GroupRec> {
+    pub(crate) fn delete_group(&mut self, seq: u64) -> Option<GroupRec> {
         let rec = self.groups.remove(&seq)?;
         self.group_ids.remove(&rec.id.to_lowercase());
         Some(rec)
@@ -274,7 +278,7 @@ impl Directory {
 }
 
 /// Amplitude ids are e-mail addresses; anything without an `@` is rejected.
-pub fn validate_email(email: &str) -> Result<(), ScimError> {
+pub(crate) fn validate_email(email: &str) -> Result<(), ScimError> {
     let ok = email.split_once('@').is_some_and(|(local, domain)| {
         !local.is_empty() && !domain.is_empty() && !email.contains(char::is_whitespace)
     });
@@ -288,7 +292,7 @@ pub fn validate_email(email: &str) -> Result<(), ScimError> {
 }
 
 /// "Given"/"Family"-like names for an invitee who gave none: from `first.last@...`.
-pub fn names_from_email(email: &str) -> (String, String) {
+pub(crate) fn names_from_email(email: &str) -> (String, String) {
     let local = email.split('@').next().unwrap_or_default();
     let mut parts = local
         .split(['.', '_', '-', '+'])
@@ -312,7 +316,7 @@ fn capitalize(s: &str) -> String {
 }
 
 /// The current time as Amplitude writes it: `2022-02-03T20:40:22.000+00:00`.
-pub fn now_iso() -> String {
+pub(crate) fn now_iso() -> String {
     let d = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap_or_default();
@@ -320,7 +324,7 @@ pub fn now_iso() -> String {
 }
 
 /// Formats seconds since the Unix epoch (UTC) as ISO 8601 with milliseconds.
-pub fn iso8601(secs: u64, millis: u32) -> String {
+pub(crate) fn iso8601(secs: u64, millis: u32) -> String {
     let days = (secs / 86_400) as i64;
     let rem = secs % 86_400;
     // Howard Hinnant's civil_from_days.

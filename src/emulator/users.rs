@@ -18,10 +18,10 @@ use crate::scim::wire::{self, ListResponse, PATCH_SCHEMA};
 
 const SIMPLE_ATTRS: &[&str] = &["username", "emails.value", "emails"];
 
-pub type Answer = Result<Response, ScimError>;
+pub(crate) type Answer = Result<Response, ScimError>;
 
 /// The decoded `{id}` path segment; axum has already percent-decoded it.
-pub fn path_id(p: Result<Path<String>, PathRejection>) -> Result<String, ScimError> {
+pub(crate) fn path_id(p: Result<Path<String>, PathRejection>) -> Result<String, ScimError> {
     p.map(|Path(id)| id)
         .map_err(|e| ScimError::invalid_value(format!("invalid resource id: {e}")))
 }
@@ -43,7 +43,7 @@ fn user_attr<'a>(dir: &'a Directory, u: &'a UserRec) -> impl Fn(&str) -> Vec<Lit
     }
 }
 
-pub async fn list(State(s): State<EmulatorState>, RawQuery(raw): RawQuery) -> Answer {
+pub(crate) async fn list(State(s): State<EmulatorState>, RawQuery(raw): RawQuery) -> Answer {
     let q = parse_query(raw.as_deref());
     let page = Page::from_query(&q, s.profile())?;
     let filter = match q.get("filter").filter(|f| !f.trim().is_empty()) {
@@ -82,7 +82,7 @@ pub async fn list(State(s): State<EmulatorState>, RawQuery(raw): RawQuery) -> An
     Ok(s.respond(StatusCode::OK, &body))
 }
 
-pub async fn get(
+pub(crate) async fn get(
     State(s): State<EmulatorState>,
     id: Result<Path<String>, PathRejection>,
 ) -> Answer {
@@ -147,7 +147,7 @@ fn location(headers: &HeaderMap, s: &EmulatorState, kind: &str, id: &str) -> Opt
 }
 
 /// A 201 with the resource and its `Location` (RFC 7644).
-pub fn created(
+pub(crate) fn created(
     s: &EmulatorState,
     headers: &HeaderMap,
     kind: &str,
@@ -161,7 +161,11 @@ pub fn created(
     response
 }
 
-pub async fn create(State(s): State<EmulatorState>, headers: HeaderMap, body: Bytes) -> Answer {
+pub(crate) async fn create(
+    State(s): State<EmulatorState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Answer {
     let (request, user) = parse_user(&body, None)?;
     let email = user.user_name.trim().to_owned();
     let amplitude = s.profile() == Profile::Amplitude;
@@ -185,7 +189,7 @@ pub async fn create(State(s): State<EmulatorState>, headers: HeaderMap, body: By
     Ok(created(&s, &headers, "Users", &id, &stored))
 }
 
-pub async fn replace(
+pub(crate) async fn replace(
     State(s): State<EmulatorState>,
     id: Result<Path<String>, PathRejection>,
     body: Bytes,
@@ -241,7 +245,7 @@ fn after_update(dir: &Directory, seq: u64, request: &Value, id: &str) -> Value {
     }
 }
 
-pub async fn patch(
+pub(crate) async fn patch(
     State(s): State<EmulatorState>,
     id: Result<Path<String>, PathRejection>,
     body: Bytes,
@@ -353,7 +357,7 @@ impl Changes {
     }
 }
 
-pub async fn delete(
+pub(crate) async fn delete(
     State(s): State<EmulatorState>,
     id: Result<Path<String>, PathRejection>,
 ) -> Answer {

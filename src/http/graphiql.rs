@@ -43,12 +43,12 @@ const ASSETS: &[(&str, &str, &[u8])] = &[
 /// The GraphiQL page, with the headers it sends by default (e.g. the demo's API key) and the
 /// query it opens with.
 #[derive(Clone, Debug)]
-pub struct GraphiqlPage {
+pub(crate) struct GraphiqlPage {
     html: String,
 }
 
 impl GraphiqlPage {
-    pub fn new(default_headers: Option<&str>, default_query: &str) -> GraphiqlPage {
+    pub(crate) fn new(default_headers: Option<&str>, default_query: &str) -> GraphiqlPage {
         let html = PAGE
             .replace(
                 "__SCIMGATE_DEFAULT_HEADERS__",
@@ -59,7 +59,7 @@ impl GraphiqlPage {
     }
 
     /// Never stored: the demo's page carries its admin key in the default headers.
-    pub fn response(&self) -> Response {
+    pub(crate) fn response(&self) -> Response {
         (
             [(header::CACHE_CONTROL, HeaderValue::from_static("no-store"))],
             Html(self.html.clone()),
@@ -78,7 +78,7 @@ fn script_string(s: &str) -> String {
 }
 
 /// `GET /graphiql/{file}`.
-pub async fn asset(Path(file): Path<String>) -> Response {
+pub(crate) async fn asset(Path(file): Path<String>) -> Response {
     match ASSETS.iter().find(|(name, _, _)| *name == file) {
         Some((_, content_type, bytes)) => (
             [

@@ -149,7 +149,11 @@ fn unauthenticated(gql: bool, id: &RequestId) -> Response {
     response
 }
 
-pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
+pub(crate) async fn post(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
     let id = RequestId::from_headers(&headers);
     let gql = wants_graphql_response(&headers);
     let Some(principal) = authenticate(&state, &headers) else {
@@ -258,7 +262,7 @@ async fn batch(
     respond(StatusCode::OK, format!("[{}]", bodies.join(",")), gql, id)
 }
 
-pub async fn get(
+pub(crate) async fn get(
     State(state): State<AppState>,
     headers: HeaderMap,
     RawQuery(query): RawQuery,

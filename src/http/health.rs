@@ -11,14 +11,14 @@ use super::AppState;
 use crate::auth::Role;
 use crate::directory::Directory;
 
-pub async fn healthz() -> impl IntoResponse {
+pub(crate) async fn healthz() -> impl IntoResponse {
     Json(json!({ "status": "ok" }))
 }
 
 /// Ready or not, for anyone (probes send no key); with an admin key, each organization's
 /// state too. Any other caller, with or without a key, gets the short form: the slugs of the
 /// organizations served and their credentials' state are not for every client to see.
-pub async fn readyz(State(state): State<AppState>, headers: HeaderMap) -> impl IntoResponse {
+pub(crate) async fn readyz(State(state): State<AppState>, headers: HeaderMap) -> impl IntoResponse {
     let ready = state.dirs.all().iter().all(|d| d.is_ready());
     let status = if ready {
         StatusCode::OK

@@ -8,13 +8,13 @@ use serde_json::{Value, json};
 
 use crate::graphql::errors::Code;
 
-pub const REQUEST_ID: &str = "x-request-id";
+pub(crate) const REQUEST_ID: &str = "x-request-id";
 
 /// The id of one request: the client's `x-request-id` when it is sane, else a new one.
-pub struct RequestId(pub String);
+pub(crate) struct RequestId(pub String);
 
 impl RequestId {
-    pub fn from_headers(headers: &HeaderMap) -> RequestId {
+    pub(crate) fn from_headers(headers: &HeaderMap) -> RequestId {
         let given = headers
             .get(REQUEST_ID)
             .and_then(|v| v.to_str().ok())
@@ -29,7 +29,7 @@ impl RequestId {
         }
     }
 
-    pub fn stamp(&self, response: &mut Response) {
+    pub(crate) fn stamp(&self, response: &mut Response) {
         if let Ok(v) = HeaderValue::from_str(&self.0) {
             response.headers_mut().insert(REQUEST_ID, v);
         }
@@ -38,7 +38,9 @@ impl RequestId {
 
 /// Gives a request its id before anything logs (the client's sane `x-request-id`, else a new
 /// one), written back into the request so the handler's `RequestId::from_headers` reads it too.
-pub async fn assign_request_id(mut request: axum::extract::Request) -> axum::extract::Request {
+pub(crate) async fn assign_request_id(
+    mut request: axum::extract::Request,
+) -> axum::extract::Request {
     let id = RequestId::from_headers(request.headers());
     if let Ok(v) = HeaderValue::from_str(&id.0) {
         request.headers_mut().insert(REQUEST_ID, v);
@@ -48,7 +50,7 @@ pub async fn assign_request_id(mut request: axum::extract::Request) -> axum::ext
 
 /// The span a request's log lines carry, so each (text or JSON) names its request id. The
 /// path only: a query string may hold a GET request's variables.
-pub fn request_span<B>(request: &axum::http::Request<B>) -> tracing::Span {
+pub(crate) fn request_span<B>(request: &axum::http::Request<B>) -> tracing::Span {
     let id = request
         .headers()
         .get(REQUEST_ID)
@@ -63,7 +65,11 @@ pub fn request_span<B>(request: &axum::http::Request<B>) -> tracing::Span {
 }
 
 /// The response as JSON text, every error coded and stamped.
-pub fn mask_to_string(response: async_graphql::Response, id: &RequestId, client: &str) -> String {
+pub(crate) fn mask_to_string(
+    response: async_graphql::Response,
+    id: &RequestId,
+    client: &str,
+) -> String {
     if response.errors.is_empty() {
         // The common case: nothing to mask, serialize once.
         if let Ok(text) = serde_json::to_string(&response) {
@@ -74,7 +80,7 @@ pub fn mask_to_string(response: async_graphql::Response, id: &RequestId, client:
 }
 
 /// The response as JSON, every error coded and stamped.
-pub fn mask(response: async_graphql::Response, id: &RequestId, client: &str) -> Value {
+pub(crate) fn mask(response: async_graphql::Response, id: &RequestId, client: &str) -> Value {
     let request_failed = response.data == async_graphql::Value::Null;
     let mut body = serde_json::to_value(&response).unwrap_or_else(|_| json!({ "data": null }));
     let Some(errors) = body.get_mut("errors").and_then(Value::as_array_mut) else {

@@ -20,7 +20,7 @@ use tower_http::compression::CompressionLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::trace::TraceLayer;
 
-pub use graphiql::GraphiqlPage;
+pub(crate) use graphiql::GraphiqlPage;
 use mask::RequestId;
 
 use crate::auth::KeyStore;
@@ -32,11 +32,11 @@ use crate::graphql::errors::Code;
 #[derive(Clone)]
 pub struct AppState {
     pub schema: GatewaySchema,
-    pub dirs: Directories,
+    pub(crate) dirs: Directories,
     /// `None` turns GraphiQL off.
-    pub graphiql: Option<Arc<GraphiqlPage>>,
-    pub keys: Arc<KeyStore>,
-    pub limits: Arc<LimitsConfig>,
+    pub(crate) graphiql: Option<Arc<GraphiqlPage>>,
+    pub(crate) keys: Arc<KeyStore>,
+    pub(crate) limits: Arc<LimitsConfig>,
     /// Browser origins allowed to call the API; none by default.
     pub cors_origins: Vec<String>,
 }
@@ -110,7 +110,7 @@ fn cors(origins: &[String]) -> Option<CorsLayer> {
     )
 }
 
-pub fn app(state: AppState) -> Router {
+pub(crate) fn app(state: AppState) -> Router {
     let assets = Router::new()
         .route("/graphiql/{file}", get(graphiql::asset))
         .layer(CompressionLayer::new());

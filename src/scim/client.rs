@@ -20,9 +20,9 @@ use crate::budget::{Budget, BudgetError, Lane};
 #[derive(Clone)]
 pub struct ClientConfig {
     /// The SCIM root, e.g. `https://core.amplitude.com/scim/1` (a trailing `/` is ignored).
-    pub base_url: String,
-    pub key: SecretString,
-    pub profile: Profile,
+    pub(crate) base_url: String,
+    pub(crate) key: SecretString,
+    pub(crate) profile: Profile,
     /// The most one try may take, connection and body included.
     pub attempt_timeout: Duration,
     pub retry: RetryPolicy,
@@ -62,8 +62,8 @@ struct Inner {
 
 /// A successful answer: its status and body text.
 pub(super) struct Answer {
-    pub status: StatusCode,
-    pub body: String,
+    pub(crate) status: StatusCode,
+    pub(crate) body: String,
 }
 
 /// Installs rustls' ring provider once per process; reqwest needs one before its first client.
@@ -93,7 +93,7 @@ impl ScimClient {
         })
     }
 
-    pub fn profile(&self) -> Profile {
+    pub(crate) fn profile(&self) -> Profile {
         self.inner.profile
     }
 

@@ -1,16 +1,16 @@
 //! The SCIM layer: wire types, dialect profiles, the retry policy and the HTTP client.
 //! It knows nothing of GraphQL; it reaches the network only through the budget.
 
-pub mod client;
-pub mod error;
-pub mod pager;
-pub mod profile;
+mod client;
+mod error;
+mod pager;
+mod profile;
 mod resources;
-pub mod retry;
+mod retry;
 pub mod wire;
 
 pub use client::{ClientConfig, ScimClient, install_crypto_provider};
 pub use error::ScimError;
-pub use pager::{Collection, Page, Pager};
+pub(crate) use pager::{Collection, Page, Pager};
 pub use profile::Profile;
 pub use retry::RetryPolicy;

@@ -7,13 +7,13 @@ use super::wire::{Group, ListResponse, User};
 use crate::budget::Lane;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Collection {
+pub(crate) enum Collection {
     Users,
     Groups,
 }
 
 /// Pages through `/Users` or `/Groups`, one upstream call per `next_page`.
-pub struct Pager<'a> {
+pub(crate) struct Pager<'a> {
     client: &'a ScimClient,
     collection: Collection,
     lane: Lane,
@@ -22,17 +22,17 @@ pub struct Pager<'a> {
     total: Option<u64>,
     done: bool,
     /// Upstream calls made so far.
-    pub calls: u32,
+    pub(crate) calls: u32,
 }
 
 /// A page of either kind.
-pub enum Page {
+pub(crate) enum Page {
     Users(ListResponse<User>),
     Groups(ListResponse<Group>),
 }
 
 impl<'a> Pager<'a> {
-    pub fn new(client: &'a ScimClient, collection: Collection, lane: Lane) -> Pager<'a> {
+    pub(crate) fn new(client: &'a ScimClient, collection: Collection, lane: Lane) -> Pager<'a> {
         Pager {
             client,
             collection,
@@ -46,16 +46,12 @@ impl<'a> Pager<'a> {
     }
 
     /// `totalResults` as last reported.
-    pub fn total(&self) -> Option<u64> {
+    pub(crate) fn total(&self) -> Option<u64> {
         self.total
     }
 
-    pub fn is_done(&self) -> bool {
-        self.done
-    }
-
     /// The next page, or `None` when the collection has been read.
-    pub async fn next_page(&mut self) -> Result<Option<Page>, ScimError> {
+    pub(crate) async fn next_page(&mut self) -> Result<Option<Page>, ScimError> {
         if self.done {
             return Ok(None);
         }

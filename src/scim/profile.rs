@@ -30,7 +30,7 @@ pub enum Profile {
 
 impl Profile {
     /// The query parameter that sets the page size.
-    pub fn page_size_param(self) -> &'static str {
+    pub(crate) fn page_size_param(self) -> &'static str {
         match self {
             Profile::Amplitude => "itemsPerPage",
             Profile::Rfc7644 => "count",
@@ -38,12 +38,12 @@ impl Profile {
     }
 
     /// The largest page the server returns; pagers ask for exactly this.
-    pub fn max_page_size(self) -> u32 {
+    pub(crate) fn max_page_size(self) -> u32 {
         100
     }
 
     /// The content type sent with bodies and asked for in `Accept`.
-    pub fn media_type(self) -> &'static str {
+    pub(crate) fn media_type(self) -> &'static str {
         match self {
             Profile::Amplitude => "application/json",
             Profile::Rfc7644 => "application/scim+json",
@@ -51,16 +51,8 @@ impl Profile {
     }
 
     /// Whether user ids are e-mail addresses (and so compared case-insensitively).
-    pub fn user_id_is_email(self) -> bool {
+    pub(crate) fn user_id_is_email(self) -> bool {
         matches!(self, Profile::Amplitude)
-    }
-
-    /// The status a successful `POST /Groups` answers with.
-    pub fn create_group_status(self) -> u16 {
-        match self {
-            Profile::Amplitude => 200,
-            Profile::Rfc7644 => 201,
-        }
     }
 
     /// The default path of the SCIM root below the host, as the emulator serves it.
@@ -72,12 +64,12 @@ impl Profile {
     }
 
     /// A resource id as a single percent-encoded path segment.
-    pub fn encode_id(id: &str) -> String {
+    pub(crate) fn encode_id(id: &str) -> String {
         utf8_percent_encode(id, SEGMENT).to_string()
     }
 
     /// The PatchOp that adds members (the same in both dialects).
-    pub fn add_members(self, values: &[&str]) -> PatchOp {
+    pub(crate) fn add_members(self, values: &[&str]) -> PatchOp {
         PatchOp::new(vec![PatchOperation {
             op: "add".into(),
             path: Some("members".into()),
@@ -92,7 +84,7 @@ impl Profile {
 
     /// The PatchOp that removes members: Amplitude takes a value array, RFC 7644 a filter path
     /// per member (`members[value eq "..."]`).
-    pub fn remove_members(self, values: &[&str]) -> PatchOp {
+    pub(crate) fn remove_members(self, values: &[&str]) -> PatchOp {
         match self {
             Profile::Amplitude => PatchOp::new(vec![PatchOperation {
                 op: "remove".into(),
@@ -118,7 +110,7 @@ impl Profile {
     }
 
     /// The PatchOp that renames a group.
-    pub fn rename_group(self, name: &str) -> PatchOp {
+    pub(crate) fn rename_group(self, name: &str) -> PatchOp {
         PatchOp::new(vec![PatchOperation {
             op: "replace".into(),
             path: Some("displayName".into()),
@@ -128,7 +120,7 @@ impl Profile {
 }
 
 /// A SCIM filter string literal.
-pub fn quote(s: &str) -> String {
+pub(crate) fn quote(s: &str) -> String {
     serde_json::to_string(s).expect("a string always serializes")
 }
 

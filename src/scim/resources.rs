@@ -90,7 +90,7 @@ impl ScimClient {
     }
 
     /// A user by `userName` through a filter (works where ids are opaque).
-    pub async fn find_user_by_name(
+    pub(crate) async fn find_user_by_name(
         &self,
         lane: Lane,
         user_name: &str,
@@ -101,7 +101,7 @@ impl ScimClient {
     }
 
     /// A group by `displayName` through a filter.
-    pub async fn find_group_by_name(
+    pub(crate) async fn find_group_by_name(
         &self,
         lane: Lane,
         name: &str,
@@ -112,7 +112,11 @@ impl ScimClient {
     }
 
     /// A user by e-mail: by id on Amplitude (where the e-mail is the id), else by `userName`.
-    pub async fn find_user(&self, lane: Lane, email: &str) -> Result<Option<User>, ScimError> {
+    pub(crate) async fn find_user(
+        &self,
+        lane: Lane,
+        email: &str,
+    ) -> Result<Option<User>, ScimError> {
         if self.profile().user_id_is_email() {
             self.get_user(lane, email).await
         } else {
@@ -139,7 +143,12 @@ impl ScimClient {
     }
 
     /// Replaces a user with the full resource (`PUT`). `groups` is ignored upstream.
-    pub async fn replace_user(&self, lane: Lane, id: &str, user: &User) -> Result<User, ScimError> {
+    pub(crate) async fn replace_user(
+        &self,
+        lane: Lane,
+        id: &str,
+        user: &User,
+    ) -> Result<User, ScimError> {
         self.call_json(
             lane,
             Method::PUT,
@@ -153,7 +162,7 @@ impl ScimClient {
 
     /// Sets `active`: the full resource by `PUT` on Amplitude, a `replace` PatchOp elsewhere.
     /// On Amplitude `active: false` removes the user from the organization.
-    pub async fn set_active(
+    pub(crate) async fn set_active(
         &self,
         lane: Lane,
         id: &str,
@@ -222,7 +231,7 @@ impl ScimClient {
     }
 
     /// Sends a PatchOp; returns the group when the upstream answers with it (200), else `None` (204).
-    pub async fn patch_group(
+    pub(crate) async fn patch_group(
         &self,
         lane: Lane,
         id: &str,
@@ -242,7 +251,7 @@ impl ScimClient {
             })
     }
 
-    pub async fn add_members(
+    pub(crate) async fn add_members(
         &self,
         lane: Lane,
         group_id: &str,
@@ -263,7 +272,7 @@ impl ScimClient {
             .await
     }
 
-    pub async fn rename_group(
+    pub(crate) async fn rename_group(
         &self,
         lane: Lane,
         group_id: &str,

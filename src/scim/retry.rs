@@ -32,7 +32,7 @@ impl Default for RetryPolicy {
 
 /// What one try ended with, short of success.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Failure {
+pub(crate) enum Failure {
     /// An HTTP status that is not 2xx.
     Status(u16),
     /// No answer in time: the request may or may not have been applied.
@@ -42,7 +42,7 @@ pub enum Failure {
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Decision {
+pub(crate) enum Decision {
     /// Give up and report the failure.
     Stop,
     /// Try again after `after`; with `pause_org`, every lane of the organization waits too.
@@ -50,7 +50,7 @@ pub enum Decision {
 }
 
 /// GET, PUT and DELETE may be sent twice with the same effect; POST and PATCH may not.
-pub fn is_idempotent(method: &Method) -> bool {
+pub(crate) fn is_idempotent(method: &Method) -> bool {
     matches!(
         *method,
         Method::GET | Method::HEAD | Method::PUT | Method::DELETE
@@ -58,7 +58,7 @@ pub fn is_idempotent(method: &Method) -> bool {
 }
 
 /// `Retry-After` as delay-seconds or an HTTP date (RFC 9110 §10.2.3), relative to `now`.
-pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
+pub(crate) fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
     let value = value.trim();
     if let Ok(secs) = value.parse::<u64>() {
         return Some(Duration::from_secs(secs));
@@ -68,7 +68,7 @@ pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
 }
 
 /// Exponential backoff with "equal jitter": half the step fixed, half drawn from `jitter` ∈ [0, 1).
-pub fn backoff(policy: &RetryPolicy, attempt: u32, jitter: f64) -> Duration {
+pub(crate) fn backoff(policy: &RetryPolicy, attempt: u32, jitter: f64) -> Duration {
     let exp = policy
         .base_backoff
         .saturating_mul(1u32 << attempt.saturating_sub(1).min(16))
@@ -77,7 +77,7 @@ pub fn backoff(policy: &RetryPolicy, attempt: u32, jitter: f64) -> Duration {
 }
 
 /// Decides what to do after try number `attempt` (1-based) failed with `failure`.
-pub fn decide(
+pub(crate) fn decide(
     policy: &RetryPolicy,
     method: &Method,
     failure: Failure,

@@ -6,11 +6,11 @@ use std::fmt;
 use serde::{Deserialize, Deserializer, Serialize, Serializer, de};
 use serde_json::Value;
 
-pub const USER_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
-pub const GROUP_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
-pub const LIST_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:ListResponse";
-pub const PATCH_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
-pub const ERROR_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:Error";
+pub(crate) const USER_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
+pub(crate) const GROUP_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
+pub(crate) const LIST_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:ListResponse";
+pub(crate) const PATCH_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
+pub(crate) const ERROR_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:Error";
 
 /// A resource id. Amplitude sends group ids as JSON numbers in some responses and as strings in
 /// others; both parse to the same value, which is always written back as a string.
@@ -96,50 +96,50 @@ fn default_true() -> bool {
 #[serde(rename_all = "camelCase")]
 pub struct Name {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub given_name: Option<String>,
+    pub(crate) given_name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub family_name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub formatted: Option<String>,
+    pub(crate) formatted: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Email {
-    pub value: String,
+pub(crate) struct Email {
+    pub(crate) value: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub primary: Option<bool>,
+    pub(crate) primary: Option<bool>,
     #[serde(default, rename = "type", skip_serializing_if = "Option::is_none")]
-    pub kind: Option<String>,
+    pub(crate) kind: Option<String>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct Meta {
+pub(crate) struct Meta {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub resource_type: Option<String>,
+    pub(crate) resource_type: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub created: Option<String>,
+    pub(crate) created: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub last_modified: Option<String>,
+    pub(crate) last_modified: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub location: Option<String>,
+    pub(crate) location: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub version: Option<String>,
+    pub(crate) version: Option<String>,
 }
 
 /// A group as listed on a user (`User.groups`). Amplitude ignores it on writes.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct GroupRef {
-    pub value: ResourceId,
+pub(crate) struct GroupRef {
+    pub(crate) value: ResourceId,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub display: Option<String>,
+    pub(crate) display: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct User {
     #[serde(default)]
-    pub schemas: Vec<String>,
+    pub(crate) schemas: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
     pub user_name: String,
@@ -150,13 +150,13 @@ pub struct User {
     #[serde(default = "default_true")]
     pub active: bool,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub emails: Vec<Email>,
+    pub(crate) emails: Vec<Email>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub groups: Option<Vec<GroupRef>>,
+    pub(crate) groups: Option<Vec<GroupRef>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub external_id: Option<String>,
+    pub(crate) external_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub meta: Option<Box<Meta>>,
+    pub(crate) meta: Option<Box<Meta>>,
 }
 
 impl User {
@@ -207,11 +207,11 @@ impl User {
 pub struct Member {
     pub value: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub display: Option<String>,
+    pub(crate) display: Option<String>,
 }
 
 impl Member {
-    pub fn new(value: &str) -> Member {
+    pub(crate) fn new(value: &str) -> Member {
         Member {
             value: value.to_owned(),
             display: None,
@@ -223,20 +223,20 @@ impl Member {
 #[serde(rename_all = "camelCase")]
 pub struct Group {
     #[serde(default)]
-    pub schemas: Vec<String>,
+    pub(crate) schemas: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<ResourceId>,
     pub display_name: String,
     #[serde(default)]
     pub members: Vec<Member>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub external_id: Option<String>,
+    pub(crate) external_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub meta: Option<Meta>,
+    pub(crate) meta: Option<Meta>,
 }
 
 impl Group {
-    pub fn new(display_name: &str, members: Vec<Member>) -> Group {
+    pub(crate) fn new(display_name: &str, members: Vec<Member>) -> Group {
         Group {
             schemas: vec![GROUP_SCHEMA.to_owned()],
             id: None,
@@ -254,19 +254,24 @@ impl Group {
 #[serde(rename_all = "camelCase")]
 pub struct ListResponse<T> {
     #[serde(default)]
-    pub schemas: Vec<String>,
+    pub(crate) schemas: Vec<String>,
     #[serde(default, deserialize_with = "lenient_u64")]
-    pub total_results: Option<u64>,
+    pub(crate) total_results: Option<u64>,
     #[serde(default, deserialize_with = "lenient_u64")]
-    pub start_index: Option<u64>,
+    pub(crate) start_index: Option<u64>,
     #[serde(default, deserialize_with = "lenient_u64")]
-    pub items_per_page: Option<u64>,
+    pub(crate) items_per_page: Option<u64>,
     #[serde(rename = "Resources", default = "Vec::new")]
-    pub resources: Vec<T>,
+    pub(crate) resources: Vec<T>,
 }
 
 impl<T> ListResponse<T> {
-    pub fn new(resources: Vec<T>, total: u64, start_index: u64, items_per_page: u64) -> Self {
+    pub(crate) fn new(
+        resources: Vec<T>,
+        total: u64,
+        start_index: u64,
+        items_per_page: u64,
+    ) -> Self {
         ListResponse {
             schemas: vec![LIST_SCHEMA.to_owned()],
             total_results: Some(total),
@@ -278,24 +283,24 @@ impl<T> ListResponse<T> {
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct PatchOperation {
-    pub op: String,
+pub(crate) struct PatchOperation {
+    pub(crate) op: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub path: Option<String>,
+    pub(crate) path: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub value: Option<Value>,
+    pub(crate) value: Option<Value>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct PatchOp {
+pub(crate) struct PatchOp {
     #[serde(default)]
-    pub schemas: Vec<String>,
+    pub(crate) schemas: Vec<String>,
     #[serde(rename = "Operations")]
-    pub operations: Vec<PatchOperation>,
+    pub(crate) operations: Vec<PatchOperation>,
 }
 
 impl PatchOp {
-    pub fn new(operations: Vec<PatchOperation>) -> PatchOp {
+    pub(crate) fn new(operations: Vec<PatchOperation>) -> PatchOp {
         PatchOp {
             schemas: vec![PATCH_SCHEMA.to_owned()],
             operations,
@@ -308,17 +313,17 @@ impl PatchOp {
 #[serde(rename_all = "camelCase")]
 pub struct ScimErrorBody {
     #[serde(default)]
-    pub schemas: Vec<String>,
+    pub(crate) schemas: Vec<String>,
     #[serde(default, deserialize_with = "lenient_string")]
     pub status: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub scim_type: Option<String>,
+    pub(crate) scim_type: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub detail: Option<String>,
+    pub(crate) detail: Option<String>,
 }
 
 impl ScimErrorBody {
-    pub fn new(status: u16, scim_type: Option<&str>, detail: &str) -> ScimErrorBody {
+    pub(crate) fn new(status: u16, scim_type: Option<&str>, detail: &str) -> ScimErrorBody {
         ScimErrorBody {
             schemas: vec![ERROR_SCHEMA.to_owned()],
             status: Some(status.to_string()),
@@ -339,7 +344,7 @@ pub enum ErrorBody {
 impl ErrorBody {
     const MAX_TEXT: usize = 512;
 
-    pub fn parse(text: &str) -> ErrorBody {
+    pub(crate) fn parse(text: &str) -> ErrorBody {
         match serde_json::from_str::<ScimErrorBody>(text) {
             Ok(body)
                 if body.detail.is_some() || body.scim_type.is_some() || body.status.is_some() =>

@@ -306,7 +306,7 @@ async fn serve_reads_a_config_file_and_check_config_redacts_the_key() {
             std::time::Instant::now() < deadline,
             "serve did not stop on SIGTERM"
         );
-        std::thread::sleep(std::time::Duration::from_millis(20));
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     };
     assert!(status.success(), "{status:?}");
 }
