@@ -7,9 +7,9 @@ mod index;
 mod invites;
 mod packed;
 mod pages;
-mod points;
-mod query;
-mod reads;
+mod paging;
+mod point_cache;
+mod point_reads;
 mod record;
 mod refresh;
 mod snapshot;
@@ -29,11 +29,11 @@ pub use error::{DirectoryError, WriteError};
 pub use events::{ChangeEvent, EventKind};
 pub use packed::PackedList;
 pub use pages::{GroupQuery, SnapshotPage, UserQuery};
-pub use points::PointCache;
-pub use query::{
+pub use paging::{
     GroupOrderField, Page, PageArgs, SortKey, UserFilter, UserOrderField, group_sort_key,
     user_sort_key,
 };
+pub use point_cache::PointCache;
 pub use record::{GroupRec, Source, Status, UserRec};
 pub use snapshot::Snapshot;
 pub use view::{BudgetView, Dialect};

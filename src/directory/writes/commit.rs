@@ -6,7 +6,7 @@ use std::time::SystemTime;
 
 use super::mirror::{self, Change};
 use crate::directory::events::EventKind;
-use crate::directory::points::{Entry, PointKey, PointValue};
+use crate::directory::point_cache::{Entry, PointKey, PointValue};
 use crate::directory::{Directory, GroupRec, Source, UserRec};
 use crate::scim::wire::{Group, User};
 

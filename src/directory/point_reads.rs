@@ -6,7 +6,7 @@ use std::time::SystemTime;
 
 use futures_util::future::BoxFuture;
 
-use super::points::{Entry, PointKey, PointValue};
+use super::point_cache::{Entry, PointKey, PointValue};
 use super::{Directory, DirectoryError, GroupRec, Source, UserRec};
 use crate::budget::Lane;
 use crate::scim::ScimError;
