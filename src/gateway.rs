@@ -128,7 +128,7 @@ impl Gateway {
                     move || looped.clone().run_refresh_loop(),
                     move |_| watched.record_restart(),
                 )
-                .await
+                .await;
             }));
         }
     }

@@ -126,12 +126,11 @@ fn apply_org(
     provenance: &mut Provenance,
 ) -> Result<(), ConfigError> {
     let first = edits[0].var;
-    let orgs = match root
+    let Value::Array(orgs) = root
         .entry("orgs")
         .or_insert_with(|| Value::Array(Vec::new()))
-    {
-        Value::Array(orgs) => orgs,
-        _ => return Err(not_a_table(first, "orgs")),
+    else {
+        return Err(not_a_table(first, "orgs"));
     };
     let matches: Vec<usize> = (0..orgs.len())
         .filter(|&i| {

@@ -267,7 +267,7 @@ impl Directory {
                     match Directory::group_rec(profile, group, seq, now, Source::Mirror) {
                         Some(rec) => builder.add_group(rec),
                         None => {
-                            tracing::warn!(org = %self.org_id(), "skipping a group without an id")
+                            tracing::warn!(org = %self.org_id(), "skipping a group without an id");
                         }
                     }
                     seq += 1;

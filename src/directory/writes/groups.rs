@@ -109,7 +109,7 @@ impl Directory {
                         None => Settled::Applied(()),
                     })
                 })
-                .await?
+                .await?;
             }
         }
         self.commit(

@@ -197,7 +197,7 @@ impl Directory {
                         _ => Settled::Applied(()),
                     })
                 })
-                .await?
+                .await?;
             }
         }
         let mut user = current.resource();
@@ -236,7 +236,7 @@ impl Directory {
                         None => Settled::Applied(()),
                     })
                 })
-                .await?
+                .await?;
             }
         }
         self.inner.invites.remove(key);

@@ -163,9 +163,8 @@ impl Org {
 
     /// One group, by its global id or by the upstream's group id.
     async fn group(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Group>> {
-        let key = match self.group_key(&id) {
-            Ok(key) => key,
-            Err(_) => return Ok(None),
+        let Ok(key) = self.group_key(&id) else {
+            return Ok(None);
         };
         let req = PointReq::Group {
             dir: DirKey(self.dir.clone()),
