@@ -10,6 +10,8 @@ mod pages;
 mod paging;
 mod point_cache;
 mod point_reads;
+#[cfg(test)]
+mod preloaded;
 mod record;
 mod refresh;
 mod snapshot;
@@ -34,6 +36,8 @@ pub use paging::{
     user_sort_key,
 };
 pub use point_cache::PointCache;
+#[cfg(test)]
+pub use preloaded::{Person, Team};
 pub use record::{GroupRec, Source, Status, UserRec};
 pub use snapshot::Snapshot;
 pub use view::{BudgetView, Dialect};

@@ -24,6 +24,15 @@ impl From<Profile> for Dialect {
     }
 }
 
+impl From<Dialect> for Profile {
+    fn from(d: Dialect) -> Profile {
+        match d {
+            Dialect::Amplitude => Profile::Amplitude,
+            Dialect::Rfc7644 => Profile::Rfc7644,
+        }
+    }
+}
+
 /// An organization's upstream budget, now. Per-lane arrays are in priority order: critical,
 /// write, interactive, background.
 #[derive(Clone, Debug)]

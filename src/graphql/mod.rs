@@ -1,17 +1,19 @@
 //! The GraphQL layer: the schema and its one constructor. Resolvers reach data only through
 //! `Directories`; errors leave through `errors` with a stable code.
 
-pub mod code;
-pub mod connection;
+pub(crate) mod code;
+pub(crate) mod connection;
 pub mod errors;
-pub mod guard;
-pub mod ids;
-pub mod limits;
-pub mod loaders;
-pub mod mutation;
-pub mod query;
-pub mod syntax;
-pub mod types;
+pub(crate) mod guard;
+pub(crate) mod ids;
+pub(crate) mod limits;
+pub(crate) mod loaders;
+pub(crate) mod mutation;
+pub(crate) mod query;
+#[cfg(test)]
+mod resolver_tests;
+pub(crate) mod syntax;
+pub(crate) mod types;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -6,7 +6,7 @@ mod shape;
 
 use async_graphql::{ServerError, ServerResult};
 
-pub use shape::{Bounds, Exceeded, Shape, Walk, measure};
+pub use shape::{Bounds, Exceeded, measure};
 
 use crate::config::LimitsConfig;
 use crate::graphql::errors::Code;

@@ -25,6 +25,7 @@ pub struct Bounds {
 }
 
 impl Bounds {
+    #[cfg(test)]
     pub const NONE: Bounds = Bounds {
         depth: u64::MAX,
         aliases: u64::MAX,
@@ -58,6 +59,13 @@ pub enum Exceeded {
 #[derive(Debug)]
 pub struct Walk {
     pub shape: Result<Shape, Exceeded>,
+    #[cfg_attr(
+        not(test),
+        expect(
+            dead_code,
+            reason = "read by the tests that hold the walk linear in the document"
+        )
+    )]
     pub steps: u64,
     /// A page size that is no 32-bit Int: async-graphql's validation lets any 64-bit number
     /// through as an `Int` and the executor then fails on it (or, under `@skip`, never looks),

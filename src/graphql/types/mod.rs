@@ -25,9 +25,7 @@ use async_graphql::{Enum, InputValueError, InputValueResult, Scalar, ScalarType,
 
 pub use email::looks_like_email;
 pub use group::Group;
-pub use inputs::{
-    GroupFilter, GroupOrder, GroupOrderField, OrderDirection, UserFilter, UserOrder, UserOrderField,
-};
+pub use inputs::{GroupFilter, GroupOrder, OrderDirection, UserFilter, UserOrder};
 pub use org::Org;
 pub use scope::Scope;
 pub use status::{Budget, SyncStatus};
