@@ -25,7 +25,7 @@ use std::time::{Duration, SystemTime};
 use tokio::sync::watch;
 
 use crate::scim::wire::{Group, User};
-use crate::scim::{Profile, ScimClient};
+use crate::scim::{KeyRule, Profile, ScimClient};
 
 pub use error::{DirectoryError, WriteError};
 pub use events::{ChangeEvent, EventKind};
@@ -213,26 +213,19 @@ impl Directory {
         self.inner.client.budget().config().emission_interval()
     }
 
-    /// The lookup key of a user id or e-mail as this profile compares them.
-    pub fn user_key(&self, id: &str) -> String {
-        if self.profile().user_id_is_email() {
-            id.to_lowercase()
-        } else {
-            id.to_owned()
-        }
+    /// How this organization's users are keyed: the profile's rule, which the mirror is built
+    /// with and every lookup follows.
+    pub(crate) fn key_rule(&self) -> KeyRule {
+        self.profile().key_rule()
     }
 
-    pub(crate) fn user_key_of(profile: Profile, user: &User) -> String {
-        let id = user.id.as_deref().unwrap_or(&user.user_name);
-        if profile.user_id_is_email() {
-            id.to_lowercase()
-        } else {
-            id.to_owned()
-        }
+    /// The lookup key of a user id or e-mail as this profile compares them.
+    pub fn user_key(&self, id: &str) -> String {
+        self.key_rule().key(id)
     }
 
     fn user_rec(&self, user: User, source: Source) -> UserRec {
-        let key = Self::user_key_of(self.profile(), &user);
+        let key = self.key_rule().key_of(&user);
         UserRec::new(key, u64::MAX, user, SystemTime::now(), source)
     }
 
@@ -246,24 +239,14 @@ impl Directory {
     }
 
     pub(crate) fn group_rec(
-        profile: Profile,
+        keys: KeyRule,
         group: Group,
         seq: u64,
         fetched_at: SystemTime,
         source: Source,
     ) -> Option<GroupRec> {
         let id = group.id.as_ref()?.to_string();
-        let member_keys = group
-            .members
-            .iter()
-            .map(|m| {
-                if profile.user_id_is_email() {
-                    m.value.to_lowercase()
-                } else {
-                    m.value.clone()
-                }
-            })
-            .collect();
+        let member_keys = group.members.iter().map(|m| keys.key(&m.value)).collect();
         Some(GroupRec::new(
             id,
             seq,

@@ -367,10 +367,11 @@ mod tests {
     use super::*;
     use crate::directory::record::Source;
     use crate::directory::snapshot::Builder;
+    use crate::scim::Profile;
     use crate::scim::wire::{Group, User};
 
     fn snapshot() -> Snapshot {
-        let mut b = Builder::new(None, true);
+        let mut b = Builder::new(None, Profile::Amplitude.key_rule());
         for n in 0..30 {
             let email = format!("u{n}@example.com");
             let mut rec = UserRec::new(

@@ -9,8 +9,8 @@ use futures_util::future::BoxFuture;
 use super::point_cache::{Entry, PointKey, PointValue};
 use super::{Directory, DirectoryError, GroupRec, Source, UserRec};
 use crate::budget::Lane;
-use crate::scim::ScimError;
 use crate::scim::wire::User;
+use crate::scim::{EmailLookup, ScimError};
 
 impl Directory {
     /// A user by id (the e-mail on Amplitude): the mirror first, else one upstream read shared
@@ -30,7 +30,7 @@ impl Directory {
 
     /// A user by e-mail. On Amplitude the e-mail is the id; elsewhere a `userName` filter.
     pub async fn user_by_email(&self, email: &str) -> Result<Option<Arc<UserRec>>, DirectoryError> {
-        if self.profile().user_id_is_email() {
+        if self.key_rule().email_lookup() == EmailLookup::ById {
             return self.user(email).await;
         }
         let email_lc = email.to_lowercase();
@@ -48,6 +48,17 @@ impl Directory {
         self.point_user(point, Box::pin(read)).await
     }
 
+    /// The key of the user with this e-mail: the e-mail itself (as a key) where it is the id,
+    /// with no read; else the key of the user a lookup by e-mail finds, if any.
+    pub async fn user_key_by_email(&self, email: &str) -> Result<Option<String>, DirectoryError> {
+        match self.key_rule().email_lookup() {
+            EmailLookup::ById => Ok(Some(self.user_key(email))),
+            EmailLookup::ByUserName => {
+                Ok(self.user_by_email(email).await?.map(|u| u.key().to_owned()))
+            }
+        }
+    }
+
     /// A group by id: the mirror first, else one shared upstream read.
     pub async fn group(&self, id: &str) -> Result<Option<Arc<GroupRec>>, DirectoryError> {
         if let Some(g) = self.snapshot().group(id) {
@@ -61,7 +72,7 @@ impl Directory {
             let found = self.inner.client.get_group(Lane::Interactive, id).await?;
             let rec = found.and_then(|g| {
                 Self::group_rec(
-                    self.profile(),
+                    self.key_rule(),
                     g,
                     u64::MAX,
                     SystemTime::now(),

@@ -41,19 +41,20 @@ impl Directory {
         };
         let dir = Directory::new(org, org, client, settings, PointCache::new(1_000));
         let now = SystemTime::now();
-        let mut builder = Builder::new(None, profile.user_id_is_email());
+        let keys = profile.key_rule();
+        let mut builder = Builder::new(None, keys);
         for Person(email, given, family, active) in people {
             let mut user = User::new(email, given, family);
             user.id = Some((*email).to_owned());
             user.active = *active;
-            let key = Directory::user_key_of(profile, &user);
+            let key = keys.key_of(&user);
             let seq = builder.seq_for(&key);
             builder.add_user(UserRec::new(key, seq, user, now, Source::Mirror));
         }
         for (seq, Team(id, name, members)) in teams.iter().enumerate() {
             let mut group = Group::new(name, members.iter().map(|m| Member::new(m)).collect());
             group.id = Some((*id).into());
-            let rec = Directory::group_rec(profile, group, seq as u64, now, Source::Mirror)
+            let rec = Directory::group_rec(keys, group, seq as u64, now, Source::Mirror)
                 .expect("a group with an id");
             builder.add_group(rec);
         }

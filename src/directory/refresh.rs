@@ -182,11 +182,7 @@ impl Directory {
                 let snapshot = if later.is_empty() {
                     snapshot
                 } else {
-                    Arc::new(super::writes::apply(
-                        &snapshot,
-                        &later,
-                        self.profile().user_id_is_email(),
-                    ))
+                    Arc::new(super::writes::apply(&snapshot, &later, self.key_rule()))
                 };
                 (snapshot, calls)
             });
@@ -236,11 +232,8 @@ impl Directory {
         }
         let previous = self.snapshot();
         let cold = !previous.complete;
-        let profile = self.profile();
-        let mut builder = Builder::new(
-            Some(previous).filter(|p| p.complete),
-            profile.user_id_is_email(),
-        );
+        let keys = self.key_rule();
+        let mut builder = Builder::new(Some(previous).filter(|p| p.complete), keys);
         let client = &self.inner.client;
         let mut users = Pager::new(client, Collection::Users, Lane::Background);
         let mut groups = Pager::new(client, Collection::Groups, Lane::Background);
@@ -264,7 +257,7 @@ impl Directory {
             if let Page::Groups(page) = page {
                 let now = SystemTime::now();
                 for group in page.resources {
-                    match Directory::group_rec(profile, group, seq, now, Source::Mirror) {
+                    match Directory::group_rec(keys, group, seq, now, Source::Mirror) {
                         Some(rec) => builder.add_group(rec),
                         None => {
                             tracing::warn!(org = %self.org_id(), "skipping a group without an id");
@@ -296,9 +289,9 @@ impl Directory {
             return;
         };
         let now = SystemTime::now();
-        let profile = self.profile();
+        let keys = self.key_rule();
         for user in page.resources {
-            let key = Directory::user_key_of(profile, &user);
+            let key = keys.key_of(&user);
             let seq = builder.seq_for(&key);
             builder.add_user(UserRec::new(key, seq, user, now, Source::Mirror));
         }

@@ -9,6 +9,7 @@ use std::time::SystemTime;
 
 use super::index::{KeyIndex, Memberships};
 use super::record::{GroupRec, UserRec};
+use crate::scim::{EmailLookup, KeyRule};
 
 #[derive(Clone, Default)]
 pub struct Snapshot {
@@ -22,7 +23,7 @@ pub struct Snapshot {
     pub upstream_user_total: Option<u64>,
     pub(super) users: Vec<Arc<UserRec>>,
     pub(super) user_index: KeyIndex,
-    /// E-mail → position, where ids are not e-mails (RFC 7644 profile).
+    /// E-mail → position, where users are found by `userName` (the key rule's e-mail lookup).
     pub(super) email_index: Option<KeyIndex>,
     pub(super) by_email: Vec<u32>,
     pub(super) by_family: Vec<u32>,
@@ -107,7 +108,8 @@ impl Snapshot {
 pub(super) struct Builder {
     previous: Option<Arc<Snapshot>>,
     next_seq: u64,
-    emails_are_keys: bool,
+    /// The directory's key rule: decides whether snapshots carry an e-mail index.
+    keys: KeyRule,
     users: Vec<Arc<UserRec>>,
     user_index: KeyIndex,
     groups: Vec<Arc<GroupRec>>,
@@ -116,7 +118,7 @@ pub(super) struct Builder {
 }
 
 impl Builder {
-    pub fn new(previous: Option<Arc<Snapshot>>, emails_are_keys: bool) -> Builder {
+    pub fn new(previous: Option<Arc<Snapshot>>, keys: KeyRule) -> Builder {
         let next_seq = previous
             .as_ref()
             .and_then(|p| p.users.iter().map(|u| u.seq).max())
@@ -124,7 +126,7 @@ impl Builder {
         Builder {
             previous,
             next_seq,
-            emails_are_keys,
+            keys,
             users: Vec::new(),
             user_index: KeyIndex::default(),
             groups: Vec::new(),
@@ -214,8 +216,11 @@ impl Builder {
             users.sort_by_key(|u| u.seq);
             KeyIndex::build(users.len(), |i| users[i].key())
         };
-        let email_index =
-            (!self.emails_are_keys).then(|| KeyIndex::build(users.len(), |i| users[i].email_lc()));
+        // Where the e-mail is the id, the user index answers e-mail lookups too.
+        let email_index = match self.keys.email_lookup() {
+            EmailLookup::ById => None,
+            EmailLookup::ByUserName => Some(KeyIndex::build(users.len(), |i| users[i].email_lc())),
+        };
         let mut groups = self.groups.clone();
         groups.sort_by_key(|g| g.seq);
         let group_index = groups

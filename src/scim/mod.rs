@@ -13,4 +13,5 @@ pub use client::{ClientConfig, ScimClient, install_crypto_provider};
 pub use error::ScimError;
 pub(crate) use pager::{Collection, Page, Pager};
 pub use profile::Profile;
+pub(crate) use profile::{EmailLookup, KeyRule};
 pub use retry::RetryPolicy;

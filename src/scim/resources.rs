@@ -4,7 +4,7 @@ use reqwest::{Method, StatusCode};
 
 use super::client::ScimClient;
 use super::error::ScimError;
-use super::profile::Profile;
+use super::profile::{EmailLookup, Profile};
 use super::wire::{Group, ListResponse, Member, PatchOp, PatchOperation, User};
 use crate::budget::Lane;
 
@@ -117,10 +117,9 @@ impl ScimClient {
         lane: Lane,
         email: &str,
     ) -> Result<Option<User>, ScimError> {
-        if self.profile().user_id_is_email() {
-            self.get_user(lane, email).await
-        } else {
-            self.find_user_by_name(lane, email).await
+        match self.profile().key_rule().email_lookup() {
+            EmailLookup::ById => self.get_user(lane, email).await,
+            EmailLookup::ByUserName => self.find_user_by_name(lane, email).await,
         }
     }
 

@@ -25,7 +25,7 @@ impl Directory {
         events: Vec<(EventKind, String, Vec<String>)>,
     ) {
         self.remember_removals(&changes).await;
-        let emails_are_keys = self.profile().user_id_is_email();
+        let keys = self.key_rule();
         {
             let mut log = self.inner.writes.lock().unwrap_or_else(|e| e.into_inner());
             for change in &changes {
@@ -37,12 +37,12 @@ impl Directory {
             // are serialized by the write log's lock; only a cold load's partial publishing can
             // replace the snapshot in between, and then the change is applied to that one.
             let base = self.snapshot();
-            let next = Arc::new(mirror::apply(&base, &changes, emails_are_keys));
+            let next = Arc::new(mirror::apply(&base, &changes, keys));
             self.inner.state.send_modify(|s| {
                 s.snapshot = if Arc::ptr_eq(&s.snapshot, &base) {
                     next
                 } else {
-                    Arc::new(mirror::apply(&s.snapshot, &changes, emails_are_keys))
+                    Arc::new(mirror::apply(&s.snapshot, &changes, keys))
                 };
             });
         }
@@ -87,7 +87,7 @@ impl Directory {
     /// A group as written, for the mirror; `None` if the upstream's answer has no id.
     pub(super) fn group_rec_now(&self, group: Group) -> Option<Arc<GroupRec>> {
         Directory::group_rec(
-            self.profile(),
+            self.key_rule(),
             group,
             u64::MAX,
             SystemTime::now(),

@@ -7,6 +7,7 @@ use std::time::SystemTime;
 
 use crate::directory::record::{GroupRec, UserRec};
 use crate::directory::snapshot::{Builder, Snapshot};
+use crate::scim::KeyRule;
 
 #[derive(Clone, Debug)]
 pub enum Change {
@@ -30,8 +31,8 @@ pub enum Change {
 }
 
 impl Builder {
-    fn from_snapshot(s: &Arc<Snapshot>, emails_are_keys: bool) -> Builder {
-        let mut b = Builder::new(Some(s.clone()), emails_are_keys);
+    fn from_snapshot(s: &Arc<Snapshot>, keys: KeyRule) -> Builder {
+        let mut b = Builder::new(Some(s.clone()), keys);
         // Records are shared, not copied: a change replaces the records it touches.
         for u in s.users() {
             b.add_user(u.clone());
@@ -56,17 +57,18 @@ fn edit_group(b: &mut Builder, id: &str, f: impl FnOnce(&mut GroupRec)) {
 
 /// `snapshot` with `changes` applied, in order: patched in place on a copy where every change
 /// allows it (`Snapshot::patch` in `patch.rs`), else rebuilt.
-pub fn apply(snapshot: &Arc<Snapshot>, changes: &[Change], emails_are_keys: bool) -> Snapshot {
+/// `keys` is the directory's key rule, which the snapshot was built with.
+pub fn apply(snapshot: &Arc<Snapshot>, changes: &[Change], keys: KeyRule) -> Snapshot {
     let mut copy = (**snapshot).clone();
     if changes.iter().all(|change| copy.patch(change)) {
         return copy;
     }
-    rebuild(snapshot, changes, emails_are_keys)
+    rebuild(snapshot, changes, keys)
 }
 
 /// `snapshot` with `changes` applied, in order, rebuilt from its records.
-pub fn rebuild(snapshot: &Arc<Snapshot>, changes: &[Change], emails_are_keys: bool) -> Snapshot {
-    let mut b = Builder::from_snapshot(snapshot, emails_are_keys);
+pub fn rebuild(snapshot: &Arc<Snapshot>, changes: &[Change], keys: KeyRule) -> Snapshot {
+    let mut b = Builder::from_snapshot(snapshot, keys);
     for change in changes {
         match change {
             Change::UpsertUser(rec) => {

@@ -9,8 +9,8 @@ use super::settle::Settled;
 use crate::directory::events::EventKind;
 use crate::directory::record::PLACEHOLDER_GIVEN;
 use crate::directory::{Directory, DirectoryError, UserRec, WriteError};
-use crate::scim::ScimError;
 use crate::scim::wire::User;
+use crate::scim::{EmailLookup, ScimError};
 
 /// A person to invite. The e-mail becomes their identity on Amplitude.
 #[derive(Clone, Copy, Debug)]
@@ -43,10 +43,9 @@ impl Directory {
         let lane = lane.budget();
         let key = self.user_key(email);
         let snapshot = self.snapshot();
-        let known = if self.profile().user_id_is_email() {
-            snapshot.user_by_key(&key)
-        } else {
-            snapshot.user_by_email(&key)
+        let known = match self.key_rule().email_lookup() {
+            EmailLookup::ById => snapshot.user_by_key(&key),
+            EmailLookup::ByUserName => snapshot.user_by_email(&key),
         };
         if snapshot.complete && known.is_some() {
             return Err(WriteError::AlreadyExists);
@@ -205,7 +204,7 @@ impl Directory {
         let mut rec = (*self.rec_from(user)).clone();
         rec.seq = current.seq;
         let rec = Arc::new(rec);
-        let change = if self.profile().user_id_is_email() {
+        let change = if self.profile().deactivation_removes_user() {
             Change::RemoveUser(rec.key().to_owned())
         } else {
             Change::UpsertUser(rec.clone())

@@ -116,26 +116,17 @@ pub async fn user_of(
         None if looks_like_email(&id.to_lowercase()) => {
             let dir = only(dirs, within, field, "name users by id, not e-mail")?;
             let email = id.as_str().trim();
-            if dir.profile().user_id_is_email() {
-                let key = dir.user_key(email);
-                (dir, key)
-            } else {
-                // Ids are opaque here: find the user by e-mail.
-                match dir.user_by_email(email).await {
-                    Ok(Some(u)) => {
-                        let key = u.key().to_owned();
-                        (dir, key)
-                    }
-                    Ok(None) => {
-                        return Err(error(
-                            UserErrorCode::NotFound,
-                            field,
-                            format!("no user with e-mail {email:?}"),
-                        ));
-                    }
-                    Err(e) => {
-                        return Err(write_error(WriteError::NotApplied(e), field, "the user"));
-                    }
+            match dir.user_key_by_email(email).await {
+                Ok(Some(key)) => (dir, key),
+                Ok(None) => {
+                    return Err(error(
+                        UserErrorCode::NotFound,
+                        field,
+                        format!("no user with e-mail {email:?}"),
+                    ));
+                }
+                Err(e) => {
+                    return Err(write_error(WriteError::NotApplied(e), field, "the user"));
                 }
             }
         }
