@@ -18,6 +18,9 @@ pub mod scim;
 /// The per-organization upstream budget: the limiter, priority lanes and admission.
 pub mod budget;
 
+/// The domain's keys and addresses (`UserKey`, `GroupId`, `Email`) that every layer names.
+pub mod keys;
+
 /// The typed configuration tree: defaults, TOML file, `SCIMGATE_*` variables, flags.
 pub mod config;
 

@@ -24,6 +24,7 @@ use std::time::{Duration, SystemTime};
 
 use tokio::sync::watch;
 
+use crate::keys::UserKey;
 use crate::scim::wire::{Group, User};
 use crate::scim::{KeyRule, Profile, ScimClient};
 
@@ -220,12 +221,12 @@ impl Directory {
     }
 
     /// The lookup key of a user id or e-mail as this profile compares them.
-    pub fn user_key(&self, id: &str) -> String {
+    pub fn user_key(&self, id: &str) -> UserKey {
         self.key_rule().key(id)
     }
 
     fn user_rec(&self, user: User, source: Source) -> UserRec {
-        let key = self.key_rule().key_of(&user);
+        let key = self.key_rule().key_of(&user).into_string();
         UserRec::new(key, u64::MAX, user, SystemTime::now(), source)
     }
 

@@ -9,31 +9,35 @@ use futures_util::future::BoxFuture;
 use super::point_cache::{Entry, PointKey, PointValue};
 use super::{Directory, DirectoryError, GroupRec, Source, UserRec};
 use crate::budget::Lane;
+use crate::keys::{Email, GroupId, UserKey};
 use crate::scim::wire::User;
 use crate::scim::{EmailLookup, ScimError};
 
 impl Directory {
     /// A user by id (the e-mail on Amplitude): the mirror first, else one upstream read shared
     /// by every concurrent caller.
-    pub async fn user(&self, id: &str) -> Result<Option<Arc<UserRec>>, DirectoryError> {
-        let key = self.user_key(id);
-        if let Some(u) = self.snapshot().user_by_key(&key) {
+    pub async fn user(&self, key: &UserKey) -> Result<Option<Arc<UserRec>>, DirectoryError> {
+        let key = key.as_str();
+        if let Some(u) = self.snapshot().user_by_key(key) {
             return Ok(Some(u.clone()));
         }
         let point = PointKey::User {
             org: self.inner.org_id.clone(),
-            key: key.clone(),
+            key: key.to_owned(),
         };
-        let read = self.inner.client.get_user(Lane::Interactive, &key);
+        let read = self.inner.client.get_user(Lane::Interactive, key);
         self.point_user(point, Box::pin(read)).await
     }
 
     /// A user by e-mail. On Amplitude the e-mail is the id; elsewhere a `userName` filter.
-    pub async fn user_by_email(&self, email: &str) -> Result<Option<Arc<UserRec>>, DirectoryError> {
+    pub async fn user_by_email(
+        &self,
+        email: &Email,
+    ) -> Result<Option<Arc<UserRec>>, DirectoryError> {
         if self.key_rule().email_lookup() == EmailLookup::ById {
-            return self.user(email).await;
+            return self.user(&self.user_key(email.as_str())).await;
         }
-        let email_lc = email.to_lowercase();
+        let email_lc = email.as_str().to_lowercase();
         if let Some(u) = self.snapshot().user_by_email(&email_lc) {
             return Ok(Some(u.clone()));
         }
@@ -50,17 +54,23 @@ impl Directory {
 
     /// The key of the user with this e-mail: the e-mail itself (as a key) where it is the id,
     /// with no read; else the key of the user a lookup by e-mail finds, if any.
-    pub async fn user_key_by_email(&self, email: &str) -> Result<Option<String>, DirectoryError> {
+    pub async fn user_key_by_email(
+        &self,
+        email: &Email,
+    ) -> Result<Option<UserKey>, DirectoryError> {
         match self.key_rule().email_lookup() {
-            EmailLookup::ById => Ok(Some(self.user_key(email))),
-            EmailLookup::ByUserName => {
-                Ok(self.user_by_email(email).await?.map(|u| u.key().to_owned()))
-            }
+            EmailLookup::ById => Ok(Some(self.user_key(email.as_str()))),
+            // A record's key is already a key: the rule leaves it as it is.
+            EmailLookup::ByUserName => Ok(self
+                .user_by_email(email)
+                .await?
+                .map(|u| self.user_key(u.key()))),
         }
     }
 
     /// A group by id: the mirror first, else one shared upstream read.
-    pub async fn group(&self, id: &str) -> Result<Option<Arc<GroupRec>>, DirectoryError> {
+    pub async fn group(&self, id: &GroupId) -> Result<Option<Arc<GroupRec>>, DirectoryError> {
+        let id = id.as_str();
         if let Some(g) = self.snapshot().group(id) {
             return Ok(Some(g.clone()));
         }

@@ -47,7 +47,7 @@ impl Directory {
             let mut user = User::new(email, given, family);
             user.id = Some((*email).to_owned());
             user.active = *active;
-            let key = keys.key_of(&user);
+            let key = keys.key_of(&user).into_string();
             let seq = builder.seq_for(&key);
             builder.add_user(UserRec::new(key, seq, user, now, Source::Mirror));
         }

@@ -291,7 +291,7 @@ impl Directory {
         let now = SystemTime::now();
         let keys = self.key_rule();
         for user in page.resources {
-            let key = keys.key_of(&user);
+            let key = keys.key_of(&user).into_string();
             let seq = builder.seq_for(&key);
             builder.add_user(UserRec::new(key, seq, user, now, Source::Mirror));
         }

@@ -10,6 +10,7 @@ use futures_util::future::{BoxFuture, join_all};
 
 use super::errors;
 use crate::directory::{Directory, DirectoryError, GroupRec, UserRec};
+use crate::keys::{Email, GroupId, UserKey};
 
 /// The directory a point read asks: the handle itself, so a batch needs no lookup by name. A
 /// gateway has one directory per organization, so the organization is its identity.
@@ -38,9 +39,9 @@ impl std::fmt::Debug for DirKey {
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum PointReq {
-    UserByKey { dir: DirKey, key: String },
-    UserByEmail { dir: DirKey, email: String },
-    Group { dir: DirKey, id: String },
+    UserByKey { dir: DirKey, key: UserKey },
+    UserByEmail { dir: DirKey, email: Email },
+    Group { dir: DirKey, id: GroupId },
 }
 
 impl PointReq {

@@ -9,6 +9,7 @@ use super::loaders::{DirKey, Point, PointReq, load_point};
 use super::types::{Group, Org, User};
 use crate::auth::{Principal, Role};
 use crate::directory::Directories;
+use crate::keys::GroupId;
 
 /// An object with a global id (Relay Global Object Identification).
 #[derive(Interface)]
@@ -148,11 +149,11 @@ async fn node(ctx: &Context<'_>, id: &ID) -> Result<Option<Node>> {
         Kind::Org => return Ok(Some(Node::Org(Org { dir: dir.clone() }))),
         Kind::User => PointReq::UserByKey {
             dir: DirKey(dir.clone()),
-            key: g.key,
+            key: dir.user_key(&g.key),
         },
         Kind::Group => PointReq::Group {
             dir: DirKey(dir.clone()),
-            id: g.key,
+            id: GroupId::new(g.key),
         },
     };
     Ok(match load_point(ctx, req).await? {

@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::wire::{PatchOp, PatchOperation, User};
+use crate::keys::UserKey;
 
 /// Characters left as they are in a path segment; everything else (including `@` and `+`) is
 /// percent-encoded, so an e-mail id always reaches the server intact.
@@ -163,15 +164,15 @@ pub(crate) enum EmailLookup {
 
 impl KeyRule {
     /// The lookup key of a user id, or of an e-mail given as one.
-    pub(crate) fn key(self, id_or_email: &str) -> String {
-        match self {
+    pub(crate) fn key(self, id_or_email: &str) -> UserKey {
+        UserKey::new(match self {
             KeyRule::Email => id_or_email.to_lowercase(),
             KeyRule::Opaque => id_or_email.to_owned(),
-        }
+        })
     }
 
     /// The lookup key of a user as the upstream shows it: its id, else its `userName`.
-    pub(crate) fn key_of(self, user: &User) -> String {
+    pub(crate) fn key_of(self, user: &User) -> UserKey {
         self.key(user.id.as_deref().unwrap_or(&user.user_name))
     }
 
@@ -241,9 +242,13 @@ mod tests {
         ];
         for (profile, key, key_with_id, key_without_id, lookup) in table {
             let rule = profile.key_rule();
-            assert_eq!(rule.key("Ada@Example.com"), key, "{profile}");
-            assert_eq!(rule.key_of(&with_id), key_with_id, "{profile}");
-            assert_eq!(rule.key_of(&without_id), key_without_id, "{profile}");
+            assert_eq!(rule.key("Ada@Example.com").as_str(), key, "{profile}");
+            assert_eq!(rule.key_of(&with_id).as_str(), key_with_id, "{profile}");
+            assert_eq!(
+                rule.key_of(&without_id).as_str(),
+                key_without_id,
+                "{profile}"
+            );
             assert_eq!(rule.email_lookup(), lookup, "{profile}");
         }
     }
@@ -254,14 +259,10 @@ mod tests {
         assert!(!Profile::Rfc7644.deactivation_removes_user());
     }
 
-    /// The id rule is the profile's: code outside the scim layer follows `key_rule` and never
-    /// branches on the dialect's id kind itself.
-    #[test]
-    fn the_id_rule_is_asked_only_inside_the_scim_layer() {
-        // Built from pieces, so this file's own text does not match.
-        let needle = ["user_id", "_is_email"].concat();
+    /// Lines of the sources outside the scim layer that contain `needle`.
+    fn outside_the_scim_layer(needle: &str) -> Vec<String> {
         let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
-        let mut leaks = Vec::new();
+        let mut found = Vec::new();
         let mut dirs = vec![src.clone()];
         while let Some(dir) = dirs.pop() {
             for entry in std::fs::read_dir(&dir).expect("src is readable") {
@@ -274,16 +275,35 @@ mod tests {
                 } else if path.extension().is_some_and(|e| e == "rs") {
                     let text = std::fs::read_to_string(&path).expect("source is UTF-8");
                     for (n, line) in text.lines().enumerate() {
-                        if line.contains(&needle) {
-                            leaks.push(format!("{}:{}", path.display(), n + 1));
+                        if line.contains(needle) {
+                            found.push(format!("{}:{}", path.display(), n + 1));
                         }
                     }
                 }
             }
         }
+        found
+    }
+
+    /// The id rule is the profile's: code outside the scim layer follows `key_rule` and never
+    /// branches on the dialect's id kind itself.
+    #[test]
+    fn the_id_rule_is_asked_only_inside_the_scim_layer() {
+        // Built from pieces, so this file's own text does not match.
+        let leaks = outside_the_scim_layer(&["user_id", "_is_email"].concat());
         assert!(
             leaks.is_empty(),
             "follow Profile::key_rule instead of asking the id kind: {leaks:?}"
+        );
+    }
+
+    /// A `UserKey` comes from the key rule only, so no caller compares ids its own way.
+    #[test]
+    fn user_keys_are_built_only_by_the_key_rule() {
+        let leaks = outside_the_scim_layer(&["UserKey", "::new("].concat());
+        assert!(
+            leaks.is_empty(),
+            "build keys with Directory::user_key: {leaks:?}"
         );
     }
 }

@@ -8,18 +8,19 @@ use super::mirror::Change;
 use super::settle::Settled;
 use crate::directory::events::EventKind;
 use crate::directory::{Directory, GroupRec, WriteError};
+use crate::keys::{GroupId, UserKey};
 
 impl Directory {
     /// `POST /Groups` with these members (user keys the mirror knows). Default lane: `Write`.
     pub async fn create_group(
         &self,
         name: &str,
-        member_keys: &[String],
+        member_keys: &[UserKey],
         lane: WriteLane,
     ) -> Result<Arc<GroupRec>, WriteError> {
         let lane = lane.budget();
         // A member's value is the user's key: the e-mail on Amplitude, the id elsewhere.
-        let refs: Vec<&str> = member_keys.iter().map(String::as_str).collect();
+        let refs: Vec<&str> = member_keys.iter().map(UserKey::as_str).collect();
         let client = &self.inner.client;
         let group = match client.create_group(lane, name, &refs).await {
             Ok(g) => g,
@@ -41,7 +42,7 @@ impl Directory {
             vec![(
                 EventKind::GroupCreated,
                 rec.id.clone(),
-                member_keys.to_vec(),
+                refs.iter().map(|&k| k.to_owned()).collect(),
             )],
         )
         .await;
@@ -49,7 +50,7 @@ impl Directory {
     }
 
     /// The group as the mirror (or one read) has it.
-    async fn current_group(&self, id: &str) -> Result<Arc<GroupRec>, WriteError> {
+    async fn current_group(&self, id: &GroupId) -> Result<Arc<GroupRec>, WriteError> {
         match self.group(id).await {
             Ok(Some(g)) => Ok(g),
             Ok(None) => Err(WriteError::NotFound),
@@ -60,11 +61,12 @@ impl Directory {
     /// Renames the group with one PATCH. Default lane: `Write`.
     pub async fn rename_group(
         &self,
-        id: &str,
+        id: &GroupId,
         name: &str,
         lane: WriteLane,
     ) -> Result<Arc<GroupRec>, WriteError> {
         let current = self.current_group(id).await?;
+        let id = id.as_str();
         let answer = match self
             .inner
             .client
@@ -97,7 +99,8 @@ impl Directory {
     }
 
     /// `DELETE /Groups/{id}`: the members stay in the organization. Default lane: `Write`.
-    pub async fn delete_group(&self, id: &str, lane: WriteLane) -> Result<(), WriteError> {
+    pub async fn delete_group(&self, id: &GroupId, lane: WriteLane) -> Result<(), WriteError> {
+        let id = id.as_str();
         let lane = lane.budget();
         let client = &self.inner.client;
         match client.delete_group(lane, id).await {

@@ -7,17 +7,21 @@ use super::WriteLane;
 use super::mirror::Change;
 use crate::directory::events::EventKind;
 use crate::directory::{Directory, GroupRec, WriteError};
+use crate::keys::{GroupId, UserKey};
 use crate::scim::wire::Group;
 
 impl Directory {
     /// Adds members (user keys) with one PATCH. Default lane: `Write`.
     pub async fn add_members(
         &self,
-        id: &str,
-        keys: &[String],
+        id: &GroupId,
+        keys: &[UserKey],
         lane: WriteLane,
     ) -> Result<Arc<GroupRec>, WriteError> {
-        let refs: Vec<&str> = keys.iter().map(String::as_str).collect();
+        let id = id.as_str();
+        let refs: Vec<&str> = keys.iter().map(UserKey::as_str).collect();
+        // The mirror's changes and events keep plain strings, as the records do.
+        let keys: Vec<String> = refs.iter().map(|&k| k.to_owned()).collect();
         let answer = match self
             .inner
             .client
@@ -35,7 +39,7 @@ impl Directory {
             answer,
             Change::AddMembers {
                 group: id.to_owned(),
-                keys: keys.to_vec(),
+                keys: keys.clone(),
             },
             EventKind::MembersAdded,
             keys,
@@ -47,11 +51,14 @@ impl Directory {
     /// revocation.
     pub async fn remove_members(
         &self,
-        id: &str,
-        keys: &[String],
+        id: &GroupId,
+        keys: &[UserKey],
         lane: WriteLane,
     ) -> Result<Arc<GroupRec>, WriteError> {
-        let refs: Vec<&str> = keys.iter().map(String::as_str).collect();
+        let id = id.as_str();
+        let refs: Vec<&str> = keys.iter().map(UserKey::as_str).collect();
+        // The mirror's changes and events keep plain strings, as the records do.
+        let keys: Vec<String> = refs.iter().map(|&k| k.to_owned()).collect();
         let answer = match self
             .inner
             .client
@@ -69,7 +76,7 @@ impl Directory {
             answer,
             Change::RemoveMembers {
                 group: id.to_owned(),
-                keys: keys.to_vec(),
+                keys: keys.clone(),
             },
             EventKind::MembersRemoved,
             keys,
@@ -84,13 +91,13 @@ impl Directory {
         answer: Option<Group>,
         delta: Change,
         kind: EventKind,
-        keys: &[String],
+        keys: Vec<String>,
     ) -> Result<Arc<GroupRec>, WriteError> {
         let change = match answer.and_then(|g| self.group_rec_now(g)) {
             Some(rec) => Change::UpsertGroup(rec),
             None => delta,
         };
-        self.commit(vec![change], vec![(kind, id.to_owned(), keys.to_vec())])
+        self.commit(vec![change], vec![(kind, id.to_owned(), keys)])
             .await;
         self.snapshot()
             .group(id)

@@ -9,13 +9,14 @@ use super::settle::Settled;
 use crate::directory::events::EventKind;
 use crate::directory::record::PLACEHOLDER_GIVEN;
 use crate::directory::{Directory, DirectoryError, UserRec, WriteError};
+use crate::keys::{Email, UserKey};
 use crate::scim::wire::User;
 use crate::scim::{EmailLookup, ScimError};
 
 /// A person to invite. The e-mail becomes their identity on Amplitude.
 #[derive(Clone, Copy, Debug)]
 pub struct Invite<'a> {
-    pub email: &'a str,
+    pub email: &'a Email,
     pub given_name: &'a str,
     pub family_name: &'a str,
 }
@@ -41,7 +42,8 @@ impl Directory {
             family_name: family,
         } = invite;
         let lane = lane.budget();
-        let key = self.user_key(email);
+        let email = email.as_str();
+        let key = self.user_key(email).into_string();
         let snapshot = self.snapshot();
         let known = match self.key_rule().email_lookup() {
             EmailLookup::ById => snapshot.user_by_key(&key),
@@ -123,11 +125,11 @@ impl Directory {
     /// Default lane: `Write`.
     pub async fn update_user(
         &self,
-        key: &str,
+        key: &UserKey,
         names: NameChange<'_>,
         lane: WriteLane,
     ) -> Result<Arc<UserRec>, WriteError> {
-        let current = self.current(key, lane).await?;
+        let current = self.current(key.as_str(), lane).await?;
         let lane = lane.budget();
         let NameChange {
             given_name: given,
@@ -174,10 +176,10 @@ impl Directory {
     /// Returns the user's final state. Default lane: `Critical`.
     pub async fn deactivate_user(
         &self,
-        key: &str,
+        key: &UserKey,
         lane: WriteLane,
     ) -> Result<Arc<UserRec>, WriteError> {
-        let current = self.current(key, lane).await?;
+        let current = self.current(key.as_str(), lane).await?;
         let lane = lane.budget();
         let id = current.id().to_owned();
         let client = &self.inner.client;
@@ -219,7 +221,8 @@ impl Directory {
 
     /// `DELETE /Users/{id}`, in the critical lane: the user leaves the organization (a pending
     /// invitation is revoked). Default lane: `Critical`.
-    pub async fn delete_user(&self, key: &str, lane: WriteLane) -> Result<(), WriteError> {
+    pub async fn delete_user(&self, key: &UserKey, lane: WriteLane) -> Result<(), WriteError> {
+        let key = key.as_str();
         let lane = lane.budget();
         let client = &self.inner.client;
         let known = self.snapshot().user_by_key(key).is_some();

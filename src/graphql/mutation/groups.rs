@@ -12,6 +12,7 @@ use crate::directory::{Directories, Directory, WriteLane};
 use crate::graphql::guard::RoleGuard;
 use crate::graphql::ids::{GlobalId, Kind};
 use crate::graphql::types::{Group, Org};
+use crate::keys::UserKey;
 
 #[derive(Default)]
 pub struct GroupMutation;
@@ -138,7 +139,7 @@ async fn members(
     dir: &Directory,
     ids: &[ID],
     known: bool,
-) -> Result<Vec<String>, UserError> {
+) -> Result<Vec<UserKey>, UserError> {
     check_count(ids.len(), &["input", "userIds"])?;
     let mut keys = Vec::new();
     for (i, id) in ids.iter().enumerate() {
@@ -147,7 +148,7 @@ async fn members(
         let (_, key) = user_of(dirs, id, Some(dir), &field).await?;
         if known {
             match dir.user(&key).await {
-                Ok(Some(u)) => keys.push(u.key().to_owned()),
+                Ok(Some(u)) => keys.push(dir.user_key(u.key())),
                 Ok(None) => {
                     return Err(UserError::new(
                         UserErrorCode::NotFound,
@@ -249,7 +250,7 @@ impl GroupMutation {
             dir.delete_group(&id, WriteLane::Write)
                 .await
                 .map_err(|e| write_error(e, &["input", "id"], "the group"))?;
-            let deleted = ID(GlobalId::new(Kind::Group, dir.org_id(), &id).encode());
+            let deleted = ID(GlobalId::new(Kind::Group, dir.org_id(), id.as_str()).encode());
             Ok(DeleteGroupPayload::success(Some(deleted)))
         })
         .await

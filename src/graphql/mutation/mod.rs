@@ -13,8 +13,8 @@ use async_graphql::{Enum, InputObject, MergedObject, SimpleObject};
 pub use idempotency::{Idempotency, orgs_named};
 pub use resolve::{group_of, org_of, user_of};
 
-use super::types::looks_like_email;
 use crate::directory::{DirectoryError, WriteError};
+use crate::keys::Email;
 
 /// Every mutation.
 #[derive(MergedObject, Default)]
@@ -190,9 +190,8 @@ pub fn check_name(value: &str, field: &[&str]) -> Result<String, UserError> {
     Ok(trimmed.to_owned())
 }
 
-pub fn check_email(value: &str, field: &[&str]) -> Result<String, UserError> {
-    let email = value.trim().to_lowercase();
-    if !looks_like_email(&email) {
+pub fn check_email(value: &str, field: &[&str]) -> Result<Email, UserError> {
+    let Ok(email) = Email::parse(&value.trim().to_lowercase()) else {
         return Err(UserError::new(
             UserErrorCode::InvalidEmail,
             field,
@@ -202,7 +201,7 @@ pub fn check_email(value: &str, field: &[&str]) -> Result<String, UserError> {
                 value.chars().take(100).collect::<String>()
             ),
         ));
-    }
+    };
     Ok(email)
 }
 

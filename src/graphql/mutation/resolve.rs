@@ -6,7 +6,7 @@ use async_graphql::ID;
 use super::{UserError, UserErrorCode, write_error};
 use crate::directory::{Directories, Directory, WriteError};
 use crate::graphql::ids::{GlobalId, Kind};
-use crate::graphql::types::looks_like_email;
+use crate::keys::{Email, GroupId, UserKey};
 
 fn error(code: UserErrorCode, field: &[&str], message: impl Into<String>) -> UserError {
     UserError::new(code, field, message)
@@ -84,11 +84,11 @@ fn decoded(
 }
 
 /// Refuses an object of another organization than `within`.
-fn same_org(
-    found: (Directory, String),
+fn same_org<K>(
+    found: (Directory, K),
     within: Option<&Directory>,
     field: &[&str],
-) -> Result<(Directory, String), UserError> {
+) -> Result<(Directory, K), UserError> {
     match within {
         Some(w) if w.org_id() != found.0.org_id() => Err(error(
             UserErrorCode::WrongOrganization,
@@ -110,33 +110,39 @@ pub async fn user_of(
     id: &ID,
     within: Option<&Directory>,
     field: &[&str],
-) -> Result<(Directory, String), UserError> {
+) -> Result<(Directory, UserKey), UserError> {
     let found = match GlobalId::decode(id) {
-        Some(g) => decoded(dirs, g, Kind::User, field)?,
-        None if looks_like_email(&id.to_lowercase()) => {
-            let dir = only(dirs, within, field, "name users by id, not e-mail")?;
-            let email = id.as_str().trim();
-            match dir.user_key_by_email(email).await {
-                Ok(Some(key)) => (dir, key),
-                Ok(None) => {
-                    return Err(error(
-                        UserErrorCode::NotFound,
-                        field,
-                        format!("no user with e-mail {email:?}"),
-                    ));
-                }
-                Err(e) => {
-                    return Err(write_error(WriteError::NotApplied(e), field, "the user"));
+        Some(g) => {
+            let (dir, id) = decoded(dirs, g, Kind::User, field)?;
+            let key = dir.user_key(&id);
+            (dir, key)
+        }
+        None => match Email::parse(&id.to_lowercase()) {
+            Ok(parsed) => {
+                let dir = only(dirs, within, field, "name users by id, not e-mail")?;
+                let email = id.as_str().trim();
+                match dir.user_key_by_email(&parsed).await {
+                    Ok(Some(key)) => (dir, key),
+                    Ok(None) => {
+                        return Err(error(
+                            UserErrorCode::NotFound,
+                            field,
+                            format!("no user with e-mail {email:?}"),
+                        ));
+                    }
+                    Err(e) => {
+                        return Err(write_error(WriteError::NotApplied(e), field, "the user"));
+                    }
                 }
             }
-        }
-        None => {
-            return Err(error(
-                UserErrorCode::InvalidId,
-                field,
-                format!("{:?} is not a User id or an e-mail address", id.as_str()),
-            ));
-        }
+            Err(_) => {
+                return Err(error(
+                    UserErrorCode::InvalidId,
+                    field,
+                    format!("{:?} is not a User id or an e-mail address", id.as_str()),
+                ));
+            }
+        },
     };
     same_org(found, within, field)
 }
@@ -147,9 +153,12 @@ pub fn group_of(
     id: &ID,
     within: Option<&Directory>,
     field: &[&str],
-) -> Result<(Directory, String), UserError> {
+) -> Result<(Directory, GroupId), UserError> {
     let found = match GlobalId::decode(id) {
-        Some(g) => decoded(dirs, g, Kind::Group, field)?,
+        Some(g) => {
+            let (dir, id) = decoded(dirs, g, Kind::Group, field)?;
+            (dir, GroupId::new(id))
+        }
         None => {
             let raw = id.as_str().trim();
             if raw.is_empty()
@@ -164,7 +173,7 @@ pub fn group_of(
             }
             (
                 only(dirs, within, field, "name groups by id")?,
-                raw.to_owned(),
+                GroupId::new(raw),
             )
         }
     };

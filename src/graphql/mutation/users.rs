@@ -262,7 +262,7 @@ impl UserMutation {
             dir.delete_user(&user_key, WriteLane::Critical)
                 .await
                 .map_err(|e| write_error(e, &["input", "id"], "the user"))?;
-            let id = ID(GlobalId::new(Kind::User, dir.org_id(), &user_key).encode());
+            let id = ID(GlobalId::new(Kind::User, dir.org_id(), user_key.as_str()).encode());
             Ok(DeleteUserPayload::success(Some(id)))
         })
         .await
@@ -316,7 +316,7 @@ async fn invite(
         .await
         .map_err(|e| write_error(e, &["input", "email"], &format!("the user {email}")))?;
     let adds = groups.iter().map(|(i, gid)| {
-        let (dir, key) = (dir.clone(), rec.key().to_owned());
+        let (dir, key) = (dir.clone(), dir.user_key(rec.key()));
         async move {
             (
                 *i,
@@ -379,7 +379,7 @@ async fn deactivate_many(
             Ok((dir, key)) => {
                 let known = dir
                     .snapshot()
-                    .user_by_key(&key)
+                    .user_by_key(key.as_str())
                     .map(|u| u.email().to_owned());
                 if input.dry_run && known.is_none() && dir.snapshot().complete {
                     let e = UserError::new(

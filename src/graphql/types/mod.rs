@@ -11,7 +11,6 @@
 //! `connection::tests::values_fields_return_stay_small`, and `tests/field_futures.rs`, which
 //! counts the large allocations of such a page in an optimized build.
 
-mod email;
 mod group;
 mod inputs;
 mod org;
@@ -23,7 +22,6 @@ use std::time::SystemTime;
 
 use async_graphql::{Enum, InputValueError, InputValueResult, Scalar, ScalarType, Value};
 
-pub use email::looks_like_email;
 pub use group::Group;
 pub use inputs::{GroupFilter, GroupOrder, OrderDirection, UserFilter, UserOrder};
 pub use org::Org;

@@ -4,13 +4,14 @@ use async_graphql::{Context, ID, Object, Result};
 
 use super::{
     Budget, Group, GroupFilter, GroupOrder, OrderDirection, ScimProfile, Scope, SyncStatus, User,
-    UserFilter, UserOrder, looks_like_email,
+    UserFilter, UserOrder,
 };
 use crate::directory::{self, Dialect, Directory};
 use crate::graphql::connection::{GroupConnection, UserConnection, page_args};
 use crate::graphql::errors::{self, bad_input};
 use crate::graphql::ids::{GlobalId, Kind};
 use crate::graphql::loaders::{DirKey, Point, PointReq, load_point};
+use crate::keys::{Email, GroupId};
 
 /// An organization: one upstream SCIM directory with its own key, budget and mirror.
 #[derive(Clone)]
@@ -112,13 +113,13 @@ impl Org {
     /// user's identity in Amplitude and cannot be changed: to change it, delete the user and
     /// invite the new address.
     async fn user(&self, ctx: &Context<'_>, email: String) -> Result<Option<User>> {
-        let email = email.trim().to_lowercase();
-        if !looks_like_email(&email) {
+        let lowered = email.trim().to_lowercase();
+        let Ok(email) = Email::parse(&lowered) else {
             return Err(bad_input(format!(
                 "{:?} is not an e-mail address",
-                email.chars().take(100).collect::<String>()
+                lowered.chars().take(100).collect::<String>()
             )));
-        }
+        };
         let req = PointReq::UserByEmail {
             dir: DirKey(self.dir.clone()),
             email,
@@ -168,7 +169,7 @@ impl Org {
         };
         let req = PointReq::Group {
             dir: DirKey(self.dir.clone()),
-            id: key,
+            id: GroupId::new(key),
         };
         Ok(match load_point(ctx, req).await? {
             Some(Point::Group(rec)) => Some(Group::new(self.dir.clone(), rec)),

@@ -2,6 +2,7 @@
 //! typed inputs and a lane, no GraphQL, and the mirror shows the change at once.
 
 use scimgate::directory::{Invite, WriteLane};
+use scimgate::keys::{Email, GroupId};
 use serde_json::json;
 
 use super::{group_path, log_since, members_at_emulator, writes};
@@ -24,8 +25,8 @@ async fn a_caller_without_graphql_removes_a_member_with_one_patch_and_reads_it_a
 
     let rec = dir
         .remove_members(
-            &group.id,
-            std::slice::from_ref(&member),
+            &GroupId::new(group.id.as_str()),
+            &[dir.user_key(&member)],
             WriteLane::Critical,
         )
         .await
@@ -51,8 +52,9 @@ async fn a_caller_without_graphql_invites_and_graphql_reads_the_invitee_without_
     let app = TestApp::one(20, 2).await;
     app.warm().await;
     let dir = app.gateway.dirs.all()[0].clone();
+    let email = Email::parse("new.person@example.com").expect("an address");
     let invite = Invite {
-        email: "new.person@example.com",
+        email: &email,
         given_name: "New",
         family_name: "Person",
     };
