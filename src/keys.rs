@@ -85,6 +85,12 @@ impl Email {
         }
     }
 
+    /// An address as a person typed it: trimmed and lower-cased (how the gateway compares
+    /// addresses), then parsed.
+    pub fn from_input(s: &str) -> Result<Email, NotAnEmail> {
+        Email::parse(&s.trim().to_lowercase())
+    }
+
     pub fn as_str(&self) -> &str {
         &self.0
     }

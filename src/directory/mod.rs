@@ -179,7 +179,12 @@ impl Directory {
 
     /// Ready to serve: a complete mirror exists and the credential has not been revoked.
     pub fn is_ready(&self) -> bool {
-        self.snapshot().complete && !self.inner.client.budget().is_revoked()
+        self.snapshot().complete && !self.credential_revoked()
+    }
+
+    /// Whether the upstream rejected the organization's SCIM key (calls stopped).
+    pub fn credential_revoked(&self) -> bool {
+        self.inner.client.budget().is_revoked()
     }
 
     /// Keys of users with an open invite from this gateway.

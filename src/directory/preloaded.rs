@@ -8,8 +8,9 @@ use std::time::{Duration, SystemTime};
 
 use secrecy::SecretString;
 
+use super::refresh::add_mirrored_user;
 use super::snapshot::Builder;
-use super::{Dialect, Directory, DirectorySettings, PointCache, Source, UserRec};
+use super::{Dialect, Directory, DirectorySettings, PointCache, Source};
 use crate::budget::{Budget, BudgetConfig};
 use crate::scim::wire::{Group, Member, User};
 use crate::scim::{ClientConfig, Profile, ScimClient};
@@ -47,9 +48,7 @@ impl Directory {
             let mut user = User::new(email, given, family);
             user.id = Some((*email).to_owned());
             user.active = *active;
-            let key = keys.key_of(&user).into_string();
-            let seq = builder.seq_for(&key);
-            builder.add_user(UserRec::new(key, seq, user, now, Source::Mirror));
+            add_mirrored_user(&mut builder, keys, user, now);
         }
         for (seq, Team(id, name, members)) in teams.iter().enumerate() {
             let mut group = Group::new(name, members.iter().map(|m| Member::new(m)).collect());

@@ -8,7 +8,8 @@ use std::time::SystemTime;
 use super::snapshot::Builder;
 use super::{Directory, DirectoryError, Snapshot, Source, UserRec};
 use crate::budget::Lane;
-use crate::scim::{Collection, Page, Pager};
+use crate::scim::wire::User;
+use crate::scim::{Collection, KeyRule, Page, Pager};
 
 impl Directory {
     /// Starts a refresh unless one is running. Returns the `finished` count that marks its end.
@@ -291,9 +292,7 @@ impl Directory {
         let now = SystemTime::now();
         let keys = self.key_rule();
         for user in page.resources {
-            let key = keys.key_of(&user).into_string();
-            let seq = builder.seq_for(&key);
-            builder.add_user(UserRec::new(key, seq, user, now, Source::Mirror));
+            add_mirrored_user(builder, keys, user, now);
         }
     }
 
@@ -362,4 +361,11 @@ impl Drop for Unfinished<'_> {
             s.last_failure_at = Some(SystemTime::now());
         });
     }
+}
+
+/// A user as the mirror holds it: keyed by the key rule, numbered by the builder.
+pub(super) fn add_mirrored_user(builder: &mut Builder, keys: KeyRule, user: User, now: SystemTime) {
+    let key = keys.key_of(&user).into_string();
+    let seq = builder.seq_for(&key);
+    builder.add_user(UserRec::new(key, seq, user, now, Source::Mirror));
 }

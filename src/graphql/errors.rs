@@ -8,20 +8,13 @@ use async_graphql::{Error, ErrorExtensions};
 pub use super::code::Code;
 use crate::directory::DirectoryError;
 
-/// An error with a code.
-pub fn coded(code: Code, message: impl Into<String>) -> Error {
-    code.error(message)
-}
-
 pub fn bad_input(message: impl Into<String>) -> Error {
     Code::BadUserInput.error(message)
 }
 
 pub fn directory(org: &str, e: DirectoryError) -> Error {
     match e {
-        DirectoryError::CredentialRevoked => coded(
-            Code::CredentialRevoked,
-            format!(
+        DirectoryError::CredentialRevoked => Code::CredentialRevoked.error(format!(
                 "organization {org:?}: the upstream rejected the SCIM key; calls are stopped until the configuration changes"
             ),
         ),
@@ -39,13 +32,11 @@ pub fn directory(org: &str, e: DirectoryError) -> Error {
         DirectoryError::Unavailable
         | DirectoryError::Interrupted
         | DirectoryError::Malformed
-        | DirectoryError::Rejected { .. } => coded(
-            Code::UpstreamUnavailable,
-            format!(
+        | DirectoryError::Rejected { .. } => Code::UpstreamUnavailable.error(format!(
                 "organization {org:?}: the upstream directory could not be read; try again later"
             ),
         ),
-        DirectoryError::ShuttingDown => coded(Code::UpstreamUnavailable, "the gateway is shutting down"),
+        DirectoryError::ShuttingDown => Code::UpstreamUnavailable.error("the gateway is shutting down"),
     }
 }
 

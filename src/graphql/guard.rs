@@ -3,7 +3,7 @@
 
 use async_graphql::{Context, Guard, Result};
 
-use super::errors::{Code, coded};
+use super::errors::Code;
 use crate::auth::{Principal, Role};
 
 /// Requires the request's key to have at least `role`.
@@ -13,14 +13,11 @@ impl Guard for RoleGuard {
     async fn check(&self, ctx: &Context<'_>) -> Result<()> {
         match ctx.data_opt::<Principal>() {
             Some(p) if p.role >= self.0 => Ok(()),
-            Some(p) => Err(coded(
-                Code::Forbidden,
-                format!(
-                    "this API key ({}) has the {} role; this needs {}",
-                    p.name, p.role, self.0
-                ),
-            )),
-            None => Err(coded(Code::Forbidden, "no API key")),
+            Some(p) => Err(Code::Forbidden.error(format!(
+                "this API key ({}) has the {} role; this needs {}",
+                p.name, p.role, self.0
+            ))),
+            None => Err(Code::Forbidden.error("no API key")),
         }
     }
 }

@@ -2,7 +2,7 @@
 
 use async_graphql::{Context, Enum, ID, Interface, Object, Result, SimpleObject};
 
-use super::errors::{Code, bad_input, coded};
+use super::errors::{Code, bad_input};
 use super::guard::RoleGuard;
 use super::ids::{GlobalId, Kind};
 use super::loaders::{DirKey, Point, PointReq, load_point};
@@ -68,7 +68,7 @@ impl Query {
     async fn viewer(&self, ctx: &Context<'_>) -> Result<Viewer> {
         let principal = ctx
             .data::<Principal>()
-            .map_err(|_| coded(Code::Forbidden, "no API key"))?;
+            .map_err(|_| Code::Forbidden.error("no API key"))?;
         let dirs = ctx.data::<Directories>()?;
         Ok(Viewer {
             name: principal.name.clone(),

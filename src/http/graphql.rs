@@ -126,13 +126,9 @@ fn bad_request(message: &str, gql: bool, id: &RequestId) -> Response {
 }
 
 /// The client's principal, from `Authorization: Bearer <key>`.
-fn authenticate<'a>(state: &'a AppState, headers: &HeaderMap) -> Option<&'a Principal> {
-    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
-    let (scheme, key) = value.split_once(' ')?;
-    if !scheme.eq_ignore_ascii_case("bearer") {
-        return None;
-    }
-    state.keys.authenticate(key.trim())
+pub(super) fn authenticate<'a>(state: &'a AppState, headers: &HeaderMap) -> Option<&'a Principal> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok();
+    state.keys.authenticate_bearer(value)
 }
 
 fn unauthenticated(gql: bool, id: &RequestId) -> Response {

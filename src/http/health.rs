@@ -3,7 +3,7 @@
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 use serde_json::{Value, json};
 
@@ -26,13 +26,8 @@ pub(crate) async fn readyz(State(state): State<AppState>, headers: HeaderMap) ->
         StatusCode::SERVICE_UNAVAILABLE
     };
     let mut body = json!({ "status": if ready { "ready" } else { "not ready" } });
-    let authorization = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok());
-    let admin = state
-        .keys
-        .authenticate_bearer(authorization)
-        .is_some_and(|p| p.role >= Role::Admin);
+    let admin =
+        super::graphql::authenticate(&state, &headers).is_some_and(|p| p.role >= Role::Admin);
     if admin {
         body["orgs"] = state.dirs.all().iter().map(detail).collect();
     }
@@ -46,7 +41,7 @@ fn detail(d: &Directory) -> Value {
         "org": d.org_id(),
         "ready": d.is_ready(),
         "mirrorLoaded": mirror.snapshot.complete,
-        "credentialRevoked": d.budget().credential_revoked,
+        "credentialRevoked": d.credential_revoked(),
         "refreshing": mirror.refreshing,
         "refreshFailures": mirror.refresh_failures,
         "lastError": mirror.last_error.as_ref().map(|e| e.to_string()),

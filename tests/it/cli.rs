@@ -22,6 +22,21 @@ pub fn free_port() -> u16 {
         .port()
 }
 
+/// `scimgate demo` on `port` over an emulated organization of `users` and `groups`.
+pub fn demo(port: u16, users: usize, groups: usize) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_scimgate"));
+    command.args([
+        "demo",
+        "--port",
+        &port.to_string(),
+        "--users",
+        &users.to_string(),
+        "--groups",
+        &groups.to_string(),
+    ]);
+    command
+}
+
 /// The lines of the README's marked emulator example block that are commands.
 fn readme_examples() -> Vec<String> {
     let readme = include_str!("../../README.md");
@@ -105,16 +120,7 @@ fn emulate_answers_the_readme_curl_examples() {
 #[test]
 fn demo_serves_graphql_and_graphiql_over_the_embedded_emulator() {
     let port = free_port();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_scimgate"))
-        .args([
-            "demo",
-            "--port",
-            &port.to_string(),
-            "--users",
-            "120",
-            "--groups",
-            "4",
-        ])
+    let mut child = demo(port, 120, 4)
         .env("RUST_LOG", "warn")
         .stdout(Stdio::piped())
         .spawn()

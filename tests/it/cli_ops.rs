@@ -8,21 +8,12 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::cli::{Running, free_port};
+use crate::cli::{Running, demo, free_port};
 
 #[test]
 fn scimgate_log_format_json_writes_one_json_object_a_line_with_the_request_id() {
     let port = free_port();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_scimgate"))
-        .args([
-            "demo",
-            "--port",
-            &port.to_string(),
-            "--users",
-            "5",
-            "--groups",
-            "1",
-        ])
+    let mut child = demo(port, 5, 1)
         // SCIMGATE_LOG wins over RUST_LOG: debug lines must appear.
         .env("SCIMGATE_LOG", "debug")
         .env("RUST_LOG", "warn")

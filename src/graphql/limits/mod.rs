@@ -11,10 +11,6 @@ pub use shape::{Bounds, Exceeded, measure};
 use crate::config::LimitsConfig;
 use crate::graphql::errors::Code;
 
-fn refuse(code: Code, message: String) -> ServerError {
-    code.server_error(message)
-}
-
 /// Lexical tokens of a GraphQL text (punctuators, names, numbers, strings), stopping once
 /// past `max` so a huge text costs no more than the limit.
 pub fn count_tokens(text: &str, max: usize) -> usize {
@@ -80,9 +76,7 @@ pub fn check(request: &mut async_graphql::Request, limits: &LimitsConfig) -> Ser
     let max_tokens = limits.max_tokens as usize;
     let tokens = count_tokens(&request.query, max_tokens);
     if tokens > max_tokens {
-        return Err(refuse(
-            Code::TokenLimit,
-            format!(
+        return Err(Code::TokenLimit.server_error(format!(
                 "the query has more than {max_tokens} tokens (the limit is {max_tokens}); split it into smaller queries"
             ),
         ));
@@ -103,13 +97,12 @@ pub fn check(request: &mut async_graphql::Request, limits: &LimitsConfig) -> Ser
     let walk = walked.map_err(parse_failed)?;
     let shape = walk.shape.map_err(|e| refusal(e, limits))?;
     if let Some(message) = walk.invalid_int {
-        return Err(refuse(Code::GraphqlValidationFailed, message));
+        return Err(Code::GraphqlValidationFailed.server_error(message));
     }
     if shape.introspection && !limits.introspection {
-        return Err(refuse(
-            Code::IntrospectionDisabled,
-            "introspection is turned off on this gateway".into(),
-        ));
+        return Err(
+            Code::IntrospectionDisabled.server_error("introspection is turned off on this gateway")
+        );
     }
     Ok(())
 }
@@ -128,30 +121,22 @@ fn parse_failed(mut e: ServerError) -> ServerError {
 /// gives is where it stopped: the document asks for at least that much.
 fn refusal(e: Exceeded, limits: &LimitsConfig) -> ServerError {
     match e {
-        Exceeded::Depth(n) => refuse(
-            Code::DepthLimit,
-            format!(
+        Exceeded::Depth(n) => Code::DepthLimit.server_error(format!(
                 "the query's depth is at least {n}, over the limit of {}",
                 limits.max_depth
             ),
         ),
-        Exceeded::Aliases(n) => refuse(
-            Code::AliasLimit,
-            format!(
+        Exceeded::Aliases(n) => Code::AliasLimit.server_error(format!(
                 "the query's alias count is at least {n}, over the limit of {}",
                 limits.max_aliases
             ),
         ),
-        Exceeded::Cost(n) => refuse(
-            Code::ComplexityLimit,
-            format!(
+        Exceeded::Cost(n) => Code::ComplexityLimit.server_error(format!(
                 "the query's cost is at least {n}, over the limit of {}; a field costs 1 plus its selection times its page size (first/last, 50 by default): ask for smaller pages",
                 limits.max_complexity
             ),
         ),
-        Exceeded::Fields(n) => refuse(
-            Code::ComplexityLimit,
-            format!(
+        Exceeded::Fields(n) => Code::ComplexityLimit.server_error(format!(
                 "the query selects at least {n} fields once its fragments are inlined, over the limit of {}: spread fragments fewer times",
                 limits.max_complexity
             ),

@@ -191,7 +191,7 @@ pub fn check_name(value: &str, field: &[&str]) -> Result<String, UserError> {
 }
 
 pub fn check_email(value: &str, field: &[&str]) -> Result<Email, UserError> {
-    let Ok(email) = Email::parse(&value.trim().to_lowercase()) else {
+    let Ok(email) = Email::from_input(value) else {
         return Err(UserError::new(
             UserErrorCode::InvalidEmail,
             field,

@@ -113,13 +113,18 @@ impl Org {
     /// user's identity in Amplitude and cannot be changed: to change it, delete the user and
     /// invite the new address.
     async fn user(&self, ctx: &Context<'_>, email: String) -> Result<Option<User>> {
-        let lowered = email.trim().to_lowercase();
-        let Ok(email) = Email::parse(&lowered) else {
+        let Ok(parsed) = Email::from_input(&email) else {
             return Err(bad_input(format!(
                 "{:?} is not an e-mail address",
-                lowered.chars().take(100).collect::<String>()
+                email
+                    .trim()
+                    .to_lowercase()
+                    .chars()
+                    .take(100)
+                    .collect::<String>()
             )));
         };
+        let email = parsed;
         let req = PointReq::UserByEmail {
             dir: DirKey(self.dir.clone()),
             email,

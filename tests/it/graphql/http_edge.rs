@@ -137,8 +137,13 @@ async fn accept_qualities_choose_the_media_type() {
         ("*/*", "application/json"),
         ("", "application/json"),
     ] {
-        let (status, got, _) = post(&app, Some(accept), q.clone()).await;
+        let (status, got, body) = post(&app, Some(accept), q.clone()).await;
         assert_eq!(status, 200, "{accept}");
+        assert_eq!(
+            body,
+            json!({ "data": { "orgs": [{ "slug": "acme" }] } }),
+            "{accept}"
+        );
         assert_eq!(got, media, "Accept: {accept}");
     }
 }
