@@ -21,6 +21,9 @@ pub mod budget;
 /// The domain's keys and addresses (`UserKey`, `GroupId`, `Email`) that every layer names.
 pub mod keys;
 
+/// The durable store (SQLite or PostgreSQL): the hash-chained audit log, write intents, open invitations.
+pub mod store;
+
 /// The typed configuration tree: defaults, TOML file, `SCIMGATE_*` variables, flags.
 pub mod config;
 

@@ -156,10 +156,10 @@ impl Proc {
         let deadline = Instant::now() + Duration::from_secs(120);
         loop {
             self.check_alive();
-            if let Ok(r) = http.get(url).send().await {
-                if r.status().is_success() {
-                    return;
-                }
+            if let Ok(r) = http.get(url).send().await
+                && r.status().is_success()
+            {
+                return;
             }
             assert!(Instant::now() < deadline, "{} did not come up", self.name);
             tokio::time::sleep(Duration::from_millis(10)).await;

@@ -212,15 +212,15 @@ impl Snapshot {
         filter: &UserFilter,
         invited: &HashSet<String>,
     ) -> bool {
-        if let Some(needle) = &filter.search {
-            if !u.matches_search(needle) {
-                return false;
-            }
+        if let Some(needle) = &filter.search
+            && !u.matches_search(needle)
+        {
+            return false;
         }
-        if let Some(status) = filter.status {
-            if u.status(invited.contains(u.key())) != status {
-                return false;
-            }
+        if let Some(status) = filter.status
+            && u.status(invited.contains(u.key())) != status
+        {
+            return false;
         }
         if let Some(group) = &filter.member_of {
             let Some(gi) = self.group_index.get(group) else {
@@ -230,10 +230,10 @@ impl Snapshot {
                 return false;
             }
         }
-        if let Some(none) = filter.in_no_group {
-            if self.is_member_of_any(u.key()) == none {
-                return false;
-            }
+        if let Some(none) = filter.in_no_group
+            && self.is_member_of_any(u.key()) == none
+        {
+            return false;
         }
         true
     }
@@ -387,7 +387,7 @@ mod tests {
         for g in 0..6u64 {
             // Names out of id order, so the name order is not the directory's.
             let members: crate::directory::PackedList = (0..30)
-                .filter(|n| (n + g as usize) % 3 != 0 || g == 5)
+                .filter(|n| !(n + g as usize).is_multiple_of(3) || g == 5)
                 .map(|n| format!("u{n}@example.com"))
                 .collect();
             b.add_group(GroupRec::new(

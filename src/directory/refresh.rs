@@ -120,12 +120,12 @@ impl Directory {
         // The load goes on in the background, but a reader is not made to wait out a pause the
         // upstream announced (a 429's `Retry-After`) longer than callers are ever queued for.
         let budget = self.inner.client.budget();
-        if let Some(pause) = budget.paused_for() {
-            if pause > budget.config().max_queue_wait {
-                return Err(DirectoryError::RateLimited {
-                    retry_after: Some(pause),
-                });
-            }
+        if let Some(pause) = budget.paused_for()
+            && pause > budget.config().max_queue_wait
+        {
+            return Err(DirectoryError::RateLimited {
+                retry_after: Some(pause),
+            });
         }
         let mut rx = self.inner.state.subscribe();
         let state = rx
@@ -275,11 +275,11 @@ impl Directory {
             builder.upstream_user_total = users.total();
             publish(&builder, false);
         }
-        if let Some(total) = users.total() {
-            if total as usize != builder.user_count() {
-                // Offset paging over a directory that changed while it was read.
-                tracing::info!(org = %self.org_id(), total, read = builder.user_count(), "user count moved during refresh");
-            }
+        if let Some(total) = users.total()
+            && total as usize != builder.user_count()
+        {
+            // Offset paging over a directory that changed while it was read.
+            tracing::info!(org = %self.org_id(), total, read = builder.user_count(), "user count moved during refresh");
         }
         let snapshot = builder.snapshot(true, Some(SystemTime::now()));
         Ok((Arc::new(snapshot), users.calls + groups.calls))

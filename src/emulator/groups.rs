@@ -37,14 +37,13 @@ fn group_value(s: &EmulatorState, group: wire::Group, at: IdAt) -> Value {
             GroupIdFormat::String => false,
             GroupIdFormat::Mixed => matches!(at, IdAt::List | IdAt::Create),
         };
-    if numeric {
-        if let Some(n) = v
+    if numeric
+        && let Some(n) = v
             .get("id")
             .and_then(Value::as_str)
             .and_then(|id| id.parse::<u64>().ok())
-        {
-            v["id"] = json!(n);
-        }
+    {
+        v["id"] = json!(n);
     }
     v
 }

@@ -266,10 +266,11 @@ pub(crate) async fn get(
     let id = RequestId::from_headers(&headers);
     let gql = wants_graphql_response(&headers);
     let query = query.unwrap_or_default();
-    if query.is_empty() && accept(&headers).contains("text/html") {
-        if let Some(page) = &state.graphiql {
-            return page.response();
-        }
+    if query.is_empty()
+        && accept(&headers).contains("text/html")
+        && let Some(page) = &state.graphiql
+    {
+        return page.response();
     }
     let Some(principal) = authenticate(&state, &headers) else {
         return unauthenticated(gql, &id);

@@ -88,10 +88,10 @@ pub fn orgs_named<'a>(
         ids.into_iter()
             .filter_map(|id| GlobalId::decode(id).map(|g| g.org)),
     );
-    if orgs.is_empty() {
-        if let [only] = dirs.all() {
-            orgs.push(only.org_id().to_owned());
-        }
+    if orgs.is_empty()
+        && let [only] = dirs.all()
+    {
+        orgs.push(only.org_id().to_owned());
     }
     orgs.sort();
     orgs.dedup();
@@ -145,10 +145,10 @@ impl Idempotency {
             return Err(Reused);
         }
         let mut slot = entry.result.lock().await;
-        if let Some(stored) = slot.as_ref() {
-            if let Some(p) = stored.downcast_ref::<P>() {
-                return Ok(p.clone());
-            }
+        if let Some(stored) = slot.as_ref()
+            && let Some(p) = stored.downcast_ref::<P>()
+        {
+            return Ok(p.clone());
         }
         let result = work.await;
         if keep(&result) {

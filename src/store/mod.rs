@@ -1,0 +1,255 @@
+//! The durable store: the hash-chained audit log, write intents (the idempotency records) and
+//! open invitations. One small handle over SQLite (the embedded default) or PostgreSQL (for
+//! several replicas), one set of migrations embedded in the binary and applied at open.
+//!
+//! Reads of the directory never touch the store; writes and the audit queries do. Every
+//! failure is a [`StoreError`]; the handle remembers whether its last write worked, so
+//! `/readyz` can say the store is down and writes can be refused before anything is sent.
+
+mod audit;
+mod intents;
+mod invites;
+#[cfg(test)]
+mod tests;
+
+use std::borrow::Cow;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use sqlx::AnyPool;
+use sqlx::any::AnyPoolOptions;
+use sqlx::migrate::{Migration, MigrationType, Migrator};
+use sqlx::{AssertSqlSafe, Executor, SqlSafeStr};
+
+pub use audit::{
+    AuditEntry, AuditFilter, AuditRecord, Break, Target, UpstreamCall, Verified, Window,
+    canonical_hash,
+};
+pub use intents::{Begin, IntentKey, IntentMeta, IntentState, Recovered};
+
+/// Which database a store runs on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Why the store could not do what was asked.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The URL names no database this build supports, or cannot be parsed.
+    #[error("store url {url}: {reason}")]
+    Url { url: String, reason: String },
+    /// The database could not be reached, or refused the statement.
+    #[error("the store is unavailable: {0}")]
+    Unavailable(#[source] sqlx::Error),
+    /// The migrations could not be applied.
+    #[error("the store's migrations failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    /// A row the store wrote does not read back as written.
+    #[error("the store holds a row it cannot read: {0}")]
+    Corrupt(String),
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> StoreError {
+        StoreError::Unavailable(e)
+    }
+}
+
+/// The store. Cheap to clone.
+#[derive(Clone)]
+pub struct Store {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    pool: AnyPool,
+    backend: Backend,
+    shown_url: String,
+    /// False after a write failed, true again after one worked.
+    writable: AtomicBool,
+    /// This replica, as the owner of the intents it records (see `intents.rs`).
+    owner: String,
+}
+
+/// The migrations, in order; each file is applied once, in one transaction.
+const MIGRATIONS: &[(i64, &str, &str)] = &[(
+    1,
+    "audit log, write intents, open invitations",
+    include_str!("migrations/0001_audit_intents_invites.sql"),
+)];
+
+impl Store {
+    /// Opens the store at `url` (`sqlite://path` creates the file; `postgres://…`), and applies
+    /// the migrations it has not seen, as the replica named `scimgate`.
+    pub async fn open(url: &str) -> Result<Store, StoreError> {
+        Store::open_as(url, "scimgate").await
+    }
+
+    /// [`Store::open`] as the replica `replica`: a start settles only the intents its own
+    /// replica left in flight, so replicas sharing a PostgreSQL store need distinct names.
+    pub async fn open_as(url: &str, replica: &str) -> Result<Store, StoreError> {
+        sqlx::any::install_default_drivers();
+        let backend = backend_of(url)?;
+        let connect_url = match backend {
+            // Created on first start; `mode=rwc` unless the URL says otherwise.
+            Backend::Sqlite if !url.contains("mode=") => {
+                let sep = if url.contains('?') { '&' } else { '?' };
+                format!("{url}{sep}mode=rwc")
+            }
+            _ => url.to_owned(),
+        };
+        let options = AnyPoolOptions::new()
+            .max_connections(match backend {
+                Backend::Sqlite => 4,
+                Backend::Postgres => 8,
+            })
+            .acquire_timeout(Duration::from_secs(5))
+            .after_connect(move |conn, _meta| {
+                Box::pin(async move {
+                    if backend == Backend::Sqlite {
+                        // WAL: readers (exports, the audit page) never block the writer.
+                        // synchronous=NORMAL: a commit survives a crash of the process (the
+                        // case the crash test checks); a power loss may lose the last ones.
+                        conn.execute("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 5000")
+                            .await?;
+                    }
+                    Ok(())
+                })
+            });
+        let pool = options.connect(&connect_url).await.map_err(|e| match e {
+            sqlx::Error::Configuration(c) => StoreError::Url {
+                url: redact_url(url),
+                reason: c.to_string(),
+            },
+            other => StoreError::Unavailable(other),
+        })?;
+        let migrations = MIGRATIONS
+            .iter()
+            .map(|(version, description, sql)| {
+                Migration::new(
+                    *version,
+                    Cow::Borrowed(*description),
+                    MigrationType::Simple,
+                    AssertSqlSafe(*sql).into_sql_str(),
+                    false,
+                )
+            })
+            .collect();
+        Migrator::with_migrations(migrations).run(&pool).await?;
+        Ok(Store {
+            inner: Arc::new(Inner {
+                pool,
+                backend,
+                shown_url: redact_url(url),
+                writable: AtomicBool::new(true),
+                owner: replica.to_owned(),
+            }),
+        })
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.inner.backend
+    }
+
+    /// The URL with any password replaced, for logs and `check-config`.
+    pub fn shown_url(&self) -> &str {
+        &self.inner.shown_url
+    }
+
+    /// Whether the last write worked (`/readyz`).
+    pub fn writable(&self) -> bool {
+        self.inner.writable.load(Ordering::Relaxed)
+    }
+
+    /// Checks that the store answers, and remembers the answer.
+    pub async fn ping(&self) -> bool {
+        let ok = sqlx::query("SELECT 1")
+            .execute(&self.inner.pool)
+            .await
+            .is_ok();
+        self.inner.writable.store(ok, Ordering::Relaxed);
+        ok
+    }
+
+    /// Closes the pool (tests that take the store away).
+    pub async fn close(&self) {
+        self.inner.pool.close().await;
+    }
+
+    fn pool(&self) -> &AnyPool {
+        &self.inner.pool
+    }
+
+    /// Notes a write's result for [`Store::writable`], passing it on.
+    fn noted<T>(&self, result: Result<T, sqlx::Error>) -> Result<T, StoreError> {
+        self.inner.writable.store(result.is_ok(), Ordering::Relaxed);
+        if let Err(e) = &result {
+            tracing::error!(url = %self.inner.shown_url, error = %e, "a store write failed");
+        }
+        result.map_err(StoreError::Unavailable)
+    }
+}
+
+fn backend_of(url: &str) -> Result<Backend, StoreError> {
+    if url.starts_with("sqlite:") {
+        Ok(Backend::Sqlite)
+    } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok(Backend::Postgres)
+    } else {
+        Err(StoreError::Url {
+            url: redact_url(url),
+            reason: "expected `sqlite://<file>` or `postgres://<user>@<host>/<database>`".into(),
+        })
+    }
+}
+
+/// `postgres://user:secret@host/db` → `postgres://user:<redacted>@host/db`; a `password=`
+/// parameter likewise. Anything without a password is shown as it is.
+pub fn redact_url(url: &str) -> String {
+    let mut shown = url.to_owned();
+    if let Some(scheme_end) = shown.find("://") {
+        let rest_start = scheme_end + 3;
+        let authority_end = shown[rest_start..]
+            .find(['/', '?'])
+            .map_or(shown.len(), |i| rest_start + i);
+        if let Some(at) = shown[rest_start..authority_end].rfind('@') {
+            let userinfo = &shown[rest_start..rest_start + at];
+            if let Some(colon) = userinfo.find(':') {
+                let from = rest_start + colon + 1;
+                shown.replace_range(from..rest_start + at, "<redacted>");
+            }
+        }
+    }
+    if let Some(q) = shown.find('?') {
+        let (base, query) = shown.split_at(q + 1);
+        let query: Vec<String> = query
+            .split('&')
+            .map(|pair| match pair.split_once('=') {
+                Some((k, _)) if k.eq_ignore_ascii_case("password") => format!("{k}=<redacted>"),
+                _ => pair.to_owned(),
+            })
+            .collect();
+        shown = format!("{base}{}", query.join("&"));
+    }
+    shown
+}
+
+/// Now, in Unix milliseconds: the store's clock (rows carry wall time for auditors).
+pub fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+/// `sqlite://<temp dir>/scimgate-<name>-<pid>-<random>.sqlite3`: a fresh file (demo, tests).
+pub fn fresh_sqlite_url(name: &str) -> String {
+    let path = std::env::temp_dir().join(format!(
+        "scimgate-{name}-{}-{:08x}.sqlite3",
+        std::process::id(),
+        rand::random::<u32>()
+    ));
+    format!("sqlite://{}", path.display())
+}
