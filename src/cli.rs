@@ -13,6 +13,7 @@ use crate::config::{ApiKeyConfig, Config, OrgConfig, Overrides};
 use crate::emulator::{self, EmulatorConfig, Switches};
 use crate::gateway::Gateway;
 use crate::scim::Profile;
+use crate::store::Store;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -241,8 +242,14 @@ async fn serve(
     default_headers: Option<&str>,
 ) -> Result<(), Box<dyn std::error::Error>> {
     let listener = tokio::net::TcpListener::bind(config.server.listen).await?;
-    let mut gateway = Gateway::new(&config)?;
+    let store = Store::open_as(&config.store.url, &config.store.replica).await?;
+    let recovered = store.recover_intents().await?;
+    tracing::info!(store = %store.shown_url(), not_sent = recovered.not_sent, unknown = recovered.unknown,
+        "store open; writes a stopped process left in flight are settled");
+    let mut gateway = Gateway::new(&config, store)?;
+    gateway.restore().await?;
     gateway.start();
+    gateway.start_store_upkeep(config.store.audit_retention);
     let state = gateway.app_state(default_headers);
     let addr = listener.local_addr()?;
     tracing::info!(%addr, orgs = config.orgs.len(), "gateway listening");
@@ -287,6 +294,11 @@ async fn demo(args: DemoArgs) -> Result<(), Box<dyn std::error::Error>> {
     let mut config = Config {
         server: Default::default(),
         limits: Default::default(),
+        // A fresh file in the system temp folder: every demo starts with an empty log.
+        store: crate::config::StoreConfig {
+            url: crate::store::fresh_sqlite_url("demo"),
+            ..Default::default()
+        },
         api_keys: vec![api_key],
         orgs: vec![org],
     };
@@ -306,6 +318,10 @@ async fn demo(args: DemoArgs) -> Result<(), Box<dyn std::error::Error>> {
         args.port
     );
     say!("demo API key (admin; GraphiQL sends it for you): {key}");
+    say!(
+        "audit log and idempotency records in {} (a fresh file each run)",
+        config.store.url
+    );
     let headers = serde_json::json!({ "Authorization": format!("Bearer {key}") }).to_string();
     let result = serve(config, Some(&headers)).await;
     emulator.shutdown().await;

@@ -12,6 +12,7 @@ use crate::directory::{Directories, Directory, DirectorySettings, PointCache};
 use crate::graphql::{self, GatewaySchema};
 use crate::http::{AppState, GraphiqlPage};
 use crate::scim::{ClientConfig, ScimClient, ScimError};
+use crate::store::Store;
 use crate::supervise::{Backoff, supervise};
 
 /// The query GraphiQL opens with.
@@ -40,6 +41,7 @@ query Dashboard {
 
 pub struct Gateway {
     pub dirs: Directories,
+    pub store: Store,
     pub(crate) schema: GatewaySchema,
     keys: Arc<KeyStore>,
     limits: Arc<LimitsConfig>,
@@ -84,8 +86,9 @@ fn client_for(org: &OrgConfig) -> Result<ScimClient, ScimError> {
 }
 
 impl Gateway {
-    /// Builds every organization's parts. Nothing is sent upstream until asked or `start`.
-    pub fn new(config: &Config) -> Result<Gateway, ScimError> {
+    /// Builds every organization's parts over an open `store`. Nothing is sent upstream until
+    /// asked or `start`.
+    pub fn new(config: &Config, store: Store) -> Result<Gateway, ScimError> {
         let points = PointCache::new(100_000);
         let mut list = Vec::new();
         for org in &config.orgs {
@@ -93,18 +96,23 @@ impl Gateway {
                 max_age: org.mirror.max_age,
                 not_found_ttl: org.mirror.not_found_ttl,
             };
-            list.push(Directory::new(
-                &org.id,
-                &org.name,
-                client_for(org)?,
-                settings,
-                points.clone(),
-            ));
+            list.push(
+                Directory::new(
+                    &org.id,
+                    &org.name,
+                    client_for(org)?,
+                    settings,
+                    points.clone(),
+                )
+                .with_store(store.clone()),
+            );
         }
         let dirs = Directories::new(list);
-        let schema = graphql::build_schema(dirs.clone(), &config.limits);
+        let journal = graphql::Journal::new(store.clone(), config.store.idempotency_ttl);
+        let schema = graphql::build_schema(dirs.clone(), &config.limits, Some(journal));
         Ok(Gateway {
             dirs,
+            store,
             schema,
             keys: Arc::new(key_store(&config.api_keys)),
             limits: Arc::new(config.limits.clone()),
@@ -133,11 +141,46 @@ impl Gateway {
         }
     }
 
+    /// Reads back what the store remembers for the directories (open invitations).
+    pub async fn restore(&self) -> Result<(), crate::store::StoreError> {
+        for dir in self.dirs.all() {
+            let n = dir.load_invites().await?;
+            if n > 0 {
+                tracing::info!(org = %dir.org_id(), invitations = n, "open invitations restored");
+            }
+        }
+        Ok(())
+    }
+
+    /// Keeps the store tidy: every hour, idempotency records past their time go, and audit
+    /// rows older than `retention` are pruned (the chain stays verifiable from the oldest
+    /// kept row; each pruning is a row of its own).
+    pub fn start_store_upkeep(&mut self, retention: std::time::Duration) {
+        let store = self.store.clone();
+        self.tasks.push(tokio::spawn(async move {
+            let mut tick = tokio::time::interval(std::time::Duration::from_secs(3600));
+            loop {
+                tick.tick().await;
+                if let Err(e) = store.expire_intents().await {
+                    tracing::warn!(error = %e, "expiring idempotency records failed; trying again in an hour");
+                }
+                let retention_ms = i64::try_from(retention.as_millis()).unwrap_or(i64::MAX);
+                let before = crate::store::now_ms().saturating_sub(retention_ms);
+                match store.prune_audit(before).await {
+                    Ok(0) => {}
+                    Ok(rows) => tracing::info!(rows, "audit rows past retention pruned"),
+                    Err(e) => tracing::warn!(error = %e, "pruning the audit log failed; trying again in an hour"),
+                }
+            }
+        }));
+    }
+
     /// The HTTP layer's state; `default_headers` are what GraphiQL sends by default.
     pub fn app_state(&self, default_headers: Option<&str>) -> AppState {
         AppState {
             schema: self.schema.clone(),
             dirs: self.dirs.clone(),
+            store: Some(self.store.clone()),
             graphiql: self
                 .graphiql
                 .then(|| Arc::new(GraphiqlPage::new(default_headers, SAMPLE_QUERY))),

@@ -80,7 +80,7 @@ async fn a_page_of_users_with_groups_stays_in_mallocs_thread_cache() {
         orgs: OrgScope::All,
     };
     let run = || async {
-        let request = scimgate::graphql::prepare(PAGE.into(), &state.schema, &admin)
+        let request = scimgate::graphql::prepare(PAGE.into(), &state.schema, &admin, "test")
             .unwrap_or_else(|e| panic!("refused: {}", e.message));
         state.schema.execute(request).await
     };

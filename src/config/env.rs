@@ -10,9 +10,10 @@ use super::schema::{self, Kind, Provenance};
 
 const PREFIX: &str = "SCIMGATE_";
 /// Top-level tables of scalars settable as `SCIMGATE_<TABLE>__<FIELD>`.
-const TABLES: [(&str, &str, schema::Fields); 2] = [
+const TABLES: [(&str, &str, schema::Fields); 3] = [
     ("SCIMGATE_SERVER__", "server", schema::SERVER),
     ("SCIMGATE_LIMITS__", "limits", schema::LIMITS),
+    ("SCIMGATE_STORE__", "store", schema::STORE),
 ];
 const ORGS_PREFIX: &str = "SCIMGATE_ORGS__";
 

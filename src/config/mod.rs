@@ -2,7 +2,8 @@
 //! environment < command-line flags, validated at load, with each org's SCIM key resolved.
 //!
 //! # Environment variables
-//! `SCIMGATE_SERVER__<FIELD>` (`LISTEN`, `GRAPHIQL`, `SHUTDOWN_GRACE`) and, per org,
+//! `SCIMGATE_SERVER__<FIELD>` (`LISTEN`, `GRAPHIQL`, `SHUTDOWN_GRACE`), `SCIMGATE_STORE__<FIELD>`
+//! (`URL`, `AUDIT_RETENTION`, `IDEMPOTENCY_TTL`, `REPLICA`) and, per org,
 //! `SCIMGATE_ORGS__<ID>__<FIELD>` (`NAME`, `BASE_URL`, `PROFILE`, `KEY_ENV`, `KEY_FILE`) or
 //! `SCIMGATE_ORGS__<ID>__<SECTION>__<FIELD>` (`BUDGET__LIMIT`, `MIRROR__MAX_AGE`, ...), where
 //! `<ID>` is the org id upper-cased with `-` written `_`. A variable for an id not in the file
@@ -42,6 +43,7 @@ use validate::{
 pub struct Config {
     pub server: ServerConfig,
     pub limits: LimitsConfig,
+    pub store: StoreConfig,
     /// Client API keys, by hash. Without any, `serve` refuses to start.
     pub api_keys: Vec<ApiKeyConfig>,
     pub orgs: Vec<OrgConfig>,
@@ -87,6 +89,48 @@ impl Default for LimitsConfig {
             field_suggestions: true,
         }
     }
+}
+
+/// Where the gateway keeps what it must remember: the audit log, idempotency records and
+/// open invitations.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StoreConfig {
+    /// `sqlite://<file>` (created on first start; the default, next to where the gateway
+    /// runs) or `postgres://<user>[:<password>]@<host>[:<port>]/<database>` for several
+    /// replicas. Shown with any password redacted.
+    pub url: String,
+    /// How long audit rows are kept; older ones are pruned daily, keeping the chain
+    /// verifiable from the oldest kept row. The default covers a year-long SOC 2 period.
+    #[serde(with = "humantime_serde")]
+    pub audit_retention: Duration,
+    /// How long an idempotency key answers with its first result.
+    #[serde(with = "humantime_serde")]
+    pub idempotency_ttl: Duration,
+    /// This replica's name, distinct per replica sharing a PostgreSQL store: a start settles
+    /// only the writes its own replica left in flight. Defaults to the host name.
+    pub replica: String,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        StoreConfig {
+            url: "sqlite://scimgate.sqlite3".to_owned(),
+            audit_retention: Duration::from_secs(400 * 86_400),
+            idempotency_ttl: Duration::from_secs(86_400),
+            replica: default_replica(),
+        }
+    }
+}
+
+/// The host name (`HOSTNAME`, else `/etc/hostname`), else `scimgate`.
+fn default_replica() -> String {
+    std::env::var("HOSTNAME")
+        .ok()
+        .or_else(|| std::fs::read_to_string("/etc/hostname").ok())
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "scimgate".to_owned())
 }
 
 /// One client API key, stored as its hash (`scimgate hash-key` makes a key and its hash).
@@ -243,6 +287,8 @@ struct RawConfig {
     #[serde(default)]
     limits: LimitsConfig,
     #[serde(default)]
+    store: StoreConfig,
+    #[serde(default)]
     api_keys: Vec<ApiKeyConfig>,
     #[serde(default)]
     orgs: Vec<RawOrg>,
@@ -269,6 +315,7 @@ struct RedactedOrg<'a> {
 struct Redacted<'a> {
     server: &'a ServerConfig,
     limits: &'a LimitsConfig,
+    store: StoreConfig,
     api_keys: Vec<ApiKeyConfig>,
     orgs: Vec<RedactedOrg<'a>>,
 }
@@ -339,6 +386,10 @@ impl Config {
         let body = toml::to_string_pretty(&Redacted {
             server: &self.server,
             limits: &self.limits,
+            store: StoreConfig {
+                url: crate::store::redact_url(&self.store.url),
+                ..self.store.clone()
+            },
             api_keys,
             orgs,
         })
@@ -398,6 +449,7 @@ impl Config {
         Ok(Config {
             server,
             limits: raw.limits,
+            store: raw.store,
             api_keys: raw.api_keys,
             orgs,
         })

@@ -40,6 +40,12 @@ pub(super) const LIMITS: Fields = &[
     ("introspection", Kind::Bool),
     ("field_suggestions", Kind::Bool),
 ];
+pub(super) const STORE: Fields = &[
+    ("url", Kind::Str),
+    ("audit_retention", Kind::Duration),
+    ("idempotency_ttl", Kind::Duration),
+    ("replica", Kind::Str),
+];
 pub(super) const API_KEY: Fields = &[
     ("name", Kind::Str),
     ("hash", Kind::Str),
@@ -117,6 +123,7 @@ pub(super) fn check(
         match key.as_str() {
             "server" => checker.table(value, "server", SERVER, &[])?,
             "limits" => checker.table(value, "limits", LIMITS, &[])?,
+            "store" => checker.table(value, "store", STORE, &[])?,
             "api_keys" => {
                 let Some(keys) = value.as_array() else {
                     return Err(
@@ -171,7 +178,7 @@ pub(super) fn check(
                     }
                 }
             }
-            _ => return Err(checker.unknown(key, &["server", "limits", "api_keys", "orgs"])),
+            _ => return Err(checker.unknown(key, &["server", "limits", "store", "api_keys", "orgs"])),
         }
     }
     Ok(())

@@ -22,6 +22,9 @@ pub enum DirectoryError {
     /// The refresh stopped on a fault of the gateway itself (a panic); it is tried again.
     #[error("the refresh stopped on an internal error; it will be tried again")]
     Interrupted,
+    /// The store could not record the write before it was sent; nothing was sent.
+    #[error("the store could not record the write; nothing was sent")]
+    NotRecorded,
 }
 
 impl From<&ScimError> for DirectoryError {
@@ -40,6 +43,7 @@ impl From<&ScimError> for DirectoryError {
             | ScimError::Timeout { .. }
             | ScimError::Unavailable { .. } => DirectoryError::Unavailable,
             ScimError::BudgetClosed => DirectoryError::ShuttingDown,
+            ScimError::NotRecorded { .. } => DirectoryError::NotRecorded,
         }
     }
 }

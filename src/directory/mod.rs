@@ -15,6 +15,8 @@ mod preloaded;
 mod record;
 mod refresh;
 mod snapshot;
+mod stored;
+mod trace;
 mod view;
 mod writes;
 
@@ -25,6 +27,7 @@ use std::time::{Duration, SystemTime};
 use tokio::sync::watch;
 
 use crate::keys::UserKey;
+use crate::store::Store;
 use crate::scim::wire::{Group, User};
 use crate::scim::{KeyRule, Profile, ScimClient};
 
@@ -41,6 +44,7 @@ pub use point_cache::PointCache;
 pub use preloaded::{Person, Team};
 pub use record::{GroupRec, Source, Status, UserRec};
 pub use snapshot::Snapshot;
+pub use trace::{SendGate, traced};
 pub use view::{BudgetView, Dialect};
 pub use writes::{Invite, NameChange, WriteLane};
 
@@ -102,6 +106,8 @@ struct Inner {
     injected_panics: std::sync::atomic::AtomicU32,
     /// Turns of the refresh loop still to panic (`inject_loop_panics`, for tests).
     injected_loop_panics: std::sync::atomic::AtomicU32,
+    /// Where open invitations and refreshes are recorded; set once by [`Directory::with_store`].
+    store: std::sync::OnceLock<Store>,
 }
 
 impl Directory {
@@ -136,7 +142,44 @@ impl Directory {
                 events: Mutex::new(events::Events::new()),
                 injected_panics: std::sync::atomic::AtomicU32::new(0),
                 injected_loop_panics: std::sync::atomic::AtomicU32::new(0),
+                store: std::sync::OnceLock::new(),
             }),
+        }
+    }
+
+    /// The same directory, recording its open invitations and refreshes in `store`.
+    pub fn with_store(self, store: Store) -> Directory {
+        let _ = self.inner.store.set(store);
+        self
+    }
+
+    /// Reads the open invitations a previous run recorded, so users invited before a restart
+    /// still read as INVITED.
+    pub async fn load_invites(&self) -> Result<usize, crate::store::StoreError> {
+        let Some(store) = self.inner.store.get() else {
+            return Ok(0);
+        };
+        let keys = store.open_invites(self.org_id()).await?;
+        let n = keys.len();
+        for key in keys {
+            self.inner.invites.insert(key);
+        }
+        Ok(n)
+    }
+
+    /// Records an invitation opened (`open`) or closed in the store. A failure is logged, not
+    /// raised: the write it belongs to already happened (and was journaled before it was sent).
+    pub(crate) async fn persist_invite(&self, key: &str, open: bool) {
+        let Some(store) = self.inner.store.get() else {
+            return;
+        };
+        let result = if open {
+            store.add_invite(self.org_id(), key).await
+        } else {
+            store.remove_invite(self.org_id(), key).await
+        };
+        if let Err(e) = result {
+            tracing::warn!(org = %self.org_id(), error = %e, "an open invitation could not be recorded; it reads as ACTIVE after a restart until accepted");
         }
     }
 

@@ -166,7 +166,11 @@ impl Directory {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .counter;
-        let result = self.load().await;
+        let (result, calls) = super::traced(None, self.load()).await;
+        let audited = match &result {
+            Ok((snapshot, _)) => Ok((snapshot.user_count(), snapshot.group_count())),
+            Err(e) => Err(e.clone()),
+        };
         let org = self.org_id().to_owned();
         // Writes confirmed after the refresh began may be missing from what it read: apply
         // them again (they state results, so applying twice is harmless).
@@ -215,10 +219,11 @@ impl Directory {
         if succeeded {
             self.inner.points.forget_org(&self.inner.org_id);
             self.remember_removals(&later).await;
-            self.settle_invites();
+            self.settle_invites().await;
             let mut events = self.inner.events.lock().unwrap_or_else(|e| e.into_inner());
             events.record(super::events::EventKind::Refreshed, "", vec![]);
         }
+        self.audit_refresh(audited.as_ref().map(|c| *c), calls).await;
     }
 
     /// Reads every user and group: `ceil(N/100) + ceil(G/100)` calls. The first user page comes
@@ -297,11 +302,52 @@ impl Directory {
     }
 
     /// Closes the gateway's own invite records for users now seen with real names.
-    fn settle_invites(&self) {
+    async fn settle_invites(&self) {
         let snapshot = self.snapshot();
-        self.inner
-            .invites
-            .retain(|key| snapshot.user_by_key(key).is_none_or(|u| u.placeholder()));
+        let mut closed = Vec::new();
+        self.inner.invites.retain(|key| {
+            let open = snapshot.user_by_key(key).is_none_or(|u| u.placeholder());
+            if !open {
+                closed.push(key.clone());
+            }
+            open
+        });
+        for key in closed {
+            self.persist_invite(&key, false).await;
+        }
+    }
+
+    /// One audit row per refresh: a system action, with every upstream call it made.
+    async fn audit_refresh(
+        &self,
+        outcome: Result<(usize, usize), &DirectoryError>,
+        calls: Vec<crate::store::UpstreamCall>,
+    ) {
+        let Some(store) = self.inner.store.get() else {
+            return;
+        };
+        let (outcome, code, input) = match outcome {
+            Ok((users, groups)) => (
+                "SUCCESS",
+                String::new(),
+                serde_json::json!({ "users": users, "groups": groups }).to_string(),
+            ),
+            Err(e) => ("FAILED", refresh_code(e).to_owned(), e.to_string()),
+        };
+        let record = crate::store::AuditRecord {
+            actor: "system".into(),
+            role: "system".into(),
+            org: self.org_id().to_owned(),
+            action: "refresh".into(),
+            input,
+            outcome: outcome.into(),
+            error_code: code,
+            calls,
+            ..crate::store::AuditRecord::default()
+        };
+        if let Err(e) = store.append_audit(&record).await {
+            tracing::warn!(org = %self.org_id(), error = %e, "the refresh could not be audited");
+        }
     }
 
     /// Counts a restart of the refresh loop after it stopped unexpectedly.
@@ -368,4 +414,18 @@ pub(super) fn add_mirrored_user(builder: &mut Builder, keys: KeyRule, user: User
     let key = keys.key_of(&user).into_string();
     let seq = builder.seq_for(&key);
     builder.add_user(UserRec::new(key, seq, user, now, Source::Mirror));
+}
+
+/// The code a failed refresh's audit row carries (the GraphQL codes' spelling).
+fn refresh_code(e: &DirectoryError) -> &'static str {
+    match e {
+        DirectoryError::CredentialRevoked => "CREDENTIAL_REVOKED",
+        DirectoryError::RateLimited { .. } => "RATE_LIMITED",
+        DirectoryError::Unavailable => "UPSTREAM_UNAVAILABLE",
+        DirectoryError::Malformed => "UPSTREAM_MALFORMED",
+        DirectoryError::Rejected { .. } => "UPSTREAM_REJECTED",
+        DirectoryError::ShuttingDown => "SHUTTING_DOWN",
+        DirectoryError::Interrupted => "INTERNAL",
+        DirectoryError::NotRecorded => "STORE_UNAVAILABLE",
+    }
 }

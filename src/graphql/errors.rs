@@ -37,6 +37,9 @@ pub fn directory(org: &str, e: DirectoryError) -> Error {
             ),
         ),
         DirectoryError::ShuttingDown => Code::UpstreamUnavailable.error("the gateway is shutting down"),
+        // Only writes are recorded; a read never meets this.
+        DirectoryError::NotRecorded => Code::UpstreamUnavailable
+            .error("the gateway's store cannot be written; nothing was sent"),
     }
 }
 

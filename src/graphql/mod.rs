@@ -24,10 +24,21 @@ use crate::auth::Principal;
 use crate::config::LimitsConfig;
 use crate::directory::Directories;
 
+pub use mutation::Journal;
+
 pub type GatewaySchema = Schema<query::Query, mutation::Mutation, EmptySubscription>;
 
-/// Builds the schema with every limit set.
-pub fn build_schema(dirs: Directories, limits: &LimitsConfig) -> GatewaySchema {
+/// The request id the HTTP edge assigned, for audit rows.
+#[derive(Clone, Debug)]
+pub struct RequestTag(pub String);
+
+/// Builds the schema with every limit set. Writes are journaled in `journal`'s store; only
+/// the SDL and resolver tests build one without (their writes then leave no record).
+pub fn build_schema(
+    dirs: Directories,
+    limits: &LimitsConfig,
+    journal: Option<Journal>,
+) -> GatewaySchema {
     let mut builder = Schema::build(
         query::Query,
         mutation::Mutation::default(),
@@ -41,6 +52,7 @@ pub fn build_schema(dirs: Directories, limits: &LimitsConfig) -> GatewaySchema {
         64 << 20,
     ))
     .data(Arc::new(limits.clone()))
+    .data(journal)
     // A backstop behind the limits extension, against recursion in the executor.
     .limit_recursive_depth(64);
     if !limits.introspection {
@@ -54,7 +66,7 @@ pub fn build_schema(dirs: Directories, limits: &LimitsConfig) -> GatewaySchema {
 
 /// The schema's SDL, as committed in `schema.graphql`.
 pub fn sdl() -> String {
-    build_schema(Directories::default(), &LimitsConfig::default()).sdl()
+    build_schema(Directories::default(), &LimitsConfig::default(), None).sdl()
 }
 
 /// Prepares a request for one client: checks it against the limits, then gives it its
@@ -65,6 +77,7 @@ pub fn prepare(
     mut request: async_graphql::Request,
     schema: &GatewaySchema,
     principal: &Principal,
+    request_id: &str,
 ) -> Result<async_graphql::Request, async_graphql::ServerError> {
     if let Some(limits) = schema.data::<Arc<LimitsConfig>>() {
         limits::check(&mut request, limits)?;
@@ -73,7 +86,8 @@ pub fn prepare(
     let visible = all.visible_to(|org| principal.orgs.allows(org));
     Ok(loaders::attach(request)
         .data(visible)
-        .data(principal.clone()))
+        .data(principal.clone())
+        .data(RequestTag(request_id.to_owned())))
 }
 
 #[cfg(test)]

@@ -46,6 +46,7 @@ fn schema() -> GatewaySchema {
     build_schema(
         Directories::new(vec![acme(), globex()]),
         &LimitsConfig::default(),
+        None,
     )
 }
 
@@ -62,7 +63,7 @@ fn key(role: Role, orgs: &[&str]) -> Principal {
 }
 
 async fn run(schema: &GatewaySchema, who: &Principal, query: &str) -> Value {
-    let request = prepare(async_graphql::Request::new(query), schema, who).expect("within limits");
+    let request = prepare(async_graphql::Request::new(query), schema, who, "test").expect("within limits");
     serde_json::to_value(schema.execute(request).await).unwrap()
 }
 

@@ -336,7 +336,7 @@ async fn execute(
     gql: bool,
     id: &RequestId,
 ) -> (StatusCode, String, Option<u64>) {
-    let response = match graphql::prepare(request, &state.schema, principal) {
+    let response = match graphql::prepare(request, &state.schema, principal, &id.0) {
         Ok(request) => state.schema.execute(request).await,
         Err(refused) => async_graphql::Response::from_errors(vec![refused]),
     };

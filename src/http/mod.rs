@@ -26,6 +26,7 @@ use mask::RequestId;
 use crate::auth::KeyStore;
 use crate::config::LimitsConfig;
 use crate::directory::Directories;
+use crate::store::Store;
 use crate::graphql::GatewaySchema;
 use crate::graphql::errors::Code;
 
@@ -33,6 +34,8 @@ use crate::graphql::errors::Code;
 pub struct AppState {
     pub schema: GatewaySchema,
     pub(crate) dirs: Directories,
+    /// The durable store (`/readyz` says when it cannot be written).
+    pub(crate) store: Option<Store>,
     /// `None` turns GraphiQL off.
     pub(crate) graphiql: Option<Arc<GraphiqlPage>>,
     pub(crate) keys: Arc<KeyStore>,

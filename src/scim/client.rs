@@ -11,6 +11,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::error::ScimError;
+use super::trace;
 use super::profile::Profile;
 use super::retry::{self, Decision, Failure, RetryPolicy};
 use super::wire::ErrorBody;
@@ -112,6 +113,8 @@ impl ScimClient {
         body: Option<&B>,
     ) -> Result<Answer, ScimError> {
         let inner = &*self.inner;
+        // A write inside a trace waits for its gate before it takes a slot or sends.
+        trace::before_send(&method).await?;
         let url = format!("{}{}", inner.base, path);
         let media = inner.profile.media_type();
         let mut attempt = 0;
@@ -155,7 +158,15 @@ impl ScimClient {
                 request = request.header(CONTENT_TYPE, media).body(json);
             }
             let mut transport = None;
-            let (failure, retry_after, error_body) = match request.send().await {
+            let started = std::time::Instant::now();
+            let sent = request.send().await;
+            trace::sent(
+                &method,
+                path,
+                sent.as_ref().ok().map(|r| r.status().as_u16()),
+                started,
+            );
+            let (failure, retry_after, error_body) = match sent {
                 Ok(response) => {
                     let status = response.status();
                     let retry_after = response

@@ -48,6 +48,9 @@ pub enum ScimError {
     },
     #[error("the organization's budget is closed")]
     BudgetClosed,
+    /// The write could not be recorded as sent (the store is down); nothing was sent.
+    #[error("the write could not be recorded before sending ({reason}); nothing was sent")]
+    NotRecorded { reason: String },
 }
 
 impl ScimError {

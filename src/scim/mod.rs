@@ -7,6 +7,7 @@ mod pager;
 mod profile;
 mod resources;
 mod retry;
+pub mod trace;
 pub mod wire;
 
 pub use client::{ClientConfig, ScimClient, install_crypto_provider};

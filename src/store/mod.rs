@@ -26,7 +26,7 @@ pub use audit::{
     AuditEntry, AuditFilter, AuditRecord, Break, Target, UpstreamCall, Verified, Window,
     canonical_hash,
 };
-pub use intents::{Begin, IntentKey, IntentMeta, IntentState, Recovered};
+pub use intents::{Begin, IntentKey, IntentMeta, IntentState, Recovered, input_of};
 
 /// Which database a store runs on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -164,9 +164,9 @@ impl Store {
         self.inner.writable.load(Ordering::Relaxed)
     }
 
-    /// Checks that the store answers, and remembers the answer.
+    /// Checks that the store takes a write (a no-op one), and remembers the answer.
     pub async fn ping(&self) -> bool {
-        let ok = sqlx::query("SELECT 1")
+        let ok = sqlx::query("UPDATE audit_head SET seq = seq WHERE id = 1")
             .execute(&self.inner.pool)
             .await
             .is_ok();

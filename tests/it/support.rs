@@ -43,7 +43,7 @@ pub fn client_with(
 use std::collections::HashMap;
 
 use scimgate::auth::{Role, hash_key, new_key};
-use scimgate::config::{ApiKeyConfig, Config, LimitsConfig, OrgConfig, ServerConfig};
+use scimgate::config::{ApiKeyConfig, Config, LimitsConfig, OrgConfig, ServerConfig, StoreConfig};
 use scimgate::emulator::{self, EmulatorConfig, RunningEmulator};
 use scimgate::gateway::Gateway;
 use serde_json::{Value, json};
@@ -159,10 +159,18 @@ pub async fn spawn_app_with(
     let config = Config {
         server: ServerConfig::default(),
         limits,
+        store: StoreConfig {
+            url: scimgate::store::fresh_sqlite_url("it"),
+            ..StoreConfig::default()
+        },
         api_keys,
         orgs: org_configs,
     };
-    let gateway = Gateway::new(&config).expect("gateway");
+    let store = scimgate::store::Store::open(&config.store.url)
+        .await
+        .expect("store");
+    let gateway = Gateway::new(&config, store).expect("gateway");
+    gateway.restore().await.expect("restore");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     let (stop, stopped) = oneshot::channel::<()>();

@@ -54,6 +54,10 @@ impl Directory {
         }
         let sent_before = self.has_open_invite(&key);
         self.inner.invites.insert(key.clone());
+        if !sent_before {
+            // Recorded before sending: after a crash, a retry knows this gateway may have sent it.
+            self.persist_invite(&key, true).await;
+        }
         let user = User::new(email, given, family);
         let client = &self.inner.client;
         let result = match client.create_user(lane, &user).await {
@@ -88,6 +92,9 @@ impl Directory {
                 shown.name = user.name.clone();
                 let rec = self.rec_from(shown);
                 self.inner.invites.insert(rec.key().to_owned());
+                if rec.key() != key {
+                    self.persist_invite(rec.key(), true).await;
+                }
                 self.commit(
                     vec![Change::UpsertUser(rec.clone())],
                     vec![(EventKind::UserInvited, rec.key().to_owned(), vec![])],
@@ -98,6 +105,7 @@ impl Directory {
             Err(e) => {
                 if !matches!(e, WriteError::Unknown { .. }) && !sent_before {
                     self.inner.invites.remove(&key);
+                    self.persist_invite(&key, false).await;
                 }
                 Err(e)
             }
@@ -241,7 +249,10 @@ impl Directory {
                 .await?;
             }
         }
-        self.inner.invites.remove(key);
+        if self.has_open_invite(key) {
+            self.inner.invites.remove(key);
+            self.persist_invite(key, false).await;
+        }
         self.commit(
             vec![Change::RemoveUser(key.to_owned())],
             vec![(EventKind::UserDeleted, key.to_owned(), vec![])],

@@ -3,6 +3,8 @@
 
 mod groups;
 mod idempotency;
+mod journal;
+mod replay;
 mod resolve;
 mod users;
 
@@ -11,6 +13,8 @@ use std::time::Duration;
 use async_graphql::{Enum, InputObject, MergedObject, SimpleObject};
 
 pub use idempotency::{Idempotency, orgs_named};
+pub use journal::Journal;
+pub(crate) use replay::Stored;
 pub use resolve::{group_of, org_of, user_of};
 
 use crate::directory::{DirectoryError, WriteError};
@@ -64,6 +68,12 @@ pub enum UserErrorCode {
     OutcomeUnknown,
     /// The idempotency key was used with a different input.
     IdempotencyKeyReused,
+    /// A request with this idempotency key is still running (here or on another replica);
+    /// trying again in a moment gets its answer.
+    IdempotencyKeyInUse,
+    /// The gateway's store cannot be written, so the write was refused before anything was
+    /// sent (every write is recorded first). Trying again is safe.
+    StoreUnavailable,
 }
 
 /// An expected failure, for a person or a program to act on.
@@ -126,7 +136,10 @@ impl UserError {
     pub fn retryable(&self) -> bool {
         matches!(
             self.code,
-            UserErrorCode::UpstreamUnavailable | UserErrorCode::RateLimited
+            UserErrorCode::UpstreamUnavailable
+                | UserErrorCode::RateLimited
+                | UserErrorCode::IdempotencyKeyInUse
+                | UserErrorCode::StoreUnavailable
         )
     }
 }
@@ -156,6 +169,7 @@ pub fn write_error(e: WriteError, field: &[&str], what: &str) -> UserError {
             ),
         )
         .with_retry_after(retry_after),
+        WriteError::NotApplied(DirectoryError::NotRecorded) => journal::store_unavailable(),
         WriteError::NotApplied(DirectoryError::CredentialRevoked) => UserError::new(
             C::CredentialRevoked,
             field,
@@ -261,6 +275,36 @@ macro_rules! payload {
             fn echo(&mut self, client_mutation_id: Option<String>) {
                 self.client_mutation_id = client_mutation_id;
             }
+
+            fn outcome(&self) -> $crate::graphql::mutation::WriteOutcome {
+                self.outcome
+            }
+
+            fn first_error(&self) -> Option<$crate::graphql::mutation::UserErrorCode> {
+                self.user_errors.first().map(|e| e.code)
+            }
+
+            fn save(&self) -> serde_json::Value {
+                use $crate::graphql::mutation::Stored;
+                serde_json::json!({
+                    "outcome": self.outcome.save(),
+                    "userErrors": self.user_errors.save(),
+                    $(stringify!($field): self.$field.save(),)*
+                })
+            }
+
+            fn load(
+                v: &serde_json::Value,
+                dirs: &$crate::directory::Directories,
+            ) -> Option<$name> {
+                use $crate::graphql::mutation::Stored;
+                Some($name {
+                    client_mutation_id: None,
+                    outcome: Stored::load(&v["outcome"], dirs)?,
+                    user_errors: Stored::load(&v["userErrors"], dirs)?,
+                    $($field: Stored::load(&v[stringify!($field)], dirs)?,)*
+                })
+            }
         }
     };
 }
@@ -275,6 +319,13 @@ pub trait Payload: Clone + Send + Sync + 'static {
     /// try again).
     fn keep(&self) -> bool;
     fn echo(&mut self, client_mutation_id: Option<String>);
+    fn outcome(&self) -> WriteOutcome;
+    /// The first user error's code: the audit row's error code.
+    fn first_error(&self) -> Option<UserErrorCode>;
+    /// The payload as an idempotency record keeps it.
+    fn save(&self) -> serde_json::Value;
+    /// The payload `save` kept; `None` if it cannot be rebuilt.
+    fn load(v: &serde_json::Value, dirs: &crate::directory::Directories) -> Option<Self>;
 }
 
 /// What every write's input takes besides its own fields.
@@ -296,6 +347,7 @@ pub struct Call {
     fingerprint: String,
     orgs: String,
     options: WriteOptions,
+    targets: Vec<crate::store::Target>,
 }
 
 impl Call {
@@ -305,11 +357,13 @@ impl Call {
         options: &WriteOptions,
         orgs: String,
     ) -> Call {
+        let value = serde_json::to_value(input).unwrap_or_default();
         Call {
             name,
-            fingerprint: fingerprint(name, input),
+            fingerprint: format!("{name}:{value}"),
             orgs,
             options: options.clone(),
+            targets: journal::targets_of(&value),
         }
     }
 
@@ -325,16 +379,34 @@ impl Call {
         if let Some(key) = key {
             idempotency::check_key(key).map_err(crate::graphql::errors::bad_input)?;
         }
+        let principal = ctx.data_opt::<crate::auth::Principal>();
         let scope = idempotency::Scope {
-            principal: ctx
-                .data_opt::<crate::auth::Principal>()
-                .map(|p| p.name.clone())
-                .unwrap_or_default(),
-            orgs: self.orgs,
+            principal: principal.map(|p| p.name.clone()).unwrap_or_default(),
+            orgs: self.orgs.clone(),
             mutation: self.name,
         };
+        let meta = crate::store::IntentMeta {
+            principal: scope.principal.clone(),
+            role: principal.map(|p| p.role.to_string()).unwrap_or_default(),
+            orgs: self.orgs,
+            mutation: self.name.to_owned(),
+            request_id: ctx
+                .data_opt::<crate::graphql::RequestTag>()
+                .map(|t| t.0.clone())
+                .unwrap_or_default(),
+            targets: self.targets,
+            fingerprint: self.fingerprint.clone(),
+        };
+        let journal = ctx.data_opt::<Option<Journal>>().and_then(Option::as_ref);
+        let dirs = ctx.data::<crate::directory::Directories>()?;
         // Boxed: a write's future is large, and resolvers nest in the executor's.
-        let work = Box::pin(async { work.await.unwrap_or_else(P::failed) });
+        let work = Box::pin(async move {
+            let work = async { work.await.unwrap_or_else(P::failed) };
+            match journal {
+                Some(journal) => journal.run(meta, key, dirs, work).await,
+                None => work.await,
+            }
+        });
         let mut payload = match idempotency
             .run(scope, key, self.fingerprint, work, P::keep)
             .await
@@ -345,14 +417,6 @@ impl Call {
         payload.echo(self.options.client_mutation_id);
         Ok(payload)
     }
-}
-
-/// The input's stable form for idempotency: everything but the echo and the key itself.
-pub fn fingerprint<T: serde::Serialize>(mutation: &str, input: &T) -> String {
-    format!(
-        "{mutation}:{}",
-        serde_json::to_string(input).unwrap_or_default()
-    )
 }
 
 /// The user error for a reused idempotency key.

@@ -130,6 +130,26 @@ pub struct DeactivateUserResult {
     pub user_error: Option<UserError>,
 }
 
+impl super::Stored for DeactivateUserResult {
+    fn save(&self) -> serde_json::Value {
+        serde_json::json!({
+            "id": self.id.save(),
+            "email": self.email.save(),
+            "outcome": self.outcome.save(),
+            "userError": self.user_error.save(),
+        })
+    }
+    fn load(v: &serde_json::Value, dirs: &Directories) -> Option<Self> {
+        use super::Stored;
+        Some(DeactivateUserResult {
+            id: Stored::load(&v["id"], dirs)?,
+            email: Stored::load(&v["email"], dirs)?,
+            outcome: Stored::load(&v["outcome"], dirs)?,
+            user_error: Stored::load(&v["userError"], dirs)?,
+        })
+    }
+}
+
 payload!(
     /// The result of `deactivateUsers`.
     DeactivateUsersPayload {

@@ -47,7 +47,7 @@ impl Group {
         self.held.group(&self.scope)
     }
 
-    fn dir(&self) -> &Directory {
+    pub(crate) fn dir(&self) -> &Directory {
         &self.scope.dir
     }
 }

@@ -47,7 +47,7 @@ impl User {
         self.held.user(&self.scope)
     }
 
-    fn dir(&self) -> &Directory {
+    pub(crate) fn dir(&self) -> &Directory {
         &self.scope.dir
     }
 }

@@ -1,0 +1,201 @@
+//! Every write through the store: its intent recorded before anything is queued, marked sent
+//! just before its first write request, and settled with one audit row after. A store that
+//! cannot be written refuses the write before anything is sent (`STORE_UNAVAILABLE`).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::future::BoxFuture;
+use serde_json::Value;
+
+use super::Stored;
+use super::{Payload, UserError, UserErrorCode, reused};
+use crate::directory::{Directories, SendGate, traced};
+use crate::graphql::ids::{GlobalId, Kind};
+use crate::store::{AuditRecord, Begin, IntentMeta, IntentState, Store, Target, UpstreamCall};
+
+/// The store the mutations journal their writes in, and how long keys replay.
+#[derive(Clone)]
+pub struct Journal {
+    store: Store,
+    ttl_ms: i64,
+}
+
+impl Journal {
+    pub fn new(store: Store, idempotency_ttl: Duration) -> Journal {
+        Journal {
+            store,
+            ttl_ms: i64::try_from(idempotency_ttl.as_millis()).unwrap_or(i64::MAX),
+        }
+    }
+
+    /// Runs `work` as a journaled write: recorded, traced, settled and audited. With `key`, a
+    /// record from before (this process's or a stopped one's) answers instead where it can.
+    pub(super) async fn run<P: Payload>(
+        &self,
+        meta: IntentMeta,
+        key: Option<&str>,
+        dirs: &Directories,
+        work: impl Future<Output = P>,
+    ) -> P {
+        let begin = match self.store.begin_intent(&meta, key, self.ttl_ms).await {
+            Ok(begin) => begin,
+            Err(e) => {
+                tracing::error!(mutation = %meta.mutation, error = %e, "a write was refused: the store cannot record it");
+                return P::failed(store_unavailable());
+            }
+        };
+        match begin {
+            Begin::Replay { result } => serde_json::from_str::<Value>(&result)
+                .ok()
+                .and_then(|v| P::load(&v, dirs))
+                .unwrap_or_else(|| P::failed(unreadable_record())),
+            Begin::Reused => P::failed(reused()),
+            Begin::InFlight => P::failed(in_flight()),
+            Begin::Resume {
+                id,
+                was: IntentState::Unknown,
+            } => {
+                // The stopped process sent it and never learned the answer: never re-sent.
+                let payload = P::failed(stopped_after_sending());
+                self.finish(&id, &meta, key, &payload, Vec::new()).await;
+                payload
+            }
+            Begin::Fresh { id } | Begin::Resume { id, .. } => {
+                let gate: Arc<dyn SendGate> = Arc::new(MarkSent {
+                    store: self.store.clone(),
+                    id: id.clone(),
+                });
+                let (payload, calls) = traced(Some(gate), work).await;
+                self.finish(&id, &meta, key, &payload, calls).await;
+                payload
+            }
+        }
+    }
+
+    /// Settles the intent (kept for replay when the payload is worth keeping under a key) and
+    /// appends the audit row, in one transaction.
+    async fn finish<P: Payload>(
+        &self,
+        id: &str,
+        meta: &IntentMeta,
+        key: Option<&str>,
+        payload: &P,
+        calls: Vec<UpstreamCall>,
+    ) {
+        let result = (key.is_some() && payload.keep()).then(|| payload.save().to_string());
+        let record = AuditRecord {
+            at_ms: 0,
+            request_id: meta.request_id.clone(),
+            actor: meta.principal.clone(),
+            role: meta.role.clone(),
+            org: meta.orgs.clone(),
+            action: meta.mutation.clone(),
+            targets: meta.targets.clone(),
+            input: crate::store::input_of(&meta.fingerprint).to_owned(),
+            outcome: payload.outcome().save().as_str().unwrap_or_default().to_owned(),
+            error_code: payload
+                .first_error()
+                .map(|c| c.save().as_str().unwrap_or_default().to_owned())
+                .unwrap_or_default(),
+            calls,
+        };
+        if let Err(e) = self
+            .store
+            .finish_intent(id, result.as_deref(), &record)
+            .await
+        {
+            // The write is done and its answer goes back; the intent stays in flight, so a
+            // restart records it as unknown (and audits that).
+            tracing::error!(mutation = %meta.mutation, error = %e, "a finished write could not be settled in the store");
+        }
+    }
+}
+
+/// Marks the intent sent before the write's first request that changes something.
+struct MarkSent {
+    store: Store,
+    id: String,
+}
+
+impl SendGate for MarkSent {
+    fn open(&self) -> BoxFuture<'_, Result<(), String>> {
+        Box::pin(async move { self.store.mark_sent(&self.id).await.map_err(|e| e.to_string()) })
+    }
+}
+
+/// The ids and e-mails an input names, for the audit row: every global id of a user or a
+/// group, and every `email` field.
+pub(super) fn targets_of(input: &Value) -> Vec<Target> {
+    fn walk(v: &Value, field: Option<&str>, out: &mut Vec<Target>) {
+        match v {
+            Value::Object(map) => {
+                for (k, v) in map {
+                    walk(v, Some(k), out);
+                }
+            }
+            Value::Array(items) => items.iter().for_each(|x| walk(x, field, out)),
+            Value::String(s) => {
+                if let Some(g) = GlobalId::decode(s) {
+                    let kind = match g.kind {
+                        Kind::User => "User",
+                        Kind::Group => "Group",
+                        Kind::Org => return,
+                    };
+                    let email = (g.kind == Kind::User && g.key.contains('@')).then(|| g.key.clone());
+                    out.push(Target {
+                        kind: kind.into(),
+                        id: s.clone(),
+                        email,
+                    });
+                } else if field == Some("email") || (s.contains('@') && field == Some("id")) {
+                    out.push(Target {
+                        kind: "User".into(),
+                        id: s.to_lowercase(),
+                        email: Some(s.to_lowercase()),
+                    });
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    walk(input, None, &mut out);
+    out
+}
+
+pub(super) fn store_unavailable() -> UserError {
+    UserError::new(
+        UserErrorCode::StoreUnavailable,
+        &[],
+        "the gateway cannot record this write in its store, so nothing was sent (an unaudited write is worse than a refused one); try again shortly",
+    )
+    .answered_upstream()
+}
+
+fn in_flight() -> UserError {
+    UserError::new(
+        UserErrorCode::IdempotencyKeyInUse,
+        &["input", "idempotencyKey"],
+        "a request with this idempotency key is still running (here or on another replica); try again in a moment to get its answer",
+    )
+    .answered_upstream()
+}
+
+fn stopped_after_sending() -> UserError {
+    UserError::new(
+        UserErrorCode::OutcomeUnknown,
+        &[],
+        "the gateway stopped after sending this write and before its answer came; read the object to see whether it was applied (a new idempotency key sends it again)",
+    )
+    .answered_upstream()
+}
+
+fn unreadable_record() -> UserError {
+    UserError::new(
+        UserErrorCode::OutcomeUnknown,
+        &[],
+        "this idempotency key's first answer cannot be shown (its organization is no longer served); read the object to see its state",
+    )
+    .answered_upstream()
+}

@@ -1,0 +1,90 @@
+//! The calls one write made, and the gate its first write request passes: a task-local scope
+//! that the layer above opens around a write. Inside it, every request the client sends is
+//! recorded (method, path, status, duration), and before the first request that is not a
+//! `GET` the gate is awaited: the layer above records there that the write is about to reach
+//! the upstream, and a gate that fails stops the write before anything is sent.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use futures_util::future::BoxFuture;
+use reqwest::Method;
+
+use super::ScimError;
+
+/// Awaited once, before the first request of a write that changes something.
+pub trait SendGate: Send + Sync {
+    /// `Err` with a reason stops the write: nothing is sent.
+    fn open(&self) -> BoxFuture<'_, Result<(), String>>;
+}
+
+/// One request as the trace saw it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TracedCall {
+    pub method: String,
+    pub path: String,
+    /// `None` when no answer came.
+    pub status: Option<u16>,
+    pub elapsed: Duration,
+}
+
+struct Trace {
+    calls: Mutex<Vec<TracedCall>>,
+    gate: Option<Arc<dyn SendGate>>,
+    /// The gate opened (it is awaited once; a second write request passes).
+    opened: tokio::sync::OnceCell<()>,
+}
+
+tokio::task_local! {
+    static TRACE: Arc<Trace>;
+}
+
+/// Runs `work` with a trace; returns its output and the requests it sent, in order.
+pub async fn traced<F: Future>(
+    gate: Option<Arc<dyn SendGate>>,
+    work: F,
+) -> (F::Output, Vec<TracedCall>) {
+    let trace = Arc::new(Trace {
+        calls: Mutex::new(Vec::new()),
+        gate,
+        opened: tokio::sync::OnceCell::new(),
+    });
+    let output = TRACE.scope(trace.clone(), work).await;
+    let calls = std::mem::take(&mut *trace.calls.lock().unwrap_or_else(|e| e.into_inner()));
+    (output, calls)
+}
+
+/// Before a request: a write request inside a trace waits for its gate.
+pub(super) async fn before_send(method: &Method) -> Result<(), ScimError> {
+    let Ok(trace) = TRACE.try_with(Arc::clone) else {
+        return Ok(());
+    };
+    if *method == Method::GET {
+        return Ok(());
+    }
+    let Some(gate) = trace.gate.clone() else {
+        return Ok(());
+    };
+    trace
+        .opened
+        .get_or_try_init(|| async move { gate.open().await })
+        .await
+        .map(|_| ())
+        .map_err(|reason| ScimError::NotRecorded { reason })
+}
+
+/// After a request (an answer, or none): recorded in the trace, if one is open.
+pub(super) fn sent(method: &Method, path: &str, status: Option<u16>, started: Instant) {
+    let _ = TRACE.try_with(|trace| {
+        trace
+            .calls
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(TracedCall {
+                method: method.to_string(),
+                path: path.to_owned(),
+                status,
+                elapsed: started.elapsed(),
+            });
+    });
+}
