@@ -104,7 +104,7 @@ impl Gateway {
                     settings,
                     points.clone(),
                 )
-                .with_store(store.clone()),
+                .with_store(store.clone(), graphql::errors::code_of),
             );
         }
         let dirs = Directories::new(list);

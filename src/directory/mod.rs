@@ -90,6 +90,12 @@ pub struct Directory {
     inner: Arc<Inner>,
 }
 
+/// The store a directory records in, and the codes its audit rows use.
+struct Recorder {
+    store: Store,
+    codes: fn(&DirectoryError) -> &'static str,
+}
+
 struct Inner {
     org_id: Arc<str>,
     org_name: String,
@@ -107,7 +113,7 @@ struct Inner {
     /// Turns of the refresh loop still to panic (`inject_loop_panics`, for tests).
     injected_loop_panics: std::sync::atomic::AtomicU32,
     /// Where open invitations and refreshes are recorded; set once by [`Directory::with_store`].
-    store: std::sync::OnceLock<Store>,
+    store: std::sync::OnceLock<Recorder>,
 }
 
 impl Directory {
@@ -147,16 +153,18 @@ impl Directory {
         }
     }
 
-    /// The same directory, recording its open invitations and refreshes in `store`.
-    pub fn with_store(self, store: Store) -> Directory {
-        let _ = self.inner.store.set(store);
+    /// The same directory, recording its open invitations and refreshes in `store`; a failed
+    /// refresh's audit row carries the code `codes` gives its error (the API's error codes,
+    /// which the layer above owns).
+    pub fn with_store(self, store: Store, codes: fn(&DirectoryError) -> &'static str) -> Directory {
+        let _ = self.inner.store.set(Recorder { store, codes });
         self
     }
 
     /// Reads the open invitations a previous run recorded, so users invited before a restart
     /// still read as INVITED.
     pub async fn load_invites(&self) -> Result<usize, crate::store::StoreError> {
-        let Some(store) = self.inner.store.get() else {
+        let Some(store) = self.inner.store.get().map(|s| &s.store) else {
             return Ok(0);
         };
         let keys = store.open_invites(self.org_id()).await?;
@@ -170,7 +178,7 @@ impl Directory {
     /// Records an invitation opened (`open`) or closed in the store. A failure is logged, not
     /// raised: the write it belongs to already happened (and was journaled before it was sent).
     pub(crate) async fn persist_invite(&self, key: &str, open: bool) {
-        let Some(store) = self.inner.store.get() else {
+        let Some(store) = self.inner.store.get().map(|s| &s.store) else {
             return;
         };
         let result = if open {

@@ -323,7 +323,7 @@ impl Directory {
         outcome: Result<(usize, usize), &DirectoryError>,
         calls: Vec<crate::store::UpstreamCall>,
     ) {
-        let Some(store) = self.inner.store.get() else {
+        let Some(store) = self.inner.store.get().map(|s| &s.store) else {
             return;
         };
         let (outcome, code, input) = match outcome {
@@ -332,7 +332,11 @@ impl Directory {
                 String::new(),
                 serde_json::json!({ "users": users, "groups": groups }).to_string(),
             ),
-            Err(e) => ("FAILED", refresh_code(e).to_owned(), e.to_string()),
+            Err(e) => (
+                "FAILED",
+                self.inner.store.get().map_or("", |s| (s.codes)(e)).to_owned(),
+                e.to_string(),
+            ),
         };
         let record = crate::store::AuditRecord {
             actor: "system".into(),
@@ -416,16 +420,3 @@ pub(super) fn add_mirrored_user(builder: &mut Builder, keys: KeyRule, user: User
     builder.add_user(UserRec::new(key, seq, user, now, Source::Mirror));
 }
 
-/// The code a failed refresh's audit row carries (the GraphQL codes' spelling).
-fn refresh_code(e: &DirectoryError) -> &'static str {
-    match e {
-        DirectoryError::CredentialRevoked => "CREDENTIAL_REVOKED",
-        DirectoryError::RateLimited { .. } => "RATE_LIMITED",
-        DirectoryError::Unavailable => "UPSTREAM_UNAVAILABLE",
-        DirectoryError::Malformed => "UPSTREAM_MALFORMED",
-        DirectoryError::Rejected { .. } => "UPSTREAM_REJECTED",
-        DirectoryError::ShuttingDown => "SHUTTING_DOWN",
-        DirectoryError::Interrupted => "INTERNAL",
-        DirectoryError::NotRecorded => "STORE_UNAVAILABLE",
-    }
-}

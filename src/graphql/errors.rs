@@ -43,6 +43,16 @@ pub fn directory(org: &str, e: DirectoryError) -> Error {
     }
 }
 
+/// The code a directory error shows as (for audit rows of system actions, e.g. refreshes).
+pub fn code_of(e: &DirectoryError) -> &'static str {
+    let code = match e {
+        DirectoryError::CredentialRevoked => Code::CredentialRevoked,
+        DirectoryError::RateLimited { .. } => Code::RateLimited,
+        _ => Code::UpstreamUnavailable,
+    };
+    code.as_str()
+}
+
 /// A wait as `retryAfter` (whole seconds, rounded up, as HTTP's `Retry-After` needs: coming back
 /// after it is never early) and `retryAfterMs` (rounded up to the millisecond, precise enough to
 /// be within one emission interval of the real wait).
