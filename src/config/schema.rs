@@ -178,7 +178,9 @@ pub(super) fn check(
                     }
                 }
             }
-            _ => return Err(checker.unknown(key, &["server", "limits", "store", "api_keys", "orgs"])),
+            _ => {
+                return Err(checker.unknown(key, &["server", "limits", "store", "api_keys", "orgs"]));
+            }
         }
     }
     Ok(())

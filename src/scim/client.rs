@@ -11,9 +11,9 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::error::ScimError;
-use super::trace;
 use super::profile::Profile;
 use super::retry::{self, Decision, Failure, RetryPolicy};
+use super::trace;
 use super::wire::ErrorBody;
 use crate::budget::{Budget, BudgetError, Lane};
 
@@ -113,8 +113,6 @@ impl ScimClient {
         body: Option<&B>,
     ) -> Result<Answer, ScimError> {
         let inner = &*self.inner;
-        // A write inside a trace waits for its gate before it takes a slot or sends.
-        trace::before_send(&method).await?;
         let url = format!("{}{}", inner.base, path);
         let media = inner.profile.media_type();
         let mut attempt = 0;
@@ -157,6 +155,10 @@ impl ScimClient {
                 let json = serde_json::to_vec(body).expect("wire types always serialize");
                 request = request.header(CONTENT_TYPE, media).body(json);
             }
+            // A write inside a trace passes its gate (recorded as reaching the upstream) once
+            // its slot is taken, just before the first request leaves: a write still waiting
+            // for the budget when the process stops was never sent.
+            trace::before_send(&method).await?;
             let mut transport = None;
             let started = std::time::Instant::now();
             let sent = request.send().await;

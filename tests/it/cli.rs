@@ -227,7 +227,8 @@ async fn serve_reads_a_config_file_and_check_config_redacts_the_key() {
     std::fs::write(
         &config,
         format!(
-            "[server]\nlisten = \"127.0.0.1:{port}\"\n\n[[api_keys]]\nname = \"cli-test\"\nhash = \"{}\"\nrole = \"read\"\n\n[[orgs]]\nid = \"acme\"\nbase_url = \"{}\"\nkey_env = \"ACME_TEST_SCIM_KEY\"\n",
+            "[server]\nlisten = \"127.0.0.1:{port}\"\n\n[store]\nurl = \"sqlite://{}\"\n\n[[api_keys]]\nname = \"cli-test\"\nhash = \"{}\"\nrole = \"read\"\n\n[[orgs]]\nid = \"acme\"\nbase_url = \"{}\"\nkey_env = \"ACME_TEST_SCIM_KEY\"\n",
+            dir.join("scimgate.sqlite3").display(),
             scimgate::auth::hash_key(CLIENT_KEY),
             emu.base_url()
         ),

@@ -5,6 +5,7 @@ mod access;
 mod budget_upstream;
 mod cli;
 mod cli_ops;
+mod crash;
 mod emulator;
 mod graphql;
 mod load_shedding;

@@ -91,12 +91,23 @@ pub struct TestApp {
     pub gateway: Gateway,
     pub http: reqwest::Client,
     stop: Option<oneshot::Sender<()>>,
+    /// What the gateway was built from (`restart` builds another from it).
+    pub config: Config,
+    keep_store: bool,
 }
 
 impl Drop for TestApp {
     fn drop(&mut self) {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
+        }
+        // The store file is the test's own (in the temp folder), unless a restart goes on.
+        if !self.keep_store
+            && let Some(path) = self.config.store.url.strip_prefix("sqlite://")
+        {
+            for suffix in ["", "-wal", "-shm"] {
+                let _ = std::fs::remove_file(format!("{path}{suffix}"));
+            }
         }
     }
 }
@@ -166,9 +177,20 @@ pub async fn spawn_app_with(
         api_keys,
         orgs: org_configs,
     };
+    serve_gateway(config, admin, named, emulators).await
+}
+
+/// A gateway over `config` (its store opened and restored) serving on a fresh port.
+async fn serve_gateway(
+    config: Config,
+    admin: String,
+    named: HashMap<String, String>,
+    emulators: Vec<RunningEmulator>,
+) -> TestApp {
     let store = scimgate::store::Store::open(&config.store.url)
         .await
         .expect("store");
+    store.recover_intents().await.expect("recover");
     let gateway = Gateway::new(&config, store).expect("gateway");
     gateway.restore().await.expect("restore");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -186,10 +208,30 @@ pub async fn spawn_app_with(
         gateway,
         http: reqwest::Client::new(),
         stop: Some(stop),
+        config,
+        keep_store: false,
     }
 }
 
 impl TestApp {
+    /// Stops this gateway and starts a new one over the same configuration, store file and
+    /// emulators, as a restart of the process would (nothing kept in memory survives).
+    pub async fn restart(mut self) -> TestApp {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        self.gateway.store.close().await;
+        let emulators = std::mem::take(&mut self.emulators);
+        let (config, key, keys) = (
+            self.config.clone(),
+            self.key.clone(),
+            std::mem::take(&mut self.keys),
+        );
+        self.keep_store = true;
+        drop(self);
+        serve_gateway(config, key, keys, emulators).await
+    }
+
     /// One organization's app (the common case).
     pub async fn one(users: usize, groups: usize) -> TestApp {
         spawn_app(vec![OrgSpec::new("acme", users, groups)]).await

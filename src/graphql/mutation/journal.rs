@@ -93,7 +93,12 @@ impl Journal {
             action: meta.mutation.clone(),
             targets: meta.targets.clone(),
             input: crate::store::input_of(&meta.fingerprint).to_owned(),
-            outcome: payload.outcome().save().as_str().unwrap_or_default().to_owned(),
+            outcome: payload
+                .outcome()
+                .save()
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
             error_code: payload
                 .first_error()
                 .map(|c| c.save().as_str().unwrap_or_default().to_owned())
@@ -120,7 +125,12 @@ struct MarkSent {
 
 impl SendGate for MarkSent {
     fn open(&self) -> BoxFuture<'_, Result<(), String>> {
-        Box::pin(async move { self.store.mark_sent(&self.id).await.map_err(|e| e.to_string()) })
+        Box::pin(async move {
+            self.store
+                .mark_sent(&self.id)
+                .await
+                .map_err(|e| e.to_string())
+        })
     }
 }
 
@@ -142,7 +152,8 @@ pub(super) fn targets_of(input: &Value) -> Vec<Target> {
                         Kind::Group => "Group",
                         Kind::Org => return,
                     };
-                    let email = (g.kind == Kind::User && g.key.contains('@')).then(|| g.key.clone());
+                    let email =
+                        (g.kind == Kind::User && g.key.contains('@')).then(|| g.key.clone());
                     out.push(Target {
                         kind: kind.into(),
                         id: s.clone(),

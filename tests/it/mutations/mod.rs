@@ -7,6 +7,7 @@ mod faults;
 mod groups;
 mod idempotency;
 mod invites;
+mod journal;
 mod priority;
 mod users;
 mod validation;
