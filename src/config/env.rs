@@ -23,6 +23,8 @@ pub(crate) const OTHER_VARS: &[&str] = &[
     "SCIMGATE_LOG",
     "SCIMGATE_LOG_FORMAT",
     "SCIMGATE_CONFIG",
+    // The test suite's PostgreSQL, set by CI where the gateway's own processes run too.
+    "SCIMGATE_TEST_POSTGRES_URL",
 ];
 
 /// What the layer did: where each edited value came from, and the `SCIMGATE_*` names it did

@@ -594,3 +594,54 @@ fn passwords_are_redacted() {
         "sqlite://scimgate.sqlite3"
     );
 }
+
+#[tokio::test]
+async fn a_locked_sqlite_file_refuses_writes_after_the_busy_timeout_and_recovers() {
+    let url = fresh_sqlite_url("locked");
+    let store = Store::open(&url).await.unwrap();
+    store.append_audit(&record(1)).await.unwrap();
+    // Another process holds the write lock (a backup tool, a second gateway on the same file).
+    let other = AnyPoolOptions::new()
+        .max_connections(1)
+        .connect(&url)
+        .await
+        .unwrap();
+    let mut holder = other.acquire().await.unwrap();
+    sqlx::query("BEGIN EXCLUSIVE")
+        .execute(&mut *holder)
+        .await
+        .unwrap();
+    let started = std::time::Instant::now();
+    let refused = store.begin_intent(&meta("{a}"), Some("k"), 1000).await;
+    assert!(
+        matches!(refused, Err(StoreError::Unavailable(_))),
+        "{refused:?}"
+    );
+    assert!(
+        started.elapsed() >= Duration::from_secs(4),
+        "waited out busy_timeout first"
+    );
+    assert!(!store.writable());
+    // Readers are not blocked (WAL): the audit log still reads.
+    let rows = store
+        .audit_page(&AuditFilter::default(), Window::default(), 10)
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 1);
+    sqlx::query("ROLLBACK").execute(&mut *holder).await.unwrap();
+    drop(holder);
+    other.close().await;
+    assert!(store.ping().await && store.writable());
+    assert!(matches!(
+        store
+            .begin_intent(&meta("{a}"), Some("k"), 1000)
+            .await
+            .unwrap(),
+        Begin::Fresh { .. }
+    ));
+    store.close().await;
+    let path = url.trim_start_matches("sqlite://");
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{path}{suffix}"));
+    }
+}

@@ -15,6 +15,7 @@ use scimgate::store::{AuditFilter, Store, Window};
 use serde_json::{Value, json};
 
 use crate::cli::{Running, free_port};
+use crate::support::postgres_store;
 
 const KEY: &str = "crash-test-client-key-0001";
 const INVITES: usize = 30;
@@ -75,7 +76,24 @@ async fn send(http: &reqwest::Client, port: u16, query: &str, input: &Value) -> 
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_crash_mid_batch_loses_and_doubles_nothing() {
+async fn a_crash_mid_batch_loses_and_doubles_nothing_on_sqlite() {
+    let dir = std::env::temp_dir().join(format!("scimgate-crash-{:08x}", rand::random::<u32>()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let url = format!("sqlite://{}", dir.join("store.sqlite3").display());
+    crash_mid_batch(&url).await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crash_mid_batch_loses_and_doubles_nothing_on_postgres() {
+    let Some(pg) = postgres_store("crash").await else {
+        return;
+    };
+    crash_mid_batch(&pg.url).await;
+    pg.drop_schema().await;
+}
+
+async fn crash_mid_batch(store_url: &str) {
     scimgate::scim::install_crypto_provider();
     let emu = emulator::spawn(EmulatorConfig {
         users: 40,
@@ -89,7 +107,6 @@ async fn a_crash_mid_batch_loses_and_doubles_nothing() {
     let port = free_port();
     let dir = std::env::temp_dir().join(format!("scimgate-crash-{port}"));
     std::fs::create_dir_all(&dir).unwrap();
-    let store_url = format!("sqlite://{}", dir.join("store.sqlite3").display());
     let config = dir.join("scimgate.toml");
     // 10 requests a second: the batch queues, so the kill finds writes queued and in flight.
     std::fs::write(
@@ -250,7 +267,7 @@ async fn a_crash_mid_batch_loses_and_doubles_nothing() {
     );
 
     // The audit log names every write the emulator received, and the chain is intact.
-    let store = Store::open(&store_url).await.unwrap();
+    let store = Store::open(store_url).await.unwrap();
     let rows = store
         .audit_page(&AuditFilter::default(), Window::default(), 10_000)
         .await

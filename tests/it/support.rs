@@ -294,3 +294,51 @@ pub fn nested_query(depth: usize) -> String {
         .collect();
     format!("{{ {opened}__typename {}}}", "} ".repeat(depth - 1))
 }
+
+/// A fresh PostgreSQL schema for one test, as a store URL (its `search_path` set to it), when
+/// `SCIMGATE_TEST_POSTGRES_URL` names a server; `None`, with a printed line, when not.
+pub async fn postgres_store(name: &str) -> Option<PostgresStore> {
+    let base = match std::env::var("SCIMGATE_TEST_POSTGRES_URL") {
+        Ok(base) if !base.is_empty() => base,
+        _ => {
+            println!("{name}: PostgreSQL skipped (SCIMGATE_TEST_POSTGRES_URL is not set)");
+            return None;
+        }
+    };
+    let schema = format!("scimgate_it_{name}_{:08x}", rand::random::<u32>());
+    run_sql(&base, &format!("CREATE SCHEMA {schema}")).await;
+    let sep = if base.contains('?') { '&' } else { '?' };
+    let url = format!("{base}{sep}options=-c%20search_path%3D{schema}");
+    Some(PostgresStore { base, schema, url })
+}
+
+/// A test's PostgreSQL schema; `drop_schema` removes it.
+pub struct PostgresStore {
+    base: String,
+    schema: String,
+    pub url: String,
+}
+
+impl PostgresStore {
+    pub async fn drop_schema(self) {
+        run_sql(
+            &self.base,
+            &format!("DROP SCHEMA IF EXISTS {} CASCADE", self.schema),
+        )
+        .await;
+    }
+}
+
+async fn run_sql(url: &str, sql: &str) {
+    sqlx::any::install_default_drivers();
+    let pool = sqlx::any::AnyPoolOptions::new()
+        .max_connections(1)
+        .connect(url)
+        .await
+        .expect("SCIMGATE_TEST_POSTGRES_URL is set but PostgreSQL does not answer");
+    sqlx::query(sqlx::AssertSqlSafe(sql.to_owned()))
+        .execute(&pool)
+        .await
+        .expect(sql);
+    pool.close().await;
+}
