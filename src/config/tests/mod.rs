@@ -302,6 +302,33 @@ fn example_file_loads() {
     let globex = config.org("globex").unwrap();
     assert_eq!(globex.profile, Profile::Rfc7644);
     assert_eq!(globex.key().expose_secret(), "globex-secret");
+    assert_eq!(config.store, StoreConfig::default(), "the example shows the defaults");
+}
+
+#[test]
+fn the_store_url_comes_from_the_file_or_the_environment_and_prints_without_its_password() {
+    let text = format!(
+        "{MINIMAL}\n[store]\nurl = \"postgres://app:s3cret-pw@db.internal/scim\"\naudit_retention = \"30days\"\n"
+    );
+    let config = load(&text, &[("ACME_KEY", SECRET)]).unwrap();
+    assert_eq!(config.store.url, "postgres://app:s3cret-pw@db.internal/scim");
+    assert_eq!(config.store.audit_retention, Duration::from_secs(30 * 86_400));
+    let shown = config.to_redacted_toml();
+    assert!(shown.contains("postgres://app:<redacted>@db.internal/scim"), "{shown}");
+    assert!(!shown.contains("s3cret-pw"), "{shown}");
+    let config = load(
+        MINIMAL,
+        &[
+            ("ACME_KEY", SECRET),
+            ("SCIMGATE_STORE__URL", "sqlite:///var/lib/scimgate/store.sqlite3"),
+            ("SCIMGATE_STORE__REPLICA", "gw-2"),
+        ],
+    )
+    .unwrap();
+    assert_eq!(config.store.url, "sqlite:///var/lib/scimgate/store.sqlite3");
+    assert_eq!(config.store.replica, "gw-2");
+    let typo = err(&format!("{MINIMAL}\n[store]\nurll = \"x\"\n"), &[("ACME_KEY", SECRET)]);
+    assert!(typo.contains("url"), "{typo}");
 }
 
 /// The schema the env layer and the checks use lists exactly the typed tree's fields.
@@ -323,6 +350,10 @@ fn schema_matches_the_typed_tree() {
             toml::Table::try_from(ServerConfig::default()).unwrap()
         )),
         sorted(names(schema::SERVER))
+    );
+    assert_eq!(
+        sorted(keys(toml::Table::try_from(StoreConfig::default()).unwrap())),
+        sorted(names(schema::STORE))
     );
     let budget = BudgetConfig {
         guard: Some(Duration::from_secs(1)),
