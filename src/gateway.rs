@@ -141,6 +141,14 @@ impl Gateway {
         }
     }
 
+    /// The benchmark's reference only: the same gateway with its mutations not journaled (no
+    /// intent, no audit row), to measure what the store adds to a write. `serve` never calls
+    /// it; a gateway that users run always journals.
+    #[doc(hidden)]
+    pub fn without_journal(&mut self, limits: &LimitsConfig) {
+        self.schema = graphql::build_schema(self.dirs.clone(), limits, None);
+    }
+
     /// Reads back what the store remembers for the directories (open invitations).
     pub async fn restore(&self) -> Result<(), crate::store::StoreError> {
         for dir in self.dirs.all() {

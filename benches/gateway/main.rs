@@ -13,6 +13,7 @@ mod rows_budget;
 mod rows_cold;
 mod rows_hostile;
 mod rows_speed;
+mod rows_store;
 
 use std::process::ExitCode;
 use std::time::Instant;
@@ -25,6 +26,9 @@ fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.first().map(String::as_str) == Some(floor::CHILD_FLAG) {
         return floor::child_main(&args);
+    }
+    if args.first().map(String::as_str) == Some(rows_store::CHILD_FLAG) {
+        return rows_store::child_main(&args);
     }
     let opts = match Opts::parse(&args) {
         Ok(o) => o,
@@ -97,9 +101,21 @@ async fn run(o: Opts) -> ExitCode {
     if o.wants(8) {
         rows_hostile::fragment_bomb(&env, &o, &mut r).await;
     }
+    if o.wants(9) {
+        rows_store::write_latency(&env, &o, &mut r).await;
+    }
+    if o.wants(10) {
+        rows_store::audit_export(&env, &o, &mut r).await;
+    }
     // Keep only the rows asked for (rows 1-2 come together).
-    r.lines
-        .retain(|l| o.rows.iter().any(|n| l.row.starts_with(&n.to_string())));
+    r.lines.retain(|l| {
+        o.rows.iter().any(|n| {
+            // "5b" is row 5's; "10" is not row 1's.
+            l.row
+                .strip_prefix(&n.to_string())
+                .is_some_and(|rest| rest.chars().all(|c| c.is_ascii_alphabetic()))
+        })
+    });
     let took = started.elapsed();
     println!("\n{}", r.table());
     println!("{}", report::machine());

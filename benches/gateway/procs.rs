@@ -311,18 +311,61 @@ pub struct Gateway {
 
 const KEY_ENV: &str = "BENCH_SCIM_KEY";
 
+/// How a gateway of a row keeps its state.
+#[derive(Clone, Debug)]
+pub enum StoreSpec {
+    /// A fresh SQLite file in the work directory (what `serve` uses by default).
+    Sqlite,
+    /// This PostgreSQL URL (a schema of the row's own).
+    Postgres(String),
+    /// No journal at all: the benchmark's own child process (`rows_store`), as the reference of
+    /// what the store adds to a write.
+    Unjournaled,
+}
+
 impl Gateway {
     pub async fn start(env: &Env, emu: &Emulator, budget: &BudgetSpec) -> Gateway {
+        Gateway::start_on(env, emu, budget, &StoreSpec::Sqlite).await
+    }
+
+    pub async fn start_on(
+        env: &Env,
+        emu: &Emulator,
+        budget: &BudgetSpec,
+        store: &StoreSpec,
+    ) -> Gateway {
         let port = free_port();
-        let config = config_toml(port, &emu.scim_base(), budget, env.api_key.as_ref());
+        let store_url = match store {
+            StoreSpec::Postgres(url) => url.clone(),
+            _ => format!(
+                "sqlite://{}",
+                env.log_path("store").with_extension("sqlite3").display()
+            ),
+        };
+        let config = config_toml(
+            port,
+            &emu.scim_base(),
+            budget,
+            env.api_key.as_ref(),
+            &store_url,
+        );
         let path = env.log_path("gateway").with_extension("toml");
         std::fs::write(&path, config).expect("write the gateway config");
         let spawned = Instant::now();
-        let mut cmd = Command::new(BIN);
-        cmd.arg("serve")
-            .arg("--config")
-            .arg(&path)
-            .env(KEY_ENV, &emu.token);
+        let mut cmd = match store {
+            StoreSpec::Unjournaled => {
+                let mut cmd = Command::new(std::env::current_exe().expect("the benchmark's path"));
+                cmd.args([crate::rows_store::CHILD_FLAG, &port.to_string()]);
+                cmd.arg(&path);
+                cmd
+            }
+            _ => {
+                let mut cmd = Command::new(BIN);
+                cmd.arg("serve").arg("--config").arg(&path);
+                cmd
+            }
+        };
+        cmd.env(KEY_ENV, &emu.token);
         let mut proc = Proc::spawn("scimgate serve", cmd, env.log_path("gateway"));
         let url = format!("http://127.0.0.1:{port}");
         proc.wait_until_up(&env.http, &format!("{url}/healthz"))
@@ -341,12 +384,21 @@ impl Gateway {
 
 /// The gateway's configuration file: one org, the row's budget (with the default burst, 2), a
 /// mirror that does not age during a row, and (with auth) the benchmark's key as an admin.
-fn config_toml(port: u16, base_url: &str, b: &BudgetSpec, key: Option<&ApiKey>) -> String {
+fn config_toml(
+    port: u16,
+    base_url: &str,
+    b: &BudgetSpec,
+    key: Option<&ApiKey>,
+    store_url: &str,
+) -> String {
     let mut toml = format!(
         r#"[server]
 listen = "127.0.0.1:{port}"
 graphiql = false
 shutdown_grace = "1s"
+
+[store]
+url = "{store_url}"
 
 [[orgs]]
 id = "bench"

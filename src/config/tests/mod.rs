@@ -302,7 +302,11 @@ fn example_file_loads() {
     let globex = config.org("globex").unwrap();
     assert_eq!(globex.profile, Profile::Rfc7644);
     assert_eq!(globex.key().expose_secret(), "globex-secret");
-    assert_eq!(config.store, StoreConfig::default(), "the example shows the defaults");
+    assert_eq!(
+        config.store,
+        StoreConfig::default(),
+        "the example shows the defaults"
+    );
 }
 
 #[test]
@@ -311,23 +315,38 @@ fn the_store_url_comes_from_the_file_or_the_environment_and_prints_without_its_p
         "{MINIMAL}\n[store]\nurl = \"postgres://app:s3cret-pw@db.internal/scim\"\naudit_retention = \"30days\"\n"
     );
     let config = load(&text, &[("ACME_KEY", SECRET)]).unwrap();
-    assert_eq!(config.store.url, "postgres://app:s3cret-pw@db.internal/scim");
-    assert_eq!(config.store.audit_retention, Duration::from_secs(30 * 86_400));
+    assert_eq!(
+        config.store.url,
+        "postgres://app:s3cret-pw@db.internal/scim"
+    );
+    assert_eq!(
+        config.store.audit_retention,
+        Duration::from_secs(30 * 86_400)
+    );
     let shown = config.to_redacted_toml();
-    assert!(shown.contains("postgres://app:<redacted>@db.internal/scim"), "{shown}");
+    assert!(
+        shown.contains("postgres://app:<redacted>@db.internal/scim"),
+        "{shown}"
+    );
     assert!(!shown.contains("s3cret-pw"), "{shown}");
     let config = load(
         MINIMAL,
         &[
             ("ACME_KEY", SECRET),
-            ("SCIMGATE_STORE__URL", "sqlite:///var/lib/scimgate/store.sqlite3"),
+            (
+                "SCIMGATE_STORE__URL",
+                "sqlite:///var/lib/scimgate/store.sqlite3",
+            ),
             ("SCIMGATE_STORE__REPLICA", "gw-2"),
         ],
     )
     .unwrap();
     assert_eq!(config.store.url, "sqlite:///var/lib/scimgate/store.sqlite3");
     assert_eq!(config.store.replica, "gw-2");
-    let typo = err(&format!("{MINIMAL}\n[store]\nurll = \"x\"\n"), &[("ACME_KEY", SECRET)]);
+    let typo = err(
+        &format!("{MINIMAL}\n[store]\nurll = \"x\"\n"),
+        &[("ACME_KEY", SECRET)],
+    );
     assert!(typo.contains("url"), "{typo}");
 }
 
