@@ -9,7 +9,7 @@
 //! audited. With several replicas on one PostgreSQL store, recovery at start would take another
 //! live replica's intents too; it runs only where one process owns the store.
 
-use sqlx::Row;
+use sqlx::{AssertSqlSafe, Row};
 
 use super::audit::{AuditRecord, Target};
 use super::{Store, StoreError, now_ms};
@@ -260,17 +260,30 @@ impl Store {
     /// At start: every intent this replica's stopped process left in flight is marked `not_sent` or
     /// `unknown` (or, without a key, removed) and audited as such.
     pub async fn recover_intents(&self) -> Result<Recovered, StoreError> {
-        let result = self.recover_inner().await;
+        let result = self.settle_in_flight(Stranded::Mine).await;
         self.noted(result)
     }
 
-    async fn recover_inner(&self) -> Result<Recovered, sqlx::Error> {
-        let rows = sqlx::query(
-            "SELECT id, principal, role, orgs, mutation, idem_key, fingerprint, state, request_id, targets, created_ms FROM write_intents WHERE state IN ('pending', 'sent') AND owner = $1 ORDER BY created_ms",
-        )
-        .bind(&self.inner.owner)
-        .fetch_all(self.pool())
-        .await?;
+    async fn settle_in_flight(&self, which: Stranded) -> Result<Recovered, sqlx::Error> {
+        const COLUMNS: &str = "SELECT id, principal, role, orgs, mutation, idem_key, fingerprint, state, request_id, targets, created_ms FROM write_intents WHERE state IN ('pending', 'sent')";
+        let rows = match which {
+            Stranded::Mine => {
+                sqlx::query(AssertSqlSafe(format!(
+                    "{COLUMNS} AND owner = $1 ORDER BY created_ms"
+                )))
+                .bind(&self.inner.owner)
+                .fetch_all(self.pool())
+                .await?
+            }
+            Stranded::Expired => {
+                sqlx::query(AssertSqlSafe(format!(
+                    "{COLUMNS} AND expires_ms < $1 ORDER BY created_ms"
+                )))
+                .bind(now_ms())
+                .fetch_all(self.pool())
+                .await?
+            }
+        };
         let mut recovered = Recovered::default();
         for row in rows {
             let id: String = row.try_get("id")?;
@@ -322,8 +335,12 @@ impl Store {
         Ok(recovered)
     }
 
-    /// Removes idempotency records past their expiry (never one in flight).
+    /// Removes idempotency records past their expiry. One still in flight by then belongs to a
+    /// replica that stopped and never came back under its name: it is settled (and audited) as
+    /// a restart would settle it, first.
     pub async fn expire_intents(&self) -> Result<u64, StoreError> {
+        let stranded = self.settle_in_flight(Stranded::Expired).await;
+        self.noted(stranded)?;
         let result = sqlx::query(
             "DELETE FROM write_intents WHERE expires_ms < $1 AND state NOT IN ('pending', 'sent')",
         )
@@ -333,6 +350,14 @@ impl Store {
         .map(|r| r.rows_affected());
         self.noted(result)
     }
+}
+
+/// Which in-flight intents a settlement takes.
+enum Stranded {
+    /// This replica's, at its start.
+    Mine,
+    /// Anyone's, past their expiry.
+    Expired,
 }
 
 /// The input part of a fingerprint (`mutation:{json}`).

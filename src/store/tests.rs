@@ -508,6 +508,29 @@ async fn a_restart_settles_what_the_stopped_process_left_in_flight() {
         );
         // A second start finds the resumed ones in flight again (their new owner stopped too).
         assert_eq!(store.recover_intents().await.unwrap().not_sent, 2);
+        // Another replica's intent is not this start's to settle, until it expires.
+        assert!(matches!(
+            store
+                .begin_intent(&meta("{q}"), Some("queued"), day)
+                .await
+                .unwrap(),
+            Begin::Resume { .. }
+        ));
+        raw(
+            store,
+            "UPDATE write_intents SET owner = 'gw-2', expires_ms = 0 WHERE idem_key = 'queued'",
+        )
+        .await;
+        assert_eq!(store.recover_intents().await.unwrap(), Recovered::default());
+        let before = store.verify_audit(|_| {}).await.unwrap().rows;
+        assert!(store.expire_intents().await.unwrap() >= 1, "{}", s.label);
+        assert_eq!(store.intent_state(&queued).await.unwrap(), None);
+        let after = store.verify_audit(|_| {}).await.unwrap();
+        assert_eq!(
+            (after.rows, after.broken),
+            (before + 1, None),
+            "settled and audited"
+        );
         s.done().await;
     }
 }
