@@ -51,7 +51,7 @@ pub(crate) struct HashKeyArgs {
     /// The key's name in the configuration.
     #[arg(long, default_value = "my-client")]
     pub(crate) name: String,
-    /// read, write or admin.
+    /// read, write, admin or auditor (the audit log only).
     #[arg(long, default_value = "read")]
     pub(crate) role: crate::auth::Role,
 }

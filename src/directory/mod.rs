@@ -27,9 +27,9 @@ use std::time::{Duration, SystemTime};
 use tokio::sync::watch;
 
 use crate::keys::UserKey;
-use crate::store::Store;
 use crate::scim::wire::{Group, User};
 use crate::scim::{KeyRule, Profile, ScimClient};
+use crate::store::Store;
 
 pub use error::{DirectoryError, WriteError};
 pub use events::{ChangeEvent, EventKind};

@@ -223,7 +223,8 @@ impl Directory {
             let mut events = self.inner.events.lock().unwrap_or_else(|e| e.into_inner());
             events.record(super::events::EventKind::Refreshed, "", vec![]);
         }
-        self.audit_refresh(audited.as_ref().map(|c| *c), calls).await;
+        self.audit_refresh(audited.as_ref().map(|c| *c), calls)
+            .await;
     }
 
     /// Reads every user and group: `ceil(N/100) + ceil(G/100)` calls. The first user page comes
@@ -334,7 +335,11 @@ impl Directory {
             ),
             Err(e) => (
                 "FAILED",
-                self.inner.store.get().map_or("", |s| (s.codes)(e)).to_owned(),
+                self.inner
+                    .store
+                    .get()
+                    .map_or("", |s| (s.codes)(e))
+                    .to_owned(),
                 e.to_string(),
             ),
         };
@@ -419,4 +424,3 @@ pub(super) fn add_mirrored_user(builder: &mut Builder, keys: KeyRule, user: User
     let seq = builder.seq_for(&key);
     builder.add_user(UserRec::new(key, seq, user, now, Source::Mirror));
 }
-

@@ -63,7 +63,8 @@ fn key(role: Role, orgs: &[&str]) -> Principal {
 }
 
 async fn run(schema: &GatewaySchema, who: &Principal, query: &str) -> Value {
-    let request = prepare(async_graphql::Request::new(query), schema, who, "test").expect("within limits");
+    let request =
+        prepare(async_graphql::Request::new(query), schema, who, "test").expect("within limits");
     serde_json::to_value(schema.execute(request).await).unwrap()
 }
 

@@ -26,9 +26,9 @@ use mask::RequestId;
 use crate::auth::KeyStore;
 use crate::config::LimitsConfig;
 use crate::directory::Directories;
-use crate::store::Store;
 use crate::graphql::GatewaySchema;
 use crate::graphql::errors::Code;
+use crate::store::Store;
 
 #[derive(Clone)]
 pub struct AppState {

@@ -11,9 +11,9 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::error::ScimError;
-use super::trace;
 use super::profile::Profile;
 use super::retry::{self, Decision, Failure, RetryPolicy};
+use super::trace;
 use super::wire::ErrorBody;
 use crate::budget::{Budget, BudgetError, Lane};
 

@@ -29,6 +29,11 @@ impl Journal {
         }
     }
 
+    /// The store the writes are journaled in (the audit log's reads come from it too).
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
     /// Runs `work` as a journaled write: recorded, traced, settled and audited. With `key`, a
     /// record from before (this process's or a stopped one's) answers instead where it can.
     pub(super) async fn run<P: Payload>(
@@ -93,7 +98,12 @@ impl Journal {
             action: meta.mutation.clone(),
             targets: meta.targets.clone(),
             input: crate::store::input_of(&meta.fingerprint).to_owned(),
-            outcome: payload.outcome().save().as_str().unwrap_or_default().to_owned(),
+            outcome: payload
+                .outcome()
+                .save()
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
             error_code: payload
                 .first_error()
                 .map(|c| c.save().as_str().unwrap_or_default().to_owned())
@@ -120,7 +130,12 @@ struct MarkSent {
 
 impl SendGate for MarkSent {
     fn open(&self) -> BoxFuture<'_, Result<(), String>> {
-        Box::pin(async move { self.store.mark_sent(&self.id).await.map_err(|e| e.to_string()) })
+        Box::pin(async move {
+            self.store
+                .mark_sent(&self.id)
+                .await
+                .map_err(|e| e.to_string())
+        })
     }
 }
 
@@ -140,9 +155,10 @@ pub(super) fn targets_of(input: &Value) -> Vec<Target> {
                     let kind = match g.kind {
                         Kind::User => "User",
                         Kind::Group => "Group",
-                        Kind::Org => return,
+                        Kind::Org | Kind::AuditEntry => return,
                     };
-                    let email = (g.kind == Kind::User && g.key.contains('@')).then(|| g.key.clone());
+                    let email =
+                        (g.kind == Kind::User && g.key.contains('@')).then(|| g.key.clone());
                     out.push(Target {
                         kind: kind.into(),
                         id: s.clone(),

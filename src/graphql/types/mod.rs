@@ -11,6 +11,7 @@
 //! `connection::tests::values_fields_return_stay_small`, and `tests/field_futures.rs`, which
 //! counts the large allocations of such a page in an optimized build.
 
+pub(crate) mod audit;
 mod group;
 mod inputs;
 mod org;
@@ -22,6 +23,7 @@ use std::time::SystemTime;
 
 use async_graphql::{Enum, InputValueError, InputValueResult, Scalar, ScalarType, Value};
 
+pub use audit::{AuditEntry, AuditEntryConnection, AuditLogFilter};
 pub use group::Group;
 pub use inputs::{GroupFilter, GroupOrder, OrderDirection, UserFilter, UserOrder};
 pub use org::Org;
