@@ -179,7 +179,9 @@ pub(super) fn check(
                 }
             }
             _ => {
-                return Err(checker.unknown(key, &["server", "limits", "store", "api_keys", "orgs"]));
+                return Err(
+                    checker.unknown(key, &["server", "limits", "store", "api_keys", "orgs"])
+                );
             }
         }
     }
