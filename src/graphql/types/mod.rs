@@ -49,6 +49,12 @@ impl ScalarType for DateTime {
         }
     }
 
+    /// Checked at validation, so a bad date-time (a literal or a variable) is refused with a
+    /// code before anything runs, as other bad argument values are.
+    fn is_valid(value: &Value) -> bool {
+        matches!(value, Value::String(s) if humantime::parse_rfc3339(s).is_ok())
+    }
+
     fn to_value(&self) -> Value {
         Value::String(humantime::format_rfc3339_millis(self.0).to_string())
     }
