@@ -9,10 +9,14 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::{Deserialize, Serialize};
 
-/// What a key may do. Each role includes the ones before it.
+/// What a key may do. `Read`, `Write` and `Admin` each include the roles before them, so a
+/// check is `role >= needed`. `Auditor` comes first and includes none of them: it reads the
+/// audit log (as `Admin` does, see [`Role::reads_audit`]) and nothing else.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
+    /// The audit log of its organizations, and nothing else.
+    Auditor,
     /// Queries.
     Read,
     /// Queries and mutations.
@@ -21,9 +25,17 @@ pub enum Role {
     Admin,
 }
 
+impl Role {
+    /// Whether this role may read the audit log: the auditor's one right, and the admin's.
+    pub fn reads_audit(self) -> bool {
+        matches!(self, Role::Auditor | Role::Admin)
+    }
+}
+
 impl fmt::Display for Role {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
+            Role::Auditor => "auditor",
             Role::Read => "read",
             Role::Write => "write",
             Role::Admin => "admin",
@@ -38,8 +50,9 @@ impl FromStr for Role {
             "read" => Ok(Role::Read),
             "write" => Ok(Role::Write),
             "admin" => Ok(Role::Admin),
+            "auditor" => Ok(Role::Auditor),
             other => Err(format!(
-                "unknown role {other:?} (expected read, write or admin)"
+                "unknown role {other:?} (expected read, write, admin or auditor)"
             )),
         }
     }
@@ -155,5 +168,12 @@ mod tests {
         assert_eq!(store.authenticate_bearer(None), None);
         assert!(!is_key_hash("sha256:XYZ"));
         assert!(Role::Admin > Role::Write && Role::Write > Role::Read);
+        // The auditor passes no `role >= X` check of the other roles, and reads the log.
+        assert!(Role::Auditor < Role::Read);
+        assert!(Role::Auditor.reads_audit() && Role::Admin.reads_audit());
+        assert!(!Role::Read.reads_audit() && !Role::Write.reads_audit());
+        for role in [Role::Auditor, Role::Read, Role::Write, Role::Admin] {
+            assert_eq!(role.to_string().parse::<Role>(), Ok(role));
+        }
     }
 }

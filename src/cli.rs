@@ -41,6 +41,9 @@ pub(crate) enum Command {
     /// Make a new client API key and print it with the [[api_keys]] table that admits it
     /// (only the hash goes in the configuration). With --stdin, hash a key read from stdin.
     HashKey(HashKeyArgs),
+    /// Check the audit log's hash chain, or export the log as CSV or JSON Lines, straight from
+    /// the store (no running gateway needed).
+    Audit(crate::audit_cli::AuditArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -51,7 +54,7 @@ pub(crate) struct HashKeyArgs {
     /// The key's name in the configuration.
     #[arg(long, default_value = "my-client")]
     pub(crate) name: String,
-    /// read, write or admin.
+    /// read, write, admin or auditor (the audit log only).
     #[arg(long, default_value = "read")]
     pub(crate) role: crate::auth::Role,
 }
@@ -180,6 +183,7 @@ pub async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             serve(config, None).await
         }
         Command::Demo(args) => demo(args).await,
+        Command::Audit(args) => crate::audit_cli::run(args).await,
         Command::Emulate(args) => {
             let config = args.config()?;
             let (users, groups, profile, limit, window) = (

@@ -39,6 +39,9 @@ pub mod gateway;
 /// The command line: `serve`, `demo`, `emulate`, `schema`, `check-config`, `hash-key`.
 pub mod cli;
 
+/// `scimgate audit verify | export`: the audit log checked or exported from the store.
+pub mod audit_cli;
+
 /// Restarts a background task that panics, with a doubling pause.
 pub(crate) mod supervise;
 

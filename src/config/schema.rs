@@ -286,8 +286,8 @@ fn check_value(kind: Kind, value: &Value) -> Result<(), String> {
             _ => Err("expected \"amplitude\" or \"rfc7644\"".to_string()),
         },
         Kind::Role => match value.as_str() {
-            Some("read" | "write" | "admin") => Ok(()),
-            _ => Err("expected \"read\", \"write\" or \"admin\"".to_string()),
+            Some("read" | "write" | "admin" | "auditor") => Ok(()),
+            _ => Err("expected \"read\", \"write\", \"admin\" or \"auditor\"".to_string()),
         },
         Kind::StrList => match value.as_array() {
             Some(items) if items.iter().all(Value::is_str) => Ok(()),

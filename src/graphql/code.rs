@@ -46,12 +46,14 @@ pub enum Code {
     UpstreamUnavailable,
     /// The upstream rejected the organization's SCIM key; calls stop until the configuration changes.
     CredentialRevoked,
+    /// The gateway's store (the audit log) cannot be read; trying again later is safe.
+    StoreUnavailable,
     /// A fault of the gateway: logged with the request id, shown only as "internal error".
     Internal,
 }
 
 impl Code {
-    pub const ALL: [Code; 20] = [
+    pub const ALL: [Code; 21] = [
         Code::Unauthenticated,
         Code::Forbidden,
         Code::BadRequest,
@@ -71,6 +73,7 @@ impl Code {
         Code::RateLimited,
         Code::UpstreamUnavailable,
         Code::CredentialRevoked,
+        Code::StoreUnavailable,
         Code::Internal,
     ];
 
@@ -95,6 +98,7 @@ impl Code {
             Code::RateLimited => "RATE_LIMITED",
             Code::UpstreamUnavailable => "UPSTREAM_UNAVAILABLE",
             Code::CredentialRevoked => "CREDENTIAL_REVOKED",
+            Code::StoreUnavailable => "STORE_UNAVAILABLE",
             Code::Internal => "INTERNAL",
         }
     }

@@ -1,5 +1,5 @@
 //! Relay cursor connections: argument checks, `PageInfo`, and the edge and connection types of
-//! users and groups.
+//! users and groups (the audit log's are in `types/audit.rs`, with this `PageInfo`).
 
 use async_graphql::{Result, SimpleObject};
 
@@ -14,6 +14,8 @@ use crate::directory::{
 pub const MAX_PAGE: i32 = 100;
 /// The page size when neither `first` nor `last` is given.
 pub const DEFAULT_PAGE: usize = 50;
+/// The order tag of the audit log's cursors (positions by sequence number).
+pub const AUDIT_ORDER: &str = "audit";
 
 /// An item of a page and the order it was paged in: enough to compute its position, which is
 /// done only when a client asks for a cursor (most answers show few of their cursors, and a
@@ -22,6 +24,8 @@ pub const DEFAULT_PAGE: usize = 50;
 pub enum Anchor {
     User(UserOrderField, User),
     Group(GroupOrderField, Group),
+    /// An audit row, by sequence number.
+    Audit(u64),
 }
 
 impl Anchor {
@@ -29,8 +33,14 @@ impl Anchor {
         match self {
             Anchor::User(field, u) => user_sort_key(*field, u.rec()),
             Anchor::Group(field, g) => group_sort_key(*field, g.rec()),
+            Anchor::Audit(seq) => SortKey::Seq(*seq),
         }
     }
+}
+
+/// The cursor of the audit row `seq`.
+pub fn audit_cursor(seq: u64) -> String {
+    encode_cursor(AUDIT_ORDER, &SortKey::Seq(seq))
 }
 
 /// Where an item stands in an order; encoded into a cursor only when asked for.
@@ -70,6 +80,28 @@ impl PageInfo {
     /// The cursor of the last edge, if any.
     async fn end_cursor(&self) -> Option<String> {
         self.end.as_ref().map(Position::cursor)
+    }
+}
+
+impl PageInfo {
+    /// The page information of an audit log page whose first and last rows are `start` and
+    /// `end` (sequence numbers).
+    pub fn of_audit(
+        has_next_page: bool,
+        has_previous_page: bool,
+        start: Option<u64>,
+        end: Option<u64>,
+    ) -> PageInfo {
+        let position = |seq| Position {
+            order: AUDIT_ORDER,
+            anchor: Anchor::Audit(seq),
+        };
+        PageInfo {
+            has_next_page,
+            has_previous_page,
+            start: start.map(position),
+            end: end.map(position),
+        }
     }
 }
 

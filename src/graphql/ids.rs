@@ -12,6 +12,8 @@ pub enum Kind {
     Org,
     User,
     Group,
+    /// A row of an organization's audit log; the key is its sequence number.
+    AuditEntry,
 }
 
 impl Kind {
@@ -20,6 +22,7 @@ impl Kind {
             Kind::Org => "Org",
             Kind::User => "User",
             Kind::Group => "Group",
+            Kind::AuditEntry => "AuditEntry",
         }
     }
 }
@@ -55,6 +58,7 @@ impl GlobalId {
             (1, "Org") => Kind::Org,
             (1, "User") => Kind::User,
             (1, "Group") => Kind::Group,
+            (1, "AuditEntry") => Kind::AuditEntry,
             _ => return None,
         };
         Some(GlobalId { kind, org, key })

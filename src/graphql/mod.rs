@@ -32,8 +32,9 @@ pub type GatewaySchema = Schema<query::Query, mutation::Mutation, EmptySubscript
 #[derive(Clone, Debug)]
 pub struct RequestTag(pub String);
 
-/// Builds the schema with every limit set. Writes are journaled in `journal`'s store; only
-/// the SDL and resolver tests build one without (their writes then leave no record).
+/// Builds the schema with every limit set. Writes are journaled in `journal`'s store, and
+/// `Org.auditLog` reads that store; only the SDL and resolver tests build one without
+/// (their writes then leave no record, and the log cannot be read).
 pub fn build_schema(
     dirs: Directories,
     limits: &LimitsConfig,
@@ -52,6 +53,7 @@ pub fn build_schema(
         64 << 20,
     ))
     .data(Arc::new(limits.clone()))
+    .data(journal.as_ref().map(|j| j.store().clone()))
     .data(journal)
     // A backstop behind the limits extension, against recursion in the executor.
     .limit_recursive_depth(64);

@@ -3,10 +3,10 @@
 use async_graphql::{Context, Enum, ID, Interface, Object, Result, SimpleObject};
 
 use super::errors::{Code, bad_input};
-use super::guard::RoleGuard;
+use super::guard::{RoleGuard, require};
 use super::ids::{GlobalId, Kind};
 use super::loaders::{DirKey, Point, PointReq, load_point};
-use super::types::{Group, Org, User};
+use super::types::{AuditEntry, Group, Org, User, audit};
 use crate::auth::{Principal, Role};
 use crate::directory::Directories;
 use crate::keys::GroupId;
@@ -22,6 +22,7 @@ pub enum Node {
     Org(Org),
     User(User),
     Group(Group),
+    AuditEntry(AuditEntry),
 }
 
 #[derive(Default)]
@@ -34,8 +35,10 @@ pub enum ViewerRole {
     Read,
     /// Queries and mutations.
     Write,
-    /// Everything, including refreshes.
+    /// Everything, including refreshes and the audit log.
     Admin,
+    /// The audit log only.
+    Auditor,
 }
 
 impl From<Role> for ViewerRole {
@@ -44,6 +47,7 @@ impl From<Role> for ViewerRole {
             Role::Read => ViewerRole::Read,
             Role::Write => ViewerRole::Write,
             Role::Admin => ViewerRole::Admin,
+            Role::Auditor => ViewerRole::Auditor,
         }
     }
 }
@@ -58,6 +62,8 @@ pub struct Viewer {
     pub can_write: bool,
     /// Whether this key may run refreshes and budget controls.
     pub can_admin: bool,
+    /// Whether this key may read the audit log (`Org.auditLog`).
+    pub can_read_audit_log: bool,
     /// The organizations this key may reach.
     pub orgs: Vec<Org>,
 }
@@ -75,12 +81,14 @@ impl Query {
             role: principal.role.into(),
             can_write: principal.role >= Role::Write,
             can_admin: principal.role >= Role::Admin,
+            can_read_audit_log: principal.role.reads_audit(),
             orgs: dirs.all().iter().map(|d| Org { dir: d.clone() }).collect(),
         })
     }
 
     /// Every organization this gateway serves (that this key may reach).
-    #[graphql(guard = "RoleGuard(Role::Read)")]
+    // Every role: an auditor reaches the audit log through an organization.
+    #[graphql(guard = "RoleGuard(Role::Auditor)")]
     async fn orgs(&self, ctx: &Context<'_>) -> Result<Vec<Org>> {
         let dirs = ctx.data::<Directories>()?;
         Ok(dirs.all().iter().map(|d| Org { dir: d.clone() }).collect())
@@ -88,7 +96,7 @@ impl Query {
 
     /// One organization, by its global id or its configured id (`slug`). Without an id: the
     /// only organization, when the gateway serves exactly one.
-    #[graphql(guard = "RoleGuard(Role::Read)")]
+    #[graphql(guard = "RoleGuard(Role::Auditor)")]
     async fn org(&self, ctx: &Context<'_>, id: Option<ID>) -> Result<Option<Org>> {
         let dirs = ctx.data::<Directories>()?;
         let dir = match id {
@@ -109,14 +117,16 @@ impl Query {
         Ok(dir.map(|d| Org { dir: d.clone() }))
     }
 
-    /// The object with this global id, or null when it does not exist.
-    #[graphql(guard = "RoleGuard(Role::Read)")]
+    /// The object with this global id, or null when it does not exist. Users and groups need
+    /// the read role; audit rows the auditor or admin role.
+    // Every role; `node` checks the role each kind of object needs.
+    #[graphql(guard = "RoleGuard(Role::Auditor)")]
     async fn node(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Node>> {
         node(ctx, &id).await
     }
 
     /// The objects with these global ids, in the same order; null where one does not exist.
-    #[graphql(guard = "RoleGuard(Role::Read)")]
+    #[graphql(guard = "RoleGuard(Role::Auditor)")]
     async fn nodes(&self, ctx: &Context<'_>, ids: Vec<ID>) -> Result<Vec<Option<Node>>> {
         if ids.len() > 100 {
             return Err(bad_input(format!(
@@ -141,12 +151,22 @@ async fn node(ctx: &Context<'_>, id: &ID) -> Result<Option<Node>> {
             id.as_str()
         )));
     };
+    // The role first: whether an object exists is not for a key that may not read it.
+    match g.kind {
+        Kind::Org => {}
+        Kind::User | Kind::Group => require(ctx, Role::Read)?,
+        Kind::AuditEntry => super::guard::require_audit(ctx)?,
+    }
     let dirs = ctx.data::<Directories>()?;
     let Some(dir) = dirs.get(&g.org) else {
         return Ok(None);
     };
     let req = match g.kind {
         Kind::Org => return Ok(Some(Node::Org(Org { dir: dir.clone() }))),
+        Kind::AuditEntry => {
+            let entry = audit::entry(ctx, dir.org_id(), &g.key).await?;
+            return Ok(entry.map(Node::AuditEntry));
+        }
         Kind::User => PointReq::UserByKey {
             dir: DirKey(dir.clone()),
             key: dir.user_key(&g.key),

@@ -1,7 +1,9 @@
-//! The HTTP edge: `/graphql` (POST, GET, GraphiQL), `/graphiql/*` assets, `/healthz`, `/readyz`;
-//! API keys, CORS, request ids, and a panic never taking the process or a secret with it.
+//! The HTTP edge: `/graphql` (POST, GET, GraphiQL), `/graphiql/*` assets, `/healthz`, `/readyz`,
+//! `/export/audit`; API keys, CORS, request ids, and a panic never taking the process or a
+//! secret with it.
 //! `app` builds the router without a socket; `serve` runs it on a given listener.
 
+mod export;
 mod graphiql;
 mod graphql;
 mod health;
@@ -122,6 +124,7 @@ pub(crate) fn app(state: AppState) -> Router {
         .route("/graphql", get(graphql::get).post(graphql::post))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
+        .route("/export/audit", get(export::audit))
         .merge(assets)
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

@@ -7,6 +7,7 @@
 //! `/readyz` can say the store is down and writes can be refused before anything is sent.
 
 mod audit;
+mod export;
 mod intents;
 mod invites;
 #[cfg(test)]
@@ -26,6 +27,7 @@ pub use audit::{
     AuditEntry, AuditFilter, AuditRecord, Break, Target, UpstreamCall, Verified, Window,
     canonical_hash,
 };
+pub use export::{EXPORT_CHUNK, EXPORT_COLUMNS, ExportFormat, parse_time_bound};
 pub use intents::{Begin, IntentKey, IntentMeta, IntentState, Recovered, input_of};
 
 /// Which database a store runs on.

@@ -2,6 +2,7 @@
 //! real HTTP, and the budget measured at the emulator.
 
 mod access;
+mod audit;
 mod budget_upstream;
 mod cli;
 mod cli_ops;

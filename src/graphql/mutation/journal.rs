@@ -29,6 +29,11 @@ impl Journal {
         }
     }
 
+    /// The store the writes are journaled in (the audit log's reads come from it too).
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
     /// Runs `work` as a journaled write: recorded, traced, settled and audited. With `key`, a
     /// record from before (this process's or a stopped one's) answers instead where it can.
     pub(super) async fn run<P: Payload>(
@@ -150,7 +155,7 @@ pub(super) fn targets_of(input: &Value) -> Vec<Target> {
                     let kind = match g.kind {
                         Kind::User => "User",
                         Kind::Group => "Group",
-                        Kind::Org => return,
+                        Kind::Org | Kind::AuditEntry => return,
                     };
                     let email =
                         (g.kind == Kind::User && g.key.contains('@')).then(|| g.key.clone());

@@ -11,6 +11,7 @@
 //! `connection::tests::values_fields_return_stay_small`, and `tests/field_futures.rs`, which
 //! counts the large allocations of such a page in an optimized build.
 
+pub(crate) mod audit;
 mod group;
 mod inputs;
 mod org;
@@ -22,6 +23,7 @@ use std::time::SystemTime;
 
 use async_graphql::{Enum, InputValueError, InputValueResult, Scalar, ScalarType, Value};
 
+pub use audit::{AuditEntry, AuditEntryConnection, AuditLogFilter};
 pub use group::Group;
 pub use inputs::{GroupFilter, GroupOrder, OrderDirection, UserFilter, UserOrder};
 pub use org::Org;
@@ -45,6 +47,12 @@ impl ScalarType for DateTime {
             }),
             _ => Err(InputValueError::expected_type(value)),
         }
+    }
+
+    /// Checked at validation, so a bad date-time (a literal or a variable) is refused with a
+    /// code before anything runs, as other bad argument values are.
+    fn is_valid(value: &Value) -> bool {
+        matches!(value, Value::String(s) if humantime::parse_rfc3339(s).is_ok())
     }
 
     fn to_value(&self) -> Value {

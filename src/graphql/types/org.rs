@@ -3,12 +3,14 @@
 use async_graphql::{Context, ID, Object, Result};
 
 use super::{
-    Budget, Group, GroupFilter, GroupOrder, OrderDirection, ScimProfile, Scope, SyncStatus, User,
-    UserFilter, UserOrder,
+    AuditEntryConnection, AuditLogFilter, Budget, Group, GroupFilter, GroupOrder, OrderDirection,
+    ScimProfile, Scope, SyncStatus, User, UserFilter, UserOrder,
 };
+use crate::auth::Role;
 use crate::directory::{self, Dialect, Directory};
 use crate::graphql::connection::{GroupConnection, UserConnection, page_args};
 use crate::graphql::errors::{self, bad_input};
+use crate::graphql::guard::{AuditGuard, RoleGuard};
 use crate::graphql::ids::{GlobalId, Kind};
 use crate::graphql::loaders::{DirKey, Point, PointReq, load_point};
 use crate::keys::{Email, GroupId};
@@ -35,6 +37,9 @@ impl Org {
 }
 
 /// An organization: one upstream SCIM directory with its own key, budget and mirror.
+///
+/// An auditor's key reaches an organization only for its id, names and `auditLog`; every
+/// other field needs the read role.
 #[Object]
 impl Org {
     /// The organization's global id.
@@ -53,6 +58,7 @@ impl Org {
     }
 
     /// The SCIM dialect of the organization's upstream.
+    #[graphql(guard = "RoleGuard(Role::Read)")]
     async fn profile(&self) -> ScimProfile {
         match self.dir.dialect() {
             Dialect::Amplitude => ScimProfile::Amplitude,
@@ -64,6 +70,7 @@ impl Org {
     /// sort key, so paging while the mirror refreshes neither skips nor repeats a user.
     /// Until an organization's mirror has loaded once, only the default order without a filter
     /// is answered at once (from the pages read so far); other queries wait for the load.
+    #[graphql(guard = "RoleGuard(Role::Read)")]
     async fn users(
         &self,
         first: Option<i32>,
@@ -112,6 +119,7 @@ impl Org {
     /// upstream (batched per request; a not-found is remembered briefly). The e-mail is the
     /// user's identity in Amplitude and cannot be changed: to change it, delete the user and
     /// invite the new address.
+    #[graphql(guard = "RoleGuard(Role::Read)")]
     async fn user(&self, ctx: &Context<'_>, email: String) -> Result<Option<User>> {
         let Ok(parsed) = Email::from_input(&email) else {
             return Err(bad_input(format!(
@@ -136,6 +144,7 @@ impl Org {
     }
 
     /// Groups (Amplitude permission groups), from the mirror.
+    #[graphql(guard = "RoleGuard(Role::Read)")]
     async fn groups(
         &self,
         first: Option<i32>,
@@ -168,6 +177,7 @@ impl Org {
     }
 
     /// One group, by its global id or by the upstream's group id.
+    #[graphql(guard = "RoleGuard(Role::Read)")]
     async fn group(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Group>> {
         let Ok(key) = self.group_key(&id) else {
             return Ok(None);
@@ -183,13 +193,32 @@ impl Org {
     }
 
     /// The organization's upstream request budget, now.
+    #[graphql(guard = "RoleGuard(Role::Read)")]
     async fn budget(&self) -> Budget {
         Budget {
             snapshot: self.dir.budget(),
         }
     }
 
+    /// The organization's audit log, **newest first**: one row per write attempt through the
+    /// gateway (whoever sent it, whatever came of it) and per system action (refreshes).
+    /// `first`/`after` page to older rows, `last`/`before` to newer; pages hold at most 100
+    /// (default 50). Only auditor and admin keys may read it.
+    #[graphql(guard = "AuditGuard")]
+    async fn audit_log(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+        filter: Option<AuditLogFilter>,
+    ) -> Result<AuditEntryConnection> {
+        super::audit::log(ctx, self.dir.org_id(), first, after, last, before, filter).await
+    }
+
     /// The state of the organization's mirror.
+    #[graphql(guard = "RoleGuard(Role::Read)")]
     async fn sync(&self) -> SyncStatus {
         SyncStatus {
             state: self.dir.state(),

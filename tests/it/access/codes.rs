@@ -222,6 +222,23 @@ async fn every_code_is_pinned_by_one_real_error() {
         Code::BatchingDisabled.as_str().into(),
         json!({ "status": status, "body": body }),
     );
+    // The store taken away: the audit log cannot be read.
+    plain.gateway.store.close().await;
+    let (status, body) = answer(gql(
+        &plain,
+        &plain.key,
+        q("{ org { auditLog(first: 1) { edges { node { seq } } } } }"),
+    ))
+    .await;
+    assert_eq!(
+        body["errors"][0]["extensions"]["code"],
+        Code::StoreUnavailable.as_str(),
+        "{body}"
+    );
+    got.insert(
+        Code::StoreUnavailable.as_str().into(),
+        json!({ "status": status, "body": body }),
+    );
 
     let mut pinned: Vec<&str> = got.keys().map(String::as_str).collect();
     pinned.push(Code::Internal.as_str());
