@@ -60,7 +60,7 @@ pub async fn run(args: AuditArgs) -> Result<(), Box<dyn std::error::Error>> {
 async fn open(args: &ConfigArgs) -> Result<Store, Box<dyn std::error::Error>> {
     let env: Vec<(String, String)> = std::env::vars().collect();
     let config = Config::load(args.config.as_deref(), &env, &Overrides::default())?;
-    Ok(Store::open_as(&config.store.url, &config.store.replica).await?)
+    Ok(Store::open_existing(&config.store.url, &config.store.replica).await?)
 }
 
 /// A count of rows on stderr while it is a terminal; hidden otherwise (pipes, files, CI).

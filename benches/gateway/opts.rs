@@ -123,7 +123,7 @@ impl Opts {
         if o.users < 200 || o.big_users < o.users || o.concurrency == 0 || o.rounds == 0 {
             return Err("need --users >= 200, --big-users >= --users, and positive counts".into());
         }
-        let full = !quick && o.rows.len() == 8;
+        let full = !quick && o.rows.len() == 10;
         if o.out.is_none() && write && full {
             o.out = Some(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("BENCHMARKS.md"));
         }

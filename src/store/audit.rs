@@ -317,7 +317,11 @@ impl Store {
             last: None,
             broken: None,
         };
-        let mut window = Window::default();
+        // Rows appended while this runs are past the head read above: the check stops there.
+        let mut window = Window {
+            below: Some(head_seq.saturating_add(1)),
+            ..Window::default()
+        };
         loop {
             let rows = self
                 .audit_page(&AuditFilter::default(), window, CHUNK)

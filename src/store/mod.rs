@@ -152,6 +152,25 @@ impl Store {
         })
     }
 
+    /// [`Store::open_as`] for a store that must exist already (the `audit` commands): a
+    /// SQLite path with no file is an error, not a new empty log that verifies as intact.
+    pub async fn open_existing(url: &str, replica: &str) -> Result<Store, StoreError> {
+        if backend_of(url)? == Backend::Sqlite {
+            let path = url
+                .trim_start_matches("sqlite://")
+                .trim_start_matches("sqlite:");
+            let path = path.split('?').next().unwrap_or(path);
+            if !std::path::Path::new(path).exists() {
+                return Err(StoreError::Url {
+                    url: redact_url(url),
+                    reason: "no store file there (check `store.url` and the working directory)"
+                        .into(),
+                });
+            }
+        }
+        Store::open_as(url, replica).await
+    }
+
     pub fn backend(&self) -> Backend {
         self.inner.backend
     }

@@ -668,3 +668,36 @@ async fn a_locked_sqlite_file_refuses_writes_after_the_busy_timeout_and_recovers
         let _ = std::fs::remove_file(format!("{path}{suffix}"));
     }
 }
+
+#[tokio::test]
+async fn verifying_while_rows_are_appended_checks_up_to_the_head_it_read() {
+    for s in stores("verify_live").await {
+        for n in 1..=(audit::CHUNK as usize + 50) {
+            s.store.append_audit(&record(n)).await.unwrap();
+        }
+        let writer = {
+            let store = s.store.clone();
+            tokio::spawn(async move {
+                for n in 0..200 {
+                    store.append_audit(&record(n)).await.unwrap();
+                }
+            })
+        };
+        let v = s.store.verify_audit(|_| {}).await.unwrap();
+        writer.await.unwrap();
+        assert!(v.broken.is_none(), "{}: {:?}", s.label, v.broken);
+        assert!(v.rows >= audit::CHUNK as u64 + 50, "{}", s.label);
+        s.done().await;
+    }
+}
+
+#[tokio::test]
+async fn the_audit_commands_never_create_a_store() {
+    let url = fresh_sqlite_url("missing");
+    let err = Store::open_existing(&url, "x")
+        .await
+        .err()
+        .expect("refused");
+    assert!(err.to_string().contains("no store file there"), "{err}");
+    assert!(!std::path::Path::new(url.trim_start_matches("sqlite://")).exists());
+}
