@@ -41,7 +41,8 @@ impl From<&ScimError> for DirectoryError {
             }
             ScimError::Upstream { .. }
             | ScimError::Timeout { .. }
-            | ScimError::Unavailable { .. } => DirectoryError::Unavailable,
+            | ScimError::Unavailable { .. }
+            | ScimError::Unconfirmed => DirectoryError::Unavailable,
             ScimError::BudgetClosed => DirectoryError::ShuttingDown,
             ScimError::NotRecorded { .. } => DirectoryError::NotRecorded,
         }

@@ -48,6 +48,10 @@ pub enum ScimError {
     },
     #[error("the organization's budget is closed")]
     BudgetClosed,
+    /// A stopped process sent this write and never learned its answer; it is not sent again.
+    /// Whether it was applied is unknown until read back.
+    #[error("a stopped process sent this write and its answer never came")]
+    Unconfirmed,
     /// The write could not be recorded as sent (the store is down); nothing was sent.
     #[error("the write could not be recorded before sending ({reason}); nothing was sent")]
     NotRecorded { reason: String },
@@ -61,6 +65,7 @@ impl ScimError {
                 outcome_unknown, ..
             }
             | ScimError::Timeout { outcome_unknown } => *outcome_unknown,
+            ScimError::Unconfirmed => true,
             _ => false,
         }
     }

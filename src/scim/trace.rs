@@ -2,7 +2,10 @@
 //! that the layer above opens around a write. Inside it, every request the client sends is
 //! recorded (method, path, status, duration), and before the first request that is not a
 //! `GET` the gate is awaited: the layer above records there that the write is about to reach
-//! the upstream, and a gate that fails stops the write before anything is sent.
+//! the upstream, and a gate that fails stops the write before anything is sent. A gate may
+//! also say that a stopped process already sent this write and never learned its answer: then
+//! no write request leaves, each ends as a write whose answer was lost, and the layer above
+//! settles it by reading back, as it settles any such write.
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -16,6 +19,19 @@ use super::ScimError;
 pub trait SendGate: Send + Sync {
     /// `Err` with a reason stops the write: nothing is sent.
     fn open(&self) -> BoxFuture<'_, Result<(), String>>;
+
+    /// True when a stopped process sent this write already and its answer was never learned:
+    /// no write request is sent again (each ends `ScimError::Unconfirmed`, to be read back).
+    fn resumes_unconfirmed(&self) -> bool {
+        false
+    }
+}
+
+/// Whether the write running here resumes one a stopped process sent unconfirmed.
+pub fn resuming() -> bool {
+    TRACE
+        .try_with(|t| t.gate.as_ref().is_some_and(|g| g.resumes_unconfirmed()))
+        .unwrap_or(false)
 }
 
 /// One request as the trace saw it.
@@ -65,6 +81,9 @@ pub(super) async fn before_send(method: &Method) -> Result<(), ScimError> {
     let Some(gate) = trace.gate.clone() else {
         return Ok(());
     };
+    if gate.resumes_unconfirmed() {
+        return Err(ScimError::Unconfirmed);
+    }
     trace
         .opened
         .get_or_try_init(|| async move { gate.open().await })

@@ -173,10 +173,21 @@ async fn crash_mid_batch(store_url: &str) {
 
     let _second_run = serve(&config, emu.token());
     let mut retried = BTreeMap::new();
+    let mut second_tries = 0;
     for (i, (query, input, _)) in writes.iter().enumerate() {
-        let answer = send(&http, port, query, input)
+        let mut answer = send(&http, port, query, input)
             .await
             .expect("the retry is answered");
+        // A write the stopped process sent unconfirmed is read back, not re-sent: found not
+        // applied, it fails as safe to try again, and the next try with the key sends it.
+        if answer["outcome"] == "FAILED"
+            && answer["userErrors"][0]["code"] == "UPSTREAM_UNAVAILABLE"
+        {
+            second_tries += 1;
+            answer = send(&http, port, query, input)
+                .await
+                .expect("the second retry is answered");
+        }
         retried.insert(i, answer);
     }
 
@@ -229,7 +240,6 @@ async fn crash_mid_batch(store_url: &str) {
 
     for (i, (_, _, email)) in writes.iter().enumerate() {
         let answer = &retried[&i];
-        let outcome = answer["outcome"].as_str().unwrap_or_default();
         // Where the first answer came, the retry gives it again.
         if let Some(first) = first.get(&i) {
             assert_eq!(
@@ -237,33 +247,25 @@ async fn crash_mid_batch(store_url: &str) {
                 "write {i} ({email}) answered differently on retry"
             );
         }
-        // A write is applied at most once, and applied when its answer says so.
+        // Every write ends applied, once: queued ones were sent after the restart, unconfirmed
+        // ones were found applied by reading (or sent on the second try).
+        assert_eq!(
+            answer["outcome"], "SUCCESS",
+            "write {i} ({email}): {answer}"
+        );
         let at_emulator = emu.state().user(email);
         if i < INVITES {
-            match outcome {
-                "SUCCESS" => assert!(at_emulator.is_some(), "{email}: SUCCESS but not created"),
-                "FAILED" => assert!(at_emulator.is_none(), "{email}: FAILED but created"),
-                _ => assert_eq!(outcome, "UNKNOWN", "{answer}"),
-            }
-        } else if outcome == "SUCCESS" {
+            assert!(at_emulator.is_some(), "{email}: SUCCESS but not created");
+        } else {
             assert!(
                 at_emulator.is_none_or(|u| !u.active),
                 "{email}: still active"
             );
         }
-        assert!(
-            matches!(outcome, "SUCCESS" | "UNKNOWN"),
-            "write {i} ({email}) neither done nor reported unknown: {answer}"
-        );
     }
-    // Every write that was never sent before the kill was sent once after it: all applied.
-    let unknown = retried
-        .values()
-        .filter(|a| a["outcome"] == "UNKNOWN")
-        .count();
-    assert!(
-        unknown <= sent_before,
-        "{unknown} unknown answers, but only {sent_before} writes were sent before the kill"
+    println!(
+        "crash: {} answers before the kill, {sent_before} writes sent before it, {second_tries} found not applied and sent on a second try",
+        first.len()
     );
 
     // The audit log names every write the emulator received, and the chain is intact.
@@ -290,7 +292,7 @@ async fn crash_mid_batch(store_url: &str) {
                 .targets
                 .iter()
                 .any(|t| t.email.as_deref() == Some(email.as_str()))
-                && matches!(r.record.outcome.as_str(), "SUCCESS" | "UNKNOWN")
+                && r.record.outcome == "SUCCESS"
         });
         assert!(
             named,

@@ -187,7 +187,18 @@ impl Directory {
         key: &UserKey,
         lane: WriteLane,
     ) -> Result<Arc<UserRec>, WriteError> {
-        let current = self.current(key.as_str(), lane).await?;
+        let current = match self.current(key.as_str(), lane).await {
+            // A stopped process sent this deactivation and the user is gone since: on a
+            // profile where deactivating removes the user, that is the deactivation applied.
+            Err(WriteError::NotFound)
+                if crate::scim::trace::resuming() && self.profile().deactivation_removes_user() =>
+            {
+                let mut gone = self.member_stand_in(key.as_str(), None).resource();
+                gone.active = false;
+                return Ok(self.rec_from(gone));
+            }
+            other => other?,
+        };
         let lane = lane.budget();
         let id = current.id().to_owned();
         let client = &self.inner.client;

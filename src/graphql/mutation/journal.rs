@@ -61,9 +61,11 @@ impl Journal {
                 id,
                 was: IntentState::Unknown,
             } => {
-                // The stopped process sent it and never learned the answer: never re-sent.
-                let payload = P::failed(stopped_after_sending());
-                self.finish(&id, &meta, key, &payload, Vec::new()).await;
+                // The stopped process sent it and never learned the answer: it is not sent
+                // again; each of its write requests is settled by reading back instead.
+                let gate: Arc<dyn SendGate> = Arc::new(Unconfirmed);
+                let (payload, calls) = traced(Some(gate), work).await;
+                self.finish(&id, &meta, key, &payload, calls).await;
                 payload
             }
             Begin::Fresh { id } | Begin::Resume { id, .. } => {
@@ -139,6 +141,19 @@ impl SendGate for MarkSent {
     }
 }
 
+/// The gate of a write a stopped process sent: nothing is sent again (see `resumes_unconfirmed`).
+struct Unconfirmed;
+
+impl SendGate for Unconfirmed {
+    fn open(&self) -> BoxFuture<'_, Result<(), String>> {
+        Box::pin(async { Ok(()) })
+    }
+
+    fn resumes_unconfirmed(&self) -> bool {
+        true
+    }
+}
+
 /// The ids and e-mails an input names, for the audit row: every global id of a user or a
 /// group, and every `email` field.
 pub(super) fn targets_of(input: &Value) -> Vec<Target> {
@@ -194,15 +209,6 @@ fn in_flight() -> UserError {
         UserErrorCode::IdempotencyKeyInUse,
         &["input", "idempotencyKey"],
         "a request with this idempotency key is still running (here or on another replica); try again in a moment to get its answer",
-    )
-    .answered_upstream()
-}
-
-fn stopped_after_sending() -> UserError {
-    UserError::new(
-        UserErrorCode::OutcomeUnknown,
-        &[],
-        "the gateway stopped after sending this write and before its answer came; read the object to see whether it was applied (a new idempotency key sends it again)",
     )
     .answered_upstream()
 }

@@ -186,3 +186,72 @@ async fn after_a_restart_a_key_replays_its_first_answer_and_invitations_are_reme
         .await;
     assert_eq!(read["data"]["org"]["user"]["status"], "INVITED", "{read}");
 }
+
+/// The gate a resumed write runs behind when a stopped process sent it unconfirmed.
+struct SentBeforeTheCrash;
+
+impl scimgate::directory::SendGate for SentBeforeTheCrash {
+    fn open(&self) -> futures_util::future::BoxFuture<'_, Result<(), String>> {
+        Box::pin(async { Ok(()) })
+    }
+    fn resumes_unconfirmed(&self) -> bool {
+        true
+    }
+}
+
+#[tokio::test]
+async fn a_write_a_stopped_process_sent_unconfirmed_is_settled_by_reading_never_resent() {
+    use scimgate::directory::{Invite, WriteError, WriteLane, traced};
+    use scimgate::keys::Email;
+    let app = TestApp::one(5, 1).await;
+    app.warm().await;
+    let dir = app.gateway.dirs.all()[0].clone();
+    let gate = || -> Option<std::sync::Arc<dyn scimgate::directory::SendGate>> {
+        Some(std::sync::Arc::new(SentBeforeTheCrash))
+    };
+    // The stopped process's POST arrived: the user exists upstream (here: made directly).
+    let applied = Email::parse("applied@example.org").unwrap();
+    app.emulator()
+        .state()
+        .add_user(scimgate::scim::wire::User::new(
+            applied.as_str(),
+            "Ap",
+            "Plied",
+        ))
+        .unwrap();
+    let invite = |email| Invite {
+        email,
+        given_name: "Ap",
+        family_name: "Plied",
+    };
+    let (found, calls) = traced(gate(), dir.invite_user(invite(&applied), WriteLane::Write)).await;
+    let rec = found.expect("found applied by reading");
+    assert_eq!(rec.email(), "applied@example.org");
+    assert!(
+        calls.iter().all(|c| c.method == "GET") && !calls.is_empty(),
+        "{calls:?}"
+    );
+    // It never arrived: found not applied, still nothing sent (the next try sends it).
+    let lost = Email::parse("lost@example.org").unwrap();
+    let (not_found, calls) = traced(gate(), dir.invite_user(invite(&lost), WriteLane::Write)).await;
+    assert!(
+        matches!(not_found, Err(WriteError::NotApplied(_))),
+        "{not_found:?}"
+    );
+    assert!(calls.iter().all(|c| c.method == "GET"), "{calls:?}");
+    // A deactivation the stopped process sent: the user is gone on Amplitude, so it is done.
+    let gone = seeded(&app, 3);
+    app.emulator().state().remove_user(&gone);
+    let (done, _) = traced(
+        gate(),
+        dir.deactivate_user(&dir.user_key(&gone), WriteLane::Critical),
+    )
+    .await;
+    let rec = done.expect("gone counts as deactivated");
+    assert!(!rec.active());
+    assert!(
+        writes_at(&app).is_empty(),
+        "nothing was sent: {:?}",
+        writes_at(&app)
+    );
+}
