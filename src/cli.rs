@@ -323,12 +323,19 @@ async fn demo(args: DemoArgs) -> Result<(), Box<dyn std::error::Error>> {
     );
     say!("demo API key (admin; GraphiQL sends it for you): {key}");
     say!(
-        "audit log and idempotency records in {} (a fresh file each run)",
+        "audit log and idempotency records in {} (a fresh file, removed when the demo stops)",
         config.store.url
     );
     let headers = serde_json::json!({ "Authorization": format!("Bearer {key}") }).to_string();
+    let store_url = config.store.url.clone();
     let result = serve(config, Some(&headers)).await;
     emulator.shutdown().await;
+    // The demo's store lives as long as the demo.
+    if let Some(path) = store_url.strip_prefix("sqlite://") {
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{path}{suffix}"));
+        }
+    }
     result
 }
 

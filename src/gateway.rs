@@ -35,6 +35,10 @@ query Dashboard {
     groups(first: 20, orderBy: { field: NAME }) {
       edges { node { name memberCount } }
     }
+    # Every write and refresh, newest first (admin and auditor keys).
+    auditLog(first: 5) {
+      edges { node { at actor action outcome targets { email } calls { method path status } } }
+    }
   }
 }
 "#;
