@@ -47,9 +47,11 @@ pub fn build_schema(
     )
     .data(dirs)
     // 64 MiB of records: about 60,000 ordinary calls a day, and no flood of large inputs can
-    // hold more.
+    // hold more. In front of the store's records, for as long as they replay.
     .data(mutation::Idempotency::new(
-        Duration::from_secs(24 * 3600),
+        journal
+            .as_ref()
+            .map_or(Duration::from_secs(24 * 3600), Journal::ttl),
         64 << 20,
     ))
     .data(Arc::new(limits.clone()))

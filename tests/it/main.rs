@@ -13,4 +13,5 @@ mod load_shedding;
 mod mutations;
 mod ops;
 mod scim_client;
+mod store_restart;
 mod support;

@@ -124,6 +124,16 @@ pub async fn spawn_app_with(
     keys: &[KeySpec<'_>],
     limits: LimitsConfig,
 ) -> TestApp {
+    spawn_app_on(orgs, keys, limits, scimgate::store::fresh_sqlite_url("it")).await
+}
+
+/// [`spawn_app_with`] on the store at `store_url`.
+pub async fn spawn_app_on(
+    orgs: Vec<OrgSpec>,
+    keys: &[KeySpec<'_>],
+    limits: LimitsConfig,
+    store_url: String,
+) -> TestApp {
     scimgate::scim::install_crypto_provider();
     let mut emulators = Vec::new();
     let mut org_configs = Vec::new();
@@ -171,7 +181,7 @@ pub async fn spawn_app_with(
         server: ServerConfig::default(),
         limits,
         store: StoreConfig {
-            url: scimgate::store::fresh_sqlite_url("it"),
+            url: store_url,
             ..StoreConfig::default()
         },
         api_keys,

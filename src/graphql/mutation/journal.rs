@@ -34,6 +34,11 @@ impl Journal {
         &self.store
     }
 
+    /// How long an idempotency key replays its first answer.
+    pub fn ttl(&self) -> Duration {
+        Duration::from_millis(u64::try_from(self.ttl_ms).unwrap_or(0))
+    }
+
     /// Runs `work` as a journaled write: recorded, traced, settled and audited. With `key`, a
     /// record from before (this process's or a stopped one's) answers instead where it can.
     pub(super) async fn run<P: Payload>(
