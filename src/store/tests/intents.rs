@@ -385,3 +385,62 @@ async fn the_audit_commands_never_create_a_store() {
     assert!(err.to_string().contains("no store file there"), "{err}");
     assert!(!std::path::Path::new(url.trim_start_matches("sqlite://")).exists());
 }
+
+#[tokio::test]
+async fn a_full_disk_refuses_writes_and_they_work_again_when_there_is_room() {
+    // SQLite's page limit fails a write with the error a full disk gives (SQLITE_FULL).
+    let url = fresh_sqlite_url("full");
+    let store = Store::open(&url).await.unwrap();
+    let limit = |pages: i64| {
+        let store = store.clone();
+        async move {
+            let mut held = Vec::new();
+            for _ in 0..4 {
+                let mut conn = store.pool().acquire().await.unwrap();
+                sqlx::query(AssertSqlSafe(format!("PRAGMA max_page_count = {pages}")))
+                    .execute(&mut *conn)
+                    .await
+                    .unwrap();
+                held.push(conn);
+            }
+        }
+    };
+    let used: i64 = sqlx::query_scalar("PRAGMA page_count")
+        .fetch_one(store.pool())
+        .await
+        .unwrap();
+    limit(used + 2).await;
+    let mut refused = None;
+    for n in 0..2_000 {
+        let mut r = record(n);
+        r.input = "x".repeat(2_000);
+        if let Err(e) = store.append_audit(&r).await {
+            refused = Some(e);
+            break;
+        }
+    }
+    let refused = refused.expect("the limit is reached");
+    assert!(refused.to_string().contains("full"), "{refused}");
+    assert!(matches!(refused, StoreError::Unavailable(_)), "{refused}");
+    assert!(!store.writable(), "readiness says so");
+    let v = store.verify_audit(|_| {}).await.unwrap();
+    assert!(
+        v.broken.is_none(),
+        "a refused append leaves no half row: {:?}",
+        v.broken
+    );
+    limit(1_000_000).await;
+    assert!(store.ping().await);
+    assert!(matches!(
+        store
+            .begin_intent(&meta("{a}"), Some("k"), 1000)
+            .await
+            .unwrap(),
+        Begin::Fresh { .. }
+    ));
+    store.close().await;
+    let path = url.trim_start_matches("sqlite://");
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{path}{suffix}"));
+    }
+}
