@@ -83,6 +83,9 @@ pub enum Begin {
     Reused,
     /// Another call holds the key and has not finished.
     InFlight,
+    /// This replica recorded the key and has not finished: running in this process (the
+    /// caller knows), or left behind when settling it failed. [`Store::claim_stale`] takes it.
+    Mine { id: String, was: IntentState },
 }
 
 /// How many intents a start found in flight.
@@ -152,7 +155,7 @@ impl Store {
             return Err(sqlx::Error::Protocol("intent id collision".into()));
         };
         let row = sqlx::query(
-            "SELECT id, fingerprint, state, result FROM write_intents WHERE principal = $1 AND orgs = $2 AND mutation = $3 AND idem_key = $4",
+            "SELECT id, fingerprint, state, result, owner FROM write_intents WHERE principal = $1 AND orgs = $2 AND mutation = $3 AND idem_key = $4",
         )
         .bind(&meta.principal)
         .bind(&meta.orgs)
@@ -194,8 +197,45 @@ impl Store {
                     Begin::InFlight
                 })
             }
+            Some(was @ (IntentState::Pending | IntentState::Sent))
+                if row.try_get::<String, _>("owner")? == self.inner.owner =>
+            {
+                Ok(Begin::Mine { id: existing, was })
+            }
             _ => Ok(Begin::InFlight),
         }
+    }
+
+    /// Takes over an intent this replica left in flight and no longer runs (see
+    /// [`Begin::Mine`]): `None` if another call took it first.
+    pub async fn claim_stale(
+        &self,
+        id: &str,
+        was: IntentState,
+        request_id: &str,
+    ) -> Result<Option<Begin>, StoreError> {
+        let claimed = sqlx::query(
+            "UPDATE write_intents SET updated_ms = $1, request_id = $2 WHERE id = $3 AND state = $4 AND owner = $5",
+        )
+        .bind(now_ms())
+        .bind(request_id)
+        .bind(id)
+        .bind(was.as_str())
+        .bind(&self.inner.owner)
+        .execute(self.pool())
+        .await
+        .map(|r| r.rows_affected());
+        let claimed = self.noted(claimed)?;
+        // Left pending, it never reached the upstream; left sent, its answer was never learned.
+        let was = if was == IntentState::Sent {
+            IntentState::Unknown
+        } else {
+            IntentState::NotSent
+        };
+        Ok((claimed == 1).then(|| Begin::Resume {
+            id: id.to_owned(),
+            was,
+        }))
     }
 
     /// Marks an intent as reaching the upstream: called just before its first write request.

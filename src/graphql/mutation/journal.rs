@@ -2,7 +2,8 @@
 //! just before its first write request, and settled with one audit row after. A store that
 //! cannot be written refuses the write before anything is sent (`STORE_UNAVAILABLE`).
 
-use std::sync::Arc;
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures_util::future::BoxFuture;
@@ -19,6 +20,22 @@ use crate::store::{AuditRecord, Begin, IntentMeta, IntentState, Store, Target, U
 pub struct Journal {
     store: Store,
     ttl_ms: i64,
+    /// The idempotency keys (with their scope) this process is running a write for: a key of
+    /// this replica's in flight in the store but not here was left behind (its settling
+    /// failed) and may be taken over.
+    running: Arc<Mutex<HashSet<String>>>,
+}
+
+/// Takes a key off `running` when its write ends, however it ends.
+struct Running<'a>(&'a Mutex<HashSet<String>>, String);
+
+impl Drop for Running<'_> {
+    fn drop(&mut self) {
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&self.1);
+    }
 }
 
 impl Journal {
@@ -26,6 +43,7 @@ impl Journal {
         Journal {
             store,
             ttl_ms: i64::try_from(idempotency_ttl.as_millis()).unwrap_or(i64::MAX),
+            running: Arc::default(),
         }
     }
 
@@ -48,7 +66,26 @@ impl Journal {
         dirs: &Directories,
         work: impl Future<Output = P>,
     ) -> P {
-        let begin = match self.store.begin_intent(&meta, key, self.ttl_ms).await {
+        // Held from before the intent is looked up until the write is settled.
+        let _running = match key {
+            Some(key) => {
+                let scoped = format!(
+                    "{}\n{}\n{}\n{key}",
+                    meta.principal, meta.orgs, meta.mutation
+                );
+                let fresh = self
+                    .running
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .insert(scoped.clone());
+                if !fresh {
+                    return P::failed(in_flight());
+                }
+                Some(Running(&self.running, scoped))
+            }
+            None => None,
+        };
+        let begin = match self.begin(&meta, key).await {
             Ok(begin) => begin,
             Err(e) => {
                 tracing::error!(mutation = %meta.mutation, error = %e, "a write was refused: the store cannot record it");
@@ -61,7 +98,7 @@ impl Journal {
                 .and_then(|v| P::load(&v, dirs))
                 .unwrap_or_else(|| P::failed(unreadable_record())),
             Begin::Reused => P::failed(reused()),
-            Begin::InFlight => P::failed(in_flight()),
+            Begin::InFlight | Begin::Mine { .. } => P::failed(in_flight()),
             Begin::Resume {
                 id,
                 was: IntentState::Unknown,
@@ -83,6 +120,26 @@ impl Journal {
                 payload
             }
         }
+    }
+
+    /// Records the intent; one of this replica's left behind by a failed settling (not running
+    /// here) is taken over as a restart would.
+    async fn begin(
+        &self,
+        meta: &IntentMeta,
+        key: Option<&str>,
+    ) -> Result<Begin, crate::store::StoreError> {
+        let begin = self.store.begin_intent(meta, key, self.ttl_ms).await?;
+        // This process holds the key (`running`), so an intent of this replica's under it is
+        // not running here: it was left behind.
+        let Begin::Mine { id, was } = &begin else {
+            return Ok(begin);
+        };
+        Ok(self
+            .store
+            .claim_stale(id, *was, &meta.request_id)
+            .await?
+            .unwrap_or(Begin::InFlight))
     }
 
     /// Settles the intent (kept for replay when the payload is worth keeping under a key) and

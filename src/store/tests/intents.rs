@@ -39,13 +39,56 @@ async fn a_key_replays_its_result_and_refuses_another_input() {
             store.intent_state(&id).await.unwrap(),
             Some(IntentState::Pending)
         );
-        // In flight: the same key and input waits; another input is refused.
+        // In flight: this replica's own (the caller knows whether it still runs it); another
+        // replica's is in flight.
         let again = store
             .begin_intent(&meta("{a}"), Some("k1"), day)
             .await
             .unwrap();
-        assert_eq!(again, Begin::InFlight, "{}", s.label);
+        assert_eq!(
+            again,
+            Begin::Mine {
+                id: id.clone(),
+                was: IntentState::Pending
+            },
+            "{}",
+            s.label
+        );
+        raw(
+            store,
+            "UPDATE write_intents SET owner = 'gw-2' WHERE idem_key = 'k1'",
+        )
+        .await;
+        let other = store
+            .begin_intent(&meta("{a}"), Some("k1"), day)
+            .await
+            .unwrap();
+        assert_eq!(other, Begin::InFlight, "{}", s.label);
+        raw(
+            store,
+            "UPDATE write_intents SET owner = 'scimgate' WHERE idem_key = 'k1'",
+        )
+        .await;
         store.mark_sent(&id).await.unwrap();
+        // Left behind sent (its settling failed): taken over as unknown, once.
+        assert_eq!(
+            store
+                .claim_stale(&id, IntentState::Sent, "req-2")
+                .await
+                .unwrap(),
+            Some(Begin::Resume {
+                id: id.clone(),
+                was: IntentState::Unknown
+            })
+        );
+        assert_eq!(
+            store
+                .claim_stale(&id, IntentState::Pending, "req-3")
+                .await
+                .unwrap(),
+            None,
+            "not in that state"
+        );
         assert_eq!(
             store.intent_state(&id).await.unwrap(),
             Some(IntentState::Sent)
@@ -200,7 +243,10 @@ async fn a_restart_settles_what_the_stopped_process_left_in_flight() {
                 .begin_intent(&meta("{q}"), Some("queued"), day)
                 .await
                 .unwrap(),
-            Begin::InFlight
+            Begin::Mine {
+                id: queued.clone(),
+                was: IntentState::Pending
+            }
         );
         assert_eq!(
             store
