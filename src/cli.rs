@@ -303,6 +303,7 @@ async fn demo(args: DemoArgs) -> Result<(), Box<dyn std::error::Error>> {
             url: crate::store::fresh_sqlite_url("demo"),
             ..Default::default()
         },
+        grants: Default::default(),
         api_keys: vec![api_key],
         orgs: vec![org],
     };

@@ -9,6 +9,9 @@ pub mod http;
 /// The GraphQL schema, its one constructor, resolvers and the error codes.
 pub mod graphql;
 
+/// Governance over the directory: time-bound group grants and their expiry scheduler.
+pub mod governance;
+
 /// One organization's directory: the mirror, its refresh, paging and point reads.
 pub mod directory;
 

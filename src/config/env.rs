@@ -10,10 +10,11 @@ use super::schema::{self, Kind, Provenance};
 
 const PREFIX: &str = "SCIMGATE_";
 /// Top-level tables of scalars settable as `SCIMGATE_<TABLE>__<FIELD>`.
-const TABLES: [(&str, &str, schema::Fields); 3] = [
+const TABLES: [(&str, &str, schema::Fields); 4] = [
     ("SCIMGATE_SERVER__", "server", schema::SERVER),
     ("SCIMGATE_LIMITS__", "limits", schema::LIMITS),
     ("SCIMGATE_STORE__", "store", schema::STORE),
+    ("SCIMGATE_GRANTS__", "grants", schema::GRANTS),
 ];
 const ORGS_PREFIX: &str = "SCIMGATE_ORGS__";
 

@@ -44,6 +44,7 @@ pub struct Config {
     pub server: ServerConfig,
     pub limits: LimitsConfig,
     pub store: StoreConfig,
+    pub grants: GrantsConfig,
     /// Client API keys, by hash. Without any, `serve` refuses to start.
     pub api_keys: Vec<ApiKeyConfig>,
     pub orgs: Vec<OrgConfig>,
@@ -119,6 +120,23 @@ impl Default for StoreConfig {
             audit_retention: Duration::from_secs(400 * 86_400),
             idempotency_ttl: Duration::from_secs(86_400),
             replica: default_replica(),
+        }
+    }
+}
+
+/// Time-bound group access (`grantGroupAccess`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GrantsConfig {
+    /// The longest a grant may last; a longer one is refused with `GRANT_TOO_LONG`.
+    #[serde(with = "humantime_serde")]
+    pub max_duration: Duration,
+}
+
+impl Default for GrantsConfig {
+    fn default() -> Self {
+        GrantsConfig {
+            max_duration: Duration::from_secs(7 * 86_400),
         }
     }
 }
@@ -289,6 +307,8 @@ struct RawConfig {
     #[serde(default)]
     store: StoreConfig,
     #[serde(default)]
+    grants: GrantsConfig,
+    #[serde(default)]
     api_keys: Vec<ApiKeyConfig>,
     #[serde(default)]
     orgs: Vec<RawOrg>,
@@ -316,6 +336,7 @@ struct Redacted<'a> {
     server: &'a ServerConfig,
     limits: &'a LimitsConfig,
     store: StoreConfig,
+    grants: &'a GrantsConfig,
     api_keys: Vec<ApiKeyConfig>,
     orgs: Vec<RedactedOrg<'a>>,
 }
@@ -390,6 +411,7 @@ impl Config {
                 url: crate::store::redact_url(&self.store.url),
                 ..self.store.clone()
             },
+            grants: &self.grants,
             api_keys,
             orgs,
         })
@@ -450,6 +472,7 @@ impl Config {
             server,
             limits: raw.limits,
             store: raw.store,
+            grants: raw.grants,
             api_keys: raw.api_keys,
             orgs,
         })

@@ -46,6 +46,7 @@ pub(super) const STORE: Fields = &[
     ("idempotency_ttl", Kind::Duration),
     ("replica", Kind::Str),
 ];
+pub(super) const GRANTS: Fields = &[("max_duration", Kind::Duration)];
 pub(super) const API_KEY: Fields = &[
     ("name", Kind::Str),
     ("hash", Kind::Str),
@@ -124,6 +125,7 @@ pub(super) fn check(
             "server" => checker.table(value, "server", SERVER, &[])?,
             "limits" => checker.table(value, "limits", LIMITS, &[])?,
             "store" => checker.table(value, "store", STORE, &[])?,
+            "grants" => checker.table(value, "grants", GRANTS, &[])?,
             "api_keys" => {
                 let Some(keys) = value.as_array() else {
                     return Err(
@@ -179,9 +181,10 @@ pub(super) fn check(
                 }
             }
             _ => {
-                return Err(
-                    checker.unknown(key, &["server", "limits", "store", "api_keys", "orgs"])
-                );
+                return Err(checker.unknown(
+                    key,
+                    &["server", "limits", "store", "grants", "api_keys", "orgs"],
+                ));
             }
         }
     }

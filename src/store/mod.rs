@@ -1,6 +1,7 @@
-//! The durable store: the hash-chained audit log, write intents (the idempotency records) and
-//! open invitations. One small handle over SQLite (the embedded default) or PostgreSQL (for
-//! several replicas), one set of migrations embedded in the binary and applied at open.
+//! The durable store: the hash-chained audit log, write intents (the idempotency records),
+//! open invitations and time-bound grants. One small handle over SQLite (the embedded
+//! default) or PostgreSQL (for several replicas), one set of migrations embedded in the
+//! binary and applied at open.
 //!
 //! Reads of the directory never touch the store; writes and the audit queries do. Every
 //! failure is a [`StoreError`]; the handle remembers whether its last write worked, so
@@ -8,6 +9,7 @@
 
 mod audit;
 mod export;
+mod grants;
 mod intents;
 mod invites;
 #[cfg(test)]
@@ -28,6 +30,7 @@ pub use audit::{
     canonical_hash,
 };
 pub use export::{EXPORT_CHUNK, EXPORT_COLUMNS, ExportFormat, parse_time_bound};
+pub use grants::{Grant, GrantEvent, GrantFilter, GrantState, NewGrant};
 pub use intents::{Begin, IntentKey, IntentMeta, IntentState, Recovered, input_of};
 
 /// Which database a store runs on.
@@ -77,11 +80,18 @@ struct Inner {
 }
 
 /// The migrations, in order; each file is applied once, in one transaction.
-const MIGRATIONS: &[(i64, &str, &str)] = &[(
-    1,
-    "audit log, write intents, open invitations",
-    include_str!("migrations/0001_audit_intents_invites.sql"),
-)];
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (
+        1,
+        "audit log, write intents, open invitations",
+        include_str!("migrations/0001_audit_intents_invites.sql"),
+    ),
+    (
+        2,
+        "time-bound group grants and their history",
+        include_str!("migrations/0002_grants.sql"),
+    ),
+];
 
 impl Store {
     /// Opens the store at `url` (`sqlite://path` creates the file; `postgres://…`), and applies

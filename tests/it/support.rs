@@ -184,6 +184,7 @@ pub async fn spawn_app_on(
             url: store_url,
             ..StoreConfig::default()
         },
+        grants: Default::default(),
         api_keys,
         orgs: org_configs,
     };

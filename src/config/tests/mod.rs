@@ -307,6 +307,7 @@ fn example_file_loads() {
         StoreConfig::default(),
         "the example shows the defaults"
     );
+    assert_eq!(config.grants, GrantsConfig::default());
 }
 
 #[test]
@@ -373,6 +374,12 @@ fn schema_matches_the_typed_tree() {
     assert_eq!(
         sorted(keys(toml::Table::try_from(StoreConfig::default()).unwrap())),
         sorted(names(schema::STORE))
+    );
+    assert_eq!(
+        sorted(keys(
+            toml::Table::try_from(GrantsConfig::default()).unwrap()
+        )),
+        sorted(names(schema::GRANTS))
     );
     let budget = BudgetConfig {
         guard: Some(Duration::from_secs(1)),

@@ -4,6 +4,7 @@
 use super::*;
 
 mod chain;
+mod grants;
 mod intents;
 
 /// One backend's fresh store for one test.

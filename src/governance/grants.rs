@@ -1,0 +1,430 @@
+//! Time-bound group access. A grant adds a user to a group (write lane) until its end; at the
+//! end the scheduler removes the membership (critical lane) unless the grant found it there
+//! already (standing access) or another active grant of the same user and group lasts longer.
+//! A failed removal keeps the grant active and overdue, tried again with doubling backoff.
+
+use std::time::{Duration, Instant};
+
+use crate::directory::{Directories, Directory, WriteError, WriteLane};
+use crate::keys::{GroupId, UserKey};
+use crate::store::{AuditRecord, Grant, GrantState, NewGrant, Store, StoreError, Target};
+
+/// Grants taken per claim; `run_once` claims again until a claim comes back short.
+const BATCH: i64 = 100;
+/// How long a replica holds a due grant it took: longer than a removal can take.
+const LEASE_MS: i64 = 60_000;
+
+/// The grants service: the directories to change and the store that remembers.
+#[derive(Clone)]
+pub struct Grants {
+    dirs: Directories,
+    store: Store,
+    max_ms: i64,
+}
+
+/// Why a grant, revocation or extension did not happen.
+#[derive(Debug, thiserror::Error)]
+pub enum GrantError {
+    /// Longer than `grants.max_duration`.
+    #[error("a grant may last at most {}", humantime::format_duration(*.max))]
+    TooLong { max: Duration },
+    /// The end is not after now.
+    #[error("the grant's end must be in the future")]
+    EndInPast,
+    #[error("no such grant")]
+    NotFound,
+    /// Revoking or extending a grant that has ended (or never began).
+    #[error("the grant is {}, not active", .0.as_str())]
+    NotActive(GrantState),
+    /// The upstream write failed; for a new grant it is recorded `failed`, for a revocation
+    /// it stays active (overdue) and the scheduler tries again.
+    #[error("the upstream write failed: {0}")]
+    Write(#[source] WriteError, Option<Box<Grant>>),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// A grant to make.
+pub struct GrantRequest<'a> {
+    pub dir: &'a Directory,
+    pub user: &'a UserKey,
+    pub email: &'a str,
+    pub group: &'a GroupId,
+    pub granted_by: &'a str,
+    pub reason: &'a str,
+    pub expires_ms: i64,
+}
+
+/// What one scheduler step did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RunReport {
+    /// Due grants taken.
+    pub claimed: u32,
+    /// Memberships removed upstream.
+    pub removed: u32,
+    /// Ended without a removal: standing access, or a longer overlapping grant.
+    pub kept: u32,
+    /// Ended without a removal: the member was gone already.
+    pub already_removed: u32,
+    /// Removals that failed, to be tried again.
+    pub failed: u32,
+}
+
+/// The pause before removal attempt `attempts + 1`: 1 s, doubling, at most 5 minutes.
+pub fn backoff_ms(attempts: i64) -> i64 {
+    let exp = attempts.clamp(1, 20) - 1;
+    (1_000_i64 << exp).min(300_000)
+}
+
+/// How a grant's end went.
+enum Ended {
+    Removed,
+    Kept(String),
+    AlreadyGone(String),
+    Failed(WriteError),
+}
+
+impl Grants {
+    pub fn new(dirs: Directories, store: Store, max_duration: Duration) -> Grants {
+        Grants {
+            dirs,
+            store,
+            max_ms: i64::try_from(max_duration.as_millis()).unwrap_or(i64::MAX),
+        }
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    fn check_end(&self, expires_ms: i64, now_ms: i64) -> Result<(), GrantError> {
+        if expires_ms <= now_ms {
+            return Err(GrantError::EndInPast);
+        }
+        if expires_ms.saturating_sub(now_ms) > self.max_ms {
+            return Err(GrantError::TooLong {
+                max: Duration::from_millis(self.max_ms.max(0) as u64),
+            });
+        }
+        Ok(())
+    }
+
+    /// Grants `req.user` membership of `req.group` until `req.expires_ms`. A member already
+    /// (not through another grant) is recorded as standing access and nothing is sent.
+    pub async fn grant(&self, req: GrantRequest<'_>, now_ms: i64) -> Result<Grant, GrantError> {
+        self.check_end(req.expires_ms, now_ms)?;
+        let dir = req.dir;
+        let org = dir.org_id();
+        let others = self
+            .store
+            .active_grants_for(org, req.user.as_str(), req.group.as_str(), None)
+            .await?;
+        let member = match dir.group(req.group).await {
+            Ok(Some(g)) => g.member_keys.contains(req.user.as_str()),
+            Ok(None) => return Err(GrantError::Write(WriteError::NotFound, None)),
+            Err(e) => {
+                return Err(GrantError::Write(WriteError::NotApplied(e), None));
+            }
+        };
+        let mut new = NewGrant {
+            org: org.to_owned(),
+            user_key: req.user.as_str().to_owned(),
+            user_email: req.email.to_owned(),
+            group_id: req.group.as_str().to_owned(),
+            granted_by: req.granted_by.to_owned(),
+            reason: req.reason.to_owned(),
+            granted_ms: now_ms,
+            expires_ms: req.expires_ms,
+            standing: false,
+        };
+        if member {
+            // A membership that only other grants hold is theirs to end, not standing.
+            new.standing = others.is_empty() || others.iter().any(|o| o.standing);
+            let note = if new.standing {
+                "standing access: the user was a member already; expiry removes nothing"
+            } else {
+                "the membership is there through another active grant"
+            };
+            return Ok(self
+                .store
+                .insert_grant(&new, GrantState::Active, note)
+                .await?);
+        }
+        let grant = self
+            .store
+            .insert_grant(&new, GrantState::Pending, "requested")
+            .await?;
+        match dir
+            .add_members(req.group, std::slice::from_ref(req.user), WriteLane::Write)
+            .await
+        {
+            Ok(_) => {
+                self.store
+                    .transition_grant(
+                        &grant.id,
+                        GrantState::Pending,
+                        GrantState::Active,
+                        now_ms,
+                        None,
+                        "member added",
+                    )
+                    .await?;
+                Ok(self.reload(&grant.id).await?)
+            }
+            Err(e) => {
+                self.store
+                    .transition_grant(
+                        &grant.id,
+                        GrantState::Pending,
+                        GrantState::Failed,
+                        now_ms,
+                        None,
+                        &format!("adding the member failed: {e}"),
+                    )
+                    .await?;
+                Err(GrantError::Write(
+                    e,
+                    Some(Box::new(self.reload(&grant.id).await?)),
+                ))
+            }
+        }
+    }
+
+    async fn reload(&self, id: &str) -> Result<Grant, StoreError> {
+        self.store
+            .grant(id)
+            .await?
+            .ok_or_else(|| StoreError::Corrupt(format!("grant {id} is gone")))
+    }
+
+    async fn active(&self, id: &str) -> Result<Grant, GrantError> {
+        let grant = self.store.grant(id).await?.ok_or(GrantError::NotFound)?;
+        if grant.state != GrantState::Active || grant.end_as == GrantState::Revoked {
+            let state = if grant.state == GrantState::Active {
+                GrantState::Revoked
+            } else {
+                grant.state
+            };
+            return Err(GrantError::NotActive(state));
+        }
+        Ok(grant)
+    }
+
+    /// Ends a grant now: its membership goes in the critical lane (under the same rules as
+    /// expiry). If the upstream fails the grant stays active and overdue, and the scheduler
+    /// tries again.
+    pub async fn revoke(&self, id: &str, actor: &str, now_ms: i64) -> Result<Grant, GrantError> {
+        self.active(id).await?;
+        let note = format!("revocation asked by {actor}");
+        if !self
+            .store
+            .reschedule_grant(id, now_ms, GrantState::Revoked, now_ms, &note)
+            .await?
+        {
+            return Err(GrantError::NotActive(self.reload(id).await?.state));
+        }
+        let claimed = self
+            .store
+            .claim_grant(id, now_ms, now_ms.saturating_add(LEASE_MS))
+            .await?;
+        let Some(grant) = claimed else {
+            // The scheduler holds it and is removing it now.
+            return Ok(self.reload(id).await?);
+        };
+        let mut report = RunReport::default();
+        if let Some(e) = self.end(&grant, now_ms, &mut report).await? {
+            return Err(GrantError::Write(e, Some(Box::new(self.reload(id).await?))));
+        }
+        Ok(self.reload(id).await?)
+    }
+
+    /// Moves an active grant's end to `until_ms`, within `grants.max_duration` from now.
+    pub async fn extend(
+        &self,
+        id: &str,
+        until_ms: i64,
+        actor: &str,
+        now_ms: i64,
+    ) -> Result<Grant, GrantError> {
+        let grant = self.active(id).await?;
+        self.check_end(until_ms, now_ms)?;
+        let note = format!(
+            "end moved by {actor} from {} to {}",
+            grant.expires_ms, until_ms
+        );
+        if !self
+            .store
+            .reschedule_grant(id, until_ms, GrantState::Expired, now_ms, &note)
+            .await?
+        {
+            return Err(GrantError::NotActive(self.reload(id).await?.state));
+        }
+        Ok(self.reload(id).await?)
+    }
+
+    /// One scheduler step: every active grant due at `now_ms` is taken (leased, so one replica
+    /// handles it) and ended.
+    pub async fn run_once(&self, now_ms: i64) -> Result<RunReport, StoreError> {
+        let mut report = RunReport::default();
+        loop {
+            let batch = self
+                .store
+                .claim_due_grants(now_ms, now_ms.saturating_add(LEASE_MS), BATCH)
+                .await?;
+            for grant in &batch {
+                report.claimed += 1;
+                self.end(grant, now_ms, &mut report).await?;
+            }
+            if (batch.len() as i64) < BATCH {
+                return Ok(report);
+            }
+        }
+    }
+
+    /// Ends one claimed grant; the upstream's failure, if the removal failed.
+    async fn end(
+        &self,
+        grant: &Grant,
+        now_ms: i64,
+        report: &mut RunReport,
+    ) -> Result<Option<WriteError>, StoreError> {
+        let started = Instant::now();
+        let ended = self.remove_if_ours(grant, now_ms).await?;
+        let elapsed = i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX);
+        let lag = now_ms.saturating_sub(grant.expires_ms).max(0) + elapsed;
+        let at = now_ms.saturating_add(elapsed);
+        let to = grant.end_as;
+        let (outcome, note, error) = match ended {
+            Ended::Removed => {
+                report.removed += 1;
+                ("SUCCESS", "membership removed".to_owned(), None)
+            }
+            Ended::Kept(why) => {
+                report.kept += 1;
+                ("SUCCESS", format!("membership kept: {why}"), None)
+            }
+            Ended::AlreadyGone(why) => {
+                report.already_removed += 1;
+                ("SUCCESS", format!("nothing to remove: {why}"), None)
+            }
+            Ended::Failed(e) => {
+                report.failed += 1;
+                let attempts = grant.attempts + 1;
+                let next = at.saturating_add(backoff_ms(attempts));
+                let text = e.to_string();
+                self.store.grant_retry(&grant.id, at, next, &text).await?;
+                self.audit(
+                    grant,
+                    "FAILED",
+                    &format!("removal failed (attempt {attempts}): {text}"),
+                    None,
+                )
+                .await?;
+                return Ok(Some(e));
+            }
+        };
+        self.store
+            .transition_grant(&grant.id, GrantState::Active, to, at, Some(lag), &note)
+            .await?;
+        self.audit(grant, outcome, &note, Some(lag)).await?;
+        Ok(error)
+    }
+
+    /// Removes the grant's membership unless it is not the grant's to remove.
+    async fn remove_if_ours(&self, grant: &Grant, now_ms: i64) -> Result<Ended, StoreError> {
+        if grant.standing {
+            return Ok(Ended::Kept(
+                "standing access (a member before the grant)".into(),
+            ));
+        }
+        let others = self
+            .store
+            .active_grants_for(
+                &grant.org,
+                &grant.user_key,
+                &grant.group_id,
+                Some(&grant.id),
+            )
+            .await?;
+        if let Some(longer) = others
+            .iter()
+            .filter(|o| o.standing || o.expires_ms > now_ms)
+            .max_by_key(|o| o.expires_ms)
+        {
+            return Ok(Ended::Kept(format!(
+                "grant {} holds it until {}",
+                longer.id, longer.expires_ms
+            )));
+        }
+        let Some(dir) = self.dirs.get(&grant.org) else {
+            return Ok(Ended::Failed(WriteError::Unknown {
+                reason: format!("the organization {:?} is not configured", grant.org),
+            }));
+        };
+        let group = GroupId::new(grant.group_id.clone());
+        let user = dir.user_key(&grant.user_key);
+        match dir.group(&group).await {
+            Ok(Some(g)) if !g.member_keys.contains(user.as_str()) => {
+                return Ok(Ended::AlreadyGone("the user was no longer a member".into()));
+            }
+            Ok(None) => return Ok(Ended::AlreadyGone("the group no longer exists".into())),
+            Ok(Some(_)) => {}
+            Err(e) => return Ok(Ended::Failed(WriteError::NotApplied(e))),
+        }
+        Ok(
+            match dir
+                .remove_members(&group, std::slice::from_ref(&user), WriteLane::Critical)
+                .await
+            {
+                Ok(_) => Ended::Removed,
+                Err(WriteError::NotFound) => {
+                    Ended::AlreadyGone("the group no longer exists".into())
+                }
+                Err(e) => Ended::Failed(e),
+            },
+        )
+    }
+
+    async fn audit(
+        &self,
+        grant: &Grant,
+        outcome: &str,
+        note: &str,
+        lag_ms: Option<i64>,
+    ) -> Result<(), StoreError> {
+        let action = match grant.end_as {
+            GrantState::Revoked => "grant.revoke",
+            _ => "grant.expire",
+        };
+        let input = serde_json::json!({
+            "grant": grant.id,
+            "expiresAt": grant.expires_ms,
+            "note": note,
+            "lagMs": lag_ms,
+        });
+        self.store
+            .append_audit(&AuditRecord {
+                actor: "system".into(),
+                role: "system".into(),
+                org: grant.org.clone(),
+                action: action.into(),
+                targets: vec![
+                    Target {
+                        kind: "user".into(),
+                        id: grant.user_key.clone(),
+                        email: Some(grant.user_email.clone()),
+                    },
+                    Target {
+                        kind: "group".into(),
+                        id: grant.group_id.clone(),
+                        email: None,
+                    },
+                ],
+                input: input.to_string(),
+                outcome: outcome.into(),
+                ..AuditRecord::default()
+            })
+            .await
+            .map(|_| ())
+    }
+}

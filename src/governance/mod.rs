@@ -1,0 +1,8 @@
+//! Governance: domain rules over the directory that the store makes durable. Each job is a
+//! `run_once(now)` step that tests call with injected time, plus a loop the gateway starts.
+
+mod grants;
+#[cfg(test)]
+mod tests;
+
+pub use grants::{GrantError, GrantRequest, Grants, RunReport, backoff_ms};
