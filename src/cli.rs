@@ -254,6 +254,7 @@ async fn serve(
     gateway.restore().await?;
     gateway.start();
     gateway.start_store_upkeep(config.store.audit_retention);
+    gateway.start_grants();
     let state = gateway.app_state(default_headers);
     let addr = listener.local_addr()?;
     tracing::info!(%addr, orgs = config.orgs.len(), "gateway listening");

@@ -9,6 +9,7 @@ use crate::auth::{KeyStore, OrgScope, Principal};
 use crate::budget::Budget;
 use crate::config::{ApiKeyConfig, Config, LimitsConfig, OrgConfig};
 use crate::directory::{Directories, Directory, DirectorySettings, PointCache};
+use crate::governance::Grants;
 use crate::graphql::{self, GatewaySchema};
 use crate::http::{AppState, GraphiqlPage};
 use crate::scim::{ClientConfig, ScimClient, ScimError};
@@ -46,6 +47,8 @@ query Dashboard {
 pub struct Gateway {
     pub dirs: Directories,
     pub store: Store,
+    /// Time-bound group access; its scheduler runs in `start_grants`.
+    pub grants: Grants,
     pub(crate) schema: GatewaySchema,
     keys: Arc<KeyStore>,
     limits: Arc<LimitsConfig>,
@@ -113,10 +116,17 @@ impl Gateway {
         }
         let dirs = Directories::new(list);
         let journal = graphql::Journal::new(store.clone(), config.store.idempotency_ttl);
-        let schema = graphql::build_schema(dirs.clone(), &config.limits, Some(journal));
+        let grants = Grants::new(dirs.clone(), store.clone(), config.grants.max_duration);
+        let schema = graphql::build_schema(
+            dirs.clone(),
+            &config.limits,
+            Some(journal),
+            Some(grants.clone()),
+        );
         Ok(Gateway {
             dirs,
             store,
+            grants,
             schema,
             keys: Arc::new(key_store(&config.api_keys)),
             limits: Arc::new(config.limits.clone()),
@@ -150,7 +160,8 @@ impl Gateway {
     /// it; a gateway that users run always journals.
     #[doc(hidden)]
     pub fn without_journal(&mut self, limits: &LimitsConfig) {
-        self.schema = graphql::build_schema(self.dirs.clone(), limits, None);
+        self.schema =
+            graphql::build_schema(self.dirs.clone(), limits, None, Some(self.grants.clone()));
     }
 
     /// Reads back what the store remembers for the directories (open invitations).
@@ -182,6 +193,26 @@ impl Gateway {
                     Ok(0) => {}
                     Ok(rows) => tracing::info!(rows, "audit rows past retention pruned"),
                     Err(e) => tracing::warn!(error = %e, "pruning the audit log failed; trying again in an hour"),
+                }
+            }
+        }));
+    }
+
+    /// Ends grants on time: every second (the first at once, so grants that fell due while
+    /// the gateway was stopped go now), one scheduler step at the clock's time.
+    pub fn start_grants(&mut self) {
+        let grants = self.grants.clone();
+        self.tasks.push(tokio::spawn(async move {
+            let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                match grants.run_once(crate::store::now_ms()).await {
+                    Ok(report) if report.claimed > 0 => {
+                        tracing::info!(?report, "due grants ended");
+                    }
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(error = %e, "the grant scheduler could not reach the store; trying again in a second"),
                 }
             }
         }));

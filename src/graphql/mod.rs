@@ -39,6 +39,7 @@ pub fn build_schema(
     dirs: Directories,
     limits: &LimitsConfig,
     journal: Option<Journal>,
+    grants: Option<crate::governance::Grants>,
 ) -> GatewaySchema {
     let mut builder = Schema::build(
         query::Query,
@@ -57,6 +58,7 @@ pub fn build_schema(
     .data(Arc::new(limits.clone()))
     .data(journal.as_ref().map(|j| j.store().clone()))
     .data(journal)
+    .data(grants)
     // A backstop behind the limits extension, against recursion in the executor.
     .limit_recursive_depth(64);
     if !limits.introspection {
@@ -70,7 +72,7 @@ pub fn build_schema(
 
 /// The schema's SDL, as committed in `schema.graphql`.
 pub fn sdl() -> String {
-    build_schema(Directories::default(), &LimitsConfig::default(), None).sdl()
+    build_schema(Directories::default(), &LimitsConfig::default(), None, None).sdl()
 }
 
 /// Prepares a request for one client: checks it against the limits, then gives it its

@@ -47,6 +47,7 @@ fn schema() -> GatewaySchema {
         Directories::new(vec![acme(), globex()]),
         &LimitsConfig::default(),
         None,
+        None,
     )
 }
 

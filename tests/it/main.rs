@@ -8,6 +8,7 @@ mod cli;
 mod cli_ops;
 mod crash;
 mod emulator;
+mod governance_grants;
 mod graphql;
 mod load_shedding;
 mod mutations;
