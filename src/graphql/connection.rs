@@ -16,6 +16,8 @@ pub const MAX_PAGE: i32 = 100;
 pub const DEFAULT_PAGE: usize = 50;
 /// The order tag of the audit log's cursors (positions by sequence number).
 pub const AUDIT_ORDER: &str = "audit";
+/// Grants, newest first by id.
+pub const GRANT_ORDER: &str = "grants";
 
 /// An item of a page and the order it was paged in: enough to compute its position, which is
 /// done only when a client asks for a cursor (most answers show few of their cursors, and a
@@ -26,6 +28,8 @@ pub enum Anchor {
     Group(GroupOrderField, Group),
     /// An audit row, by sequence number.
     Audit(u64),
+    /// A grant, by its id.
+    Grant(String),
 }
 
 impl Anchor {
@@ -34,6 +38,7 @@ impl Anchor {
             Anchor::User(field, u) => user_sort_key(*field, u.rec()),
             Anchor::Group(field, g) => group_sort_key(*field, g.rec()),
             Anchor::Audit(seq) => SortKey::Seq(*seq),
+            Anchor::Grant(id) => SortKey::Text(vec![id.clone()]),
         }
     }
 }
@@ -103,6 +108,33 @@ impl PageInfo {
             end: end.map(position),
         }
     }
+}
+
+impl PageInfo {
+    /// The page information of a forward page of grants whose first and last are `start`
+    /// and `end` (grant ids).
+    pub fn of_grants(
+        has_next_page: bool,
+        has_previous_page: bool,
+        start: Option<String>,
+        end: Option<String>,
+    ) -> PageInfo {
+        let position = |id| Position {
+            order: GRANT_ORDER,
+            anchor: Anchor::Grant(id),
+        };
+        PageInfo {
+            has_next_page,
+            has_previous_page,
+            start: start.map(position),
+            end: end.map(position),
+        }
+    }
+}
+
+/// The cursor of the grant `id`.
+pub fn grant_cursor(id: &str) -> String {
+    encode_cursor(GRANT_ORDER, &SortKey::Text(vec![id.to_owned()]))
 }
 
 /// Checks Relay's arguments and decodes the cursors of `order`.

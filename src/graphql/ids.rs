@@ -14,6 +14,8 @@ pub enum Kind {
     Group,
     /// A row of an organization's audit log; the key is its sequence number.
     AuditEntry,
+    /// A time-bound group grant; the key is the grant's id in the store.
+    Grant,
 }
 
 impl Kind {
@@ -23,6 +25,7 @@ impl Kind {
             Kind::User => "User",
             Kind::Group => "Group",
             Kind::AuditEntry => "AuditEntry",
+            Kind::Grant => "Grant",
         }
     }
 }
@@ -59,6 +62,7 @@ impl GlobalId {
             (1, "User") => Kind::User,
             (1, "Group") => Kind::Group,
             (1, "AuditEntry") => Kind::AuditEntry,
+            (1, "Grant") => Kind::Grant,
             _ => return None,
         };
         Some(GlobalId { kind, org, key })

@@ -6,7 +6,7 @@ use super::errors::{Code, bad_input};
 use super::guard::{RoleGuard, require};
 use super::ids::{GlobalId, Kind};
 use super::loaders::{DirKey, Point, PointReq, load_point};
-use super::types::{AuditEntry, Group, Org, User, audit};
+use super::types::{AuditEntry, Grant, Group, Org, User, audit};
 use crate::auth::{Principal, Role};
 use crate::directory::Directories;
 use crate::keys::GroupId;
@@ -23,6 +23,7 @@ pub enum Node {
     User(User),
     Group(Group),
     AuditEntry(AuditEntry),
+    Grant(Grant),
 }
 
 #[derive(Default)]
@@ -156,6 +157,7 @@ async fn node(ctx: &Context<'_>, id: &ID) -> Result<Option<Node>> {
         Kind::Org => {}
         Kind::User | Kind::Group => require(ctx, Role::Read)?,
         Kind::AuditEntry => super::guard::require_audit(ctx)?,
+        Kind::Grant => require(ctx, Role::Read)?,
     }
     let dirs = ctx.data::<Directories>()?;
     let Some(dir) = dirs.get(&g.org) else {
@@ -166,6 +168,10 @@ async fn node(ctx: &Context<'_>, id: &ID) -> Result<Option<Node>> {
         Kind::AuditEntry => {
             let entry = audit::entry(ctx, dir.org_id(), &g.key).await?;
             return Ok(entry.map(Node::AuditEntry));
+        }
+        Kind::Grant => {
+            let grant = super::types::grant::node(ctx, dir.org_id(), &g.key).await?;
+            return Ok(grant.map(Node::Grant));
         }
         Kind::User => PointReq::UserByKey {
             dir: DirKey(dir.clone()),

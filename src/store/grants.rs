@@ -2,13 +2,15 @@
 //! grants are taken with a lease (a conditional UPDATE), so with several replicas on one
 //! PostgreSQL store each due grant is handled by one of them at a time.
 
+use serde::{Deserialize, Serialize};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use super::{Store, StoreError};
 
 /// Where a grant is in its life.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum GrantState {
     /// Recorded; the membership is being added.
     Pending,
@@ -60,7 +62,7 @@ pub struct NewGrant {
 }
 
 /// A grant as stored.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Grant {
     /// Sorts by creation time: a hex millisecond prefix, then random.
     pub id: String,

@@ -232,6 +232,7 @@ pub(super) fn targets_of(input: &Value) -> Vec<Target> {
                     let kind = match g.kind {
                         Kind::User => "User",
                         Kind::Group => "Group",
+                        Kind::Grant => "Grant",
                         Kind::Org | Kind::AuditEntry => return,
                     };
                     let email =

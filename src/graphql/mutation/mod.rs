@@ -1,6 +1,7 @@
 //! Mutations, Relay style: one `input`, a payload with `clientMutationId`, an `outcome`, the
 //! changed objects and `userErrors` for expected failures. Shared pieces live here.
 
+mod grants;
 mod groups;
 mod idempotency;
 mod journal;
@@ -15,14 +16,18 @@ use async_graphql::{Enum, InputObject, MergedObject, SimpleObject};
 pub use idempotency::{Idempotency, orgs_named};
 pub use journal::Journal;
 pub(crate) use replay::Stored;
-pub use resolve::{group_of, org_of, user_of};
+pub use resolve::{grant_of, group_of, org_of, user_of};
 
 use crate::directory::{DirectoryError, WriteError};
 use crate::keys::Email;
 
 /// Every mutation.
 #[derive(MergedObject, Default)]
-pub struct Mutation(users::UserMutation, groups::GroupMutation);
+pub struct Mutation(
+    users::UserMutation,
+    groups::GroupMutation,
+    grants::GrantMutation,
+);
 
 /// Whether a write happened.
 #[derive(Enum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -74,6 +79,16 @@ pub enum UserErrorCode {
     /// The gateway's store cannot be written, so the write was refused before anything was
     /// sent (every write is recorded first). Trying again is safe.
     StoreUnavailable,
+    /// A grant would last longer than `grants.max_duration` (default 7 days) from now.
+    /// Nothing was sent.
+    GrantTooLong,
+    /// Neither or both of `duration` and `expiresAt` (or `until` and `by`), a duration that
+    /// is not one (`4h`, `30m`, `2days`), or an end that is not in the future. Nothing was
+    /// sent.
+    InvalidDuration,
+    /// The grant has ended (expired, revoked or failed) or is being revoked: it cannot be
+    /// revoked or extended. Nothing was sent.
+    GrantNotActive,
 }
 
 /// An expected failure, for a person or a program to act on.

@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 
 use super::{UserError, UserErrorCode, WriteOutcome};
 use crate::directory::Directories;
-use crate::graphql::types::{Group, Org, User};
+use crate::graphql::types::{Grant, Group, Org, User};
 
 /// A payload field that can be kept and rebuilt.
 pub trait Stored: Sized {
@@ -153,5 +153,15 @@ impl Stored for UserError {
             retry_after_ms: Option::<i32>::load(&v["retryAfterMs"], dirs)?,
             refused_input: v["refusedInput"].as_bool().unwrap_or(false),
         })
+    }
+}
+
+impl Stored for Grant {
+    fn save(&self) -> Value {
+        serde_json::to_value(&*self.row).unwrap_or(Value::Null)
+    }
+    fn load(v: &Value, _: &Directories) -> Option<Self> {
+        let row = serde_json::from_value(v.clone()).ok()?;
+        Some(Grant { row: Box::new(row) })
     }
 }

@@ -179,3 +179,19 @@ pub fn group_of(
     };
     same_org(found, within, field)
 }
+
+/// The grant an input names (a Grant id): its organization and its id in the store.
+pub fn grant_of(
+    dirs: &Directories,
+    id: &ID,
+    field: &[&str],
+) -> Result<(Directory, String), UserError> {
+    match GlobalId::decode(id) {
+        Some(g) => decoded(dirs, g, Kind::Grant, field),
+        None => Err(error(
+            UserErrorCode::InvalidId,
+            field,
+            format!("{:?} is not a Grant id", id.as_str()),
+        )),
+    }
+}

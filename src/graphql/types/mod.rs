@@ -12,6 +12,7 @@
 //! counts the large allocations of such a page in an optimized build.
 
 pub(crate) mod audit;
+pub(crate) mod grant;
 mod group;
 mod inputs;
 mod org;
@@ -24,6 +25,7 @@ use std::time::SystemTime;
 use async_graphql::{Enum, InputValueError, InputValueResult, Scalar, ScalarType, Value};
 
 pub use audit::{AuditEntry, AuditEntryConnection, AuditLogFilter};
+pub use grant::{Grant, GrantConnection, GrantFilter};
 pub use group::Group;
 pub use inputs::{GroupFilter, GroupOrder, OrderDirection, UserFilter, UserOrder};
 pub use org::Org;
@@ -34,6 +36,13 @@ pub use user::User;
 /// A point in time, as an RFC 3339 string in UTC (`2026-11-29T15:04:05.123Z`).
 #[derive(Clone, Copy, Debug)]
 pub struct DateTime(pub SystemTime);
+
+/// Inputs' fingerprints (idempotency) hold times as GraphQL shows them.
+impl serde::Serialize for DateTime {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&humantime::format_rfc3339_millis(self.0).to_string())
+    }
+}
 
 /// A point in time, as an RFC 3339 string in UTC (`2026-11-29T15:04:05.123Z`).
 #[Scalar]

@@ -3,8 +3,8 @@
 use async_graphql::{Context, ID, Object, Result};
 
 use super::{
-    AuditEntryConnection, AuditLogFilter, Budget, Group, GroupFilter, GroupOrder, OrderDirection,
-    ScimProfile, Scope, SyncStatus, User, UserFilter, UserOrder,
+    AuditEntryConnection, AuditLogFilter, Budget, GrantConnection, GrantFilter, Group, GroupFilter,
+    GroupOrder, OrderDirection, ScimProfile, Scope, SyncStatus, User, UserFilter, UserOrder,
 };
 use crate::auth::Role;
 use crate::directory::{self, Dialect, Directory};
@@ -215,6 +215,19 @@ impl Org {
         filter: Option<AuditLogFilter>,
     ) -> Result<AuditEntryConnection> {
         super::audit::log(ctx, self.dir.org_id(), first, after, last, before, filter).await
+    }
+
+    /// Time-bound group grants of the organization, newest first (`first`/`after`; pages
+    /// hold at most 100, default 50).
+    #[graphql(guard = "RoleGuard(Role::Read)")]
+    async fn grants(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        filter: Option<GrantFilter>,
+    ) -> Result<GrantConnection> {
+        super::grant::list(ctx, &self.dir, first, after, filter).await
     }
 
     /// The state of the organization's mirror.

@@ -4,6 +4,7 @@
 
 mod bulk;
 mod faults;
+mod grants;
 mod groups;
 mod idempotency;
 mod invites;
@@ -28,6 +29,9 @@ pub const USER_FIELDS: &str = "id email givenName familyName status \
 pub const GROUP_FIELDS: &str = "id upstreamId name memberCount \
     members(first: 100) { totalCount edges { node { email } } }";
 
+pub const GRANT_FIELDS: &str = "id state standing overdue reason grantedBy grantedAt expiresAt \
+    revocationLagMs userEmail user { email } group { upstreamId name } history { state note }";
+
 /// The payload's own fields, by mutation.
 fn payload_fields(name: &str) -> String {
     match name {
@@ -41,6 +45,7 @@ fn payload_fields(name: &str) -> String {
             format!("group {{ {GROUP_FIELDS} }}")
         }
         "deleteGroup" => "deletedGroupId".to_owned(),
+        "grantGroupAccess" | "revokeGrant" | "extendGrant" => format!("grant {{ {GRANT_FIELDS} }}"),
         "refreshDirectory" => {
             "org { slug } estimatedCalls estimatedSeconds alreadyRunning".to_owned()
         }

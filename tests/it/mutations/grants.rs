@@ -1,0 +1,149 @@
+//! `grantGroupAccess`, `revokeGrant`, `extendGrant` and `Org.grants` through HTTP: payloads,
+//! user errors, and the membership at the emulator.
+
+use serde_json::{Value, json};
+
+use super::{
+    GRANT_FIELDS, assert_failed_with, assert_success, log_since, members_at_emulator, mutate,
+    writes,
+};
+use crate::support::TestApp;
+
+/// A warmed app, a group with members, and a user outside it.
+async fn setup() -> (TestApp, String, String) {
+    let app = TestApp::one(30, 3).await;
+    app.warm().await;
+    let snap = app.gateway.dirs.all()[0].snapshot();
+    let group = snap
+        .groups()
+        .iter()
+        .find(|g| !g.member_keys.is_empty())
+        .expect("a group with members")
+        .clone();
+    let outsider = snap
+        .users()
+        .iter()
+        .map(|u| u.email().to_lowercase())
+        .find(|e| !group.member_keys.contains(e))
+        .expect("a user outside the group");
+    (app, group.id.clone(), outsider)
+}
+
+async fn grant(app: &TestApp, group: &str, user: &str, duration: &str) -> Value {
+    mutate(
+        app,
+        "grantGroupAccess",
+        json!({ "userId": user, "groupId": group, "duration": duration, "reason": "incident 42" }),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn grant_group_access_adds_the_member_and_the_grant_reads_back_by_org_and_node() {
+    let (app, group, user) = setup().await;
+    let mark = app.emulator().requests().len();
+    let payload = grant(&app, &group, &user, "4h").await;
+    assert_success(&payload);
+    let g = &payload["grant"];
+    assert_eq!(g["state"], "ACTIVE", "{payload:#}");
+    assert_eq!(g["standing"], false);
+    assert_eq!(g["overdue"], false);
+    assert_eq!(g["reason"], "incident 42");
+    assert_eq!(g["grantedBy"], "test-admin");
+    assert_eq!(
+        g["user"]["email"].as_str().map(str::to_lowercase),
+        Some(user.clone())
+    );
+    assert_eq!(g["group"]["upstreamId"], group.as_str());
+    assert_eq!(g["revocationLagMs"], Value::Null);
+    let states: Vec<_> = g["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["state"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(states, ["PENDING", "ACTIVE"]);
+    assert_eq!(writes(&log_since(&app, mark)).len(), 1, "one PATCH");
+    assert!(members_at_emulator(&app, &group).contains(&user));
+
+    let listed = app
+        .query(
+            "query($user: ID!) { org { grants(first: 10, filter: { state: ACTIVE, userId: $user }) \
+             { totalCount edges { cursor node { id state } } pageInfo { hasNextPage endCursor } } } }",
+            json!({ "user": user }),
+        )
+        .await;
+    assert!(listed.get("errors").is_none(), "{listed:#}");
+    let conn = &listed["data"]["org"]["grants"];
+    assert_eq!(conn["totalCount"], 1, "{listed:#}");
+    assert_eq!(conn["edges"][0]["node"]["id"], g["id"]);
+    assert_eq!(conn["pageInfo"]["hasNextPage"], false);
+
+    let node = app
+        .query(
+            &format!("query($id: ID!) {{ node(id: $id) {{ ... on Grant {{ {GRANT_FIELDS} }} }} }}"),
+            json!({ "id": g["id"] }),
+        )
+        .await;
+    assert!(node.get("errors").is_none(), "{node:#}");
+    assert_eq!(node["data"]["node"]["reason"], "incident 42");
+    assert_eq!(node["data"]["node"]["expiresAt"], g["expiresAt"]);
+}
+
+#[tokio::test]
+async fn grants_past_the_maximum_or_without_one_end_are_refused_before_anything_is_sent() {
+    let (app, group, user) = setup().await;
+    let mark = app.emulator().requests().len();
+    let long = grant(&app, &group, &user, "8days").await;
+    let error = assert_failed_with(&long, "GRANT_TOO_LONG");
+    assert_eq!(error["field"], json!(["input", "duration"]));
+    let both = mutate(
+        &app,
+        "grantGroupAccess",
+        json!({ "userId": user, "groupId": group, "duration": "1h",
+                "expiresAt": "2099-01-01T00:00:00Z", "reason": "x" }),
+    )
+    .await;
+    assert_failed_with(&both, "INVALID_DURATION");
+    let garbled = grant(&app, &group, &user, "soon").await;
+    assert_failed_with(&garbled, "INVALID_DURATION");
+    assert!(log_since(&app, mark).is_empty(), "nothing sent");
+    assert!(!members_at_emulator(&app, &group).contains(&user));
+}
+
+#[tokio::test]
+async fn revoke_grant_removes_the_member_now_and_a_second_revocation_is_refused() {
+    let (app, group, user) = setup().await;
+    let granted = grant(&app, &group, &user, "4h").await;
+    let id = granted["grant"]["id"].clone();
+    let mark = app.emulator().requests().len();
+    let revoked = mutate(&app, "revokeGrant", json!({ "id": id })).await;
+    assert_success(&revoked);
+    assert_eq!(revoked["grant"]["state"], "REVOKED", "{revoked:#}");
+    assert!(revoked["grant"]["revocationLagMs"].is_i64());
+    assert_eq!(writes(&log_since(&app, mark)).len(), 1, "one PATCH");
+    assert!(!members_at_emulator(&app, &group).contains(&user));
+    let again = mutate(&app, "revokeGrant", json!({ "id": id })).await;
+    assert_failed_with(&again, "GRANT_NOT_ACTIVE");
+}
+
+#[tokio::test]
+async fn extend_grant_moves_the_end_within_the_maximum() {
+    let (app, group, user) = setup().await;
+    let granted = grant(&app, &group, &user, "1h").await;
+    let id = granted["grant"]["id"].clone();
+    let ends =
+        |v: &Value| humantime::parse_rfc3339(v["grant"]["expiresAt"].as_str().unwrap()).unwrap();
+    let before = ends(&granted);
+    let extended = mutate(&app, "extendGrant", json!({ "id": id, "by": "2h" })).await;
+    assert_success(&extended);
+    assert_eq!(
+        ends(&extended).duration_since(before).unwrap().as_secs(),
+        7_200
+    );
+    let too_far = mutate(&app, "extendGrant", json!({ "id": id, "by": "7days" })).await;
+    let error = assert_failed_with(&too_far, "GRANT_TOO_LONG");
+    assert_eq!(error["field"], json!(["input", "by"]));
+    let bad_id = mutate(&app, "extendGrant", json!({ "id": "nope", "by": "1h" })).await;
+    assert_failed_with(&bad_id, "INVALID_ID");
+}
