@@ -36,6 +36,10 @@ query Dashboard {
     groups(first: 20, orderBy: { field: NAME }) {
       edges { node { name memberCount } }
     }
+    # Time-bound group access (grantGroupAccess), newest first.
+    grants(first: 5) {
+      edges { node { userEmail group { name } state expiresAt overdue } }
+    }
     # Every write and refresh, newest first (admin and auditor keys).
     auditLog(first: 5) {
       edges { node { at actor action outcome targets { email } calls { method path status } } }
