@@ -323,8 +323,9 @@ impl Grants {
                 return Ok(Some(e));
             }
         };
+        // `grant.state`: a pending grant a stopped process left ends from where it is.
         self.store
-            .transition_grant(&grant.id, GrantState::Active, to, at, Some(lag), &note)
+            .transition_grant(&grant.id, grant.state, to, at, Some(lag), &note)
             .await?;
         self.audit(grant, outcome, &note, Some(lag)).await?;
         Ok(error)

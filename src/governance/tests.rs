@@ -1,7 +1,9 @@
+//! The grant rules' pure parts; the rest is tested end to end in `tests/it/governance_grants.rs`.
+
 use super::backoff_ms;
 
 #[test]
-fn removal_backoff_doubles_from_one_second_to_five_minutes() {
+fn grant_removal_backoff_doubles_from_one_second_to_five_minutes() {
     let table: Vec<i64> = (1..=11).map(backoff_ms).collect();
     assert_eq!(
         table,

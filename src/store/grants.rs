@@ -88,9 +88,9 @@ pub struct Grant {
 }
 
 impl Grant {
-    /// Still active past its end (a removal that has not succeeded yet).
+    /// Not ended past its end (a removal that has not succeeded yet).
     pub fn overdue(&self, now_ms: i64) -> bool {
-        self.state == GrantState::Active && self.expires_ms <= now_ms
+        matches!(self.state, GrantState::Active | GrantState::Pending) && self.expires_ms <= now_ms
     }
 }
 
@@ -273,6 +273,8 @@ impl Store {
     }
 
     /// Takes up to `limit` active grants due at `now_ms` (ended, and past their next try)
+    /// (and pending ones: a stop between the add and its confirmation leaves one pending, and
+    /// the membership it may have added still ends on time)
     /// whose lease is free or lapsed, leasing each to this replica until `lease_until_ms`.
     /// Each is taken by one conditional UPDATE: two replicas never both take one.
     pub async fn claim_due_grants(
@@ -282,7 +284,7 @@ impl Store {
         limit: i64,
     ) -> Result<Vec<Grant>, StoreError> {
         let sql = format!(
-            "SELECT id FROM grants WHERE state = 'active' AND expires_ms <= $1 AND next_try_ms <= $1 AND lease_until_ms <= $1 ORDER BY expires_ms, id LIMIT {limit}"
+            "SELECT id FROM grants WHERE state IN ('active', 'pending') AND expires_ms <= $1 AND next_try_ms <= $1 AND lease_until_ms <= $1 ORDER BY expires_ms, id LIMIT {limit}"
         );
         let ids = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(now_ms)
@@ -292,7 +294,7 @@ impl Store {
         for row in ids {
             let id: String = row.try_get("id")?;
             let taken = sqlx::query(
-                "UPDATE grants SET lease_owner = $1, lease_until_ms = $2 WHERE id = $3 AND state = 'active' AND lease_until_ms <= $4",
+                "UPDATE grants SET lease_owner = $1, lease_until_ms = $2 WHERE id = $3 AND state IN ('active', 'pending') AND lease_until_ms <= $4",
             )
             .bind(&self.inner.owner)
             .bind(lease_until_ms)
@@ -384,14 +386,21 @@ impl Store {
         let result = async {
             let mut tx = self.pool().begin().await?;
             sqlx::query(
-                "UPDATE grants SET attempts = attempts + 1, next_try_ms = $1, last_error = $2, lease_owner = '', lease_until_ms = 0 WHERE id = $3 AND state = 'active'",
+                "UPDATE grants SET attempts = attempts + 1, next_try_ms = $1, last_error = $2, lease_owner = '', lease_until_ms = 0 WHERE id = $3 AND state IN ('active', 'pending')",
             )
             .bind(next_try_ms)
             .bind(error)
             .bind(id)
             .execute(&mut *tx)
             .await?;
-            add_event(&mut tx, id, at_ms, GrantState::Active, &format!("removal failed: {error}")).await?;
+            add_event(
+                &mut tx,
+                id,
+                at_ms,
+                GrantState::Active,
+                &format!("removal failed: {error}"),
+            )
+            .await?;
             tx.commit().await
         }
         .await;

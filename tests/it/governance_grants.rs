@@ -5,7 +5,7 @@ use scimgate::directory::{Directory, WriteLane};
 use scimgate::emulator::Faults;
 use scimgate::governance::{GrantError, GrantRequest, RunReport};
 use scimgate::keys::GroupId;
-use scimgate::store::{AuditFilter, Grant, GrantState, Window, now_ms};
+use scimgate::store::{AuditFilter, Grant, GrantState, NewGrant, Window, now_ms};
 
 use crate::mutations::{group_path, log_since, members_at_emulator, writes};
 use crate::support::TestApp;
@@ -327,6 +327,45 @@ async fn a_grant_due_while_the_gateway_was_stopped_is_removed_on_the_first_step(
     let mark = app.emulator().requests().len();
     let report = app.gateway.grants.run_once(now + 2 * HOUR).await.unwrap();
     assert_eq!(report.removed, 1);
+    assert_eq!(writes(&log_since(&app, mark)).len(), 1, "one PATCH");
+    assert!(!members_at_emulator(&app, &group).contains(&user.to_lowercase()));
+    assert_eq!(stored(&app, &g.id).await.state, GrantState::Expired);
+}
+
+#[tokio::test]
+async fn a_grant_a_stop_left_pending_still_ends_on_time() {
+    let (app, dir, group, _, user) = setup().await;
+    let now = now_ms();
+    // A process stopped after its add reached the upstream and before it recorded `active`.
+    let new = NewGrant {
+        org: dir.org_id().to_owned(),
+        user_key: dir.user_key(&user).as_str().to_owned(),
+        user_email: user.clone(),
+        group_id: group.clone(),
+        granted_by: "test-admin".into(),
+        reason: "debugging".into(),
+        granted_ms: now,
+        expires_ms: now + HOUR,
+        standing: false,
+    };
+    let g = app
+        .gateway
+        .store
+        .insert_grant(&new, GrantState::Pending, "requested")
+        .await
+        .unwrap();
+    dir.add_members(
+        &GroupId::new(&group),
+        &[dir.user_key(&user)],
+        WriteLane::Write,
+    )
+    .await
+    .unwrap();
+    let app = app.restart().await;
+    assert!(stored(&app, &g.id).await.overdue(now + HOUR));
+    let mark = app.emulator().requests().len();
+    let report = app.gateway.grants.run_once(now + HOUR).await.unwrap();
+    assert_eq!(report.removed, 1, "{report:?}");
     assert_eq!(writes(&log_since(&app, mark)).len(), 1, "one PATCH");
     assert!(!members_at_emulator(&app, &group).contains(&user.to_lowercase()));
     assert_eq!(stored(&app, &g.id).await.state, GrantState::Expired);

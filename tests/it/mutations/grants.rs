@@ -125,6 +125,37 @@ async fn revoke_grant_removes_the_member_now_and_a_second_revocation_is_refused(
     assert!(!members_at_emulator(&app, &group).contains(&user));
     let again = mutate(&app, "revokeGrant", json!({ "id": id })).await;
     assert_failed_with(&again, "GRANT_NOT_ACTIVE");
+
+    let log = app
+        .query(
+            "{ org { auditLog(first: 4) { edges { node { actor action outcome } } } } }",
+            json!({}),
+        )
+        .await;
+    assert!(log.get("errors").is_none(), "{log:#}");
+    let rows: Vec<(String, String, String)> = log["data"]["org"]["auditLog"]["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            let n = &e["node"];
+            let s = |k: &str| n[k].as_str().unwrap_or_default().to_owned();
+            (s("actor"), s("action"), s("outcome"))
+        })
+        .collect();
+    let row = |actor: &str, action: &str, outcome: &str| {
+        (actor.to_owned(), action.to_owned(), outcome.to_owned())
+    };
+    assert_eq!(
+        rows,
+        [
+            row("test-admin", "revokeGrant", "FAILED"),
+            row("test-admin", "revokeGrant", "SUCCESS"),
+            row("system", "grant.revoke", "SUCCESS"),
+            row("test-admin", "grantGroupAccess", "SUCCESS"),
+        ],
+        "newest first: the grant, the removal, the revocation, the refused second one"
+    );
 }
 
 #[tokio::test]
