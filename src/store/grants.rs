@@ -113,6 +113,10 @@ pub struct GrantFilter {
     pub expiring_before: Option<i64>,
 }
 
+/// A pending grant this old was left by a stopped process (an add takes seconds): the
+/// scheduler may end it. Younger ones may still have their add in flight.
+const STALE_PENDING_MS: i64 = 120_000;
+
 const COLUMNS: &str = "id, org, user_key, user_email, group_id, granted_by, reason, granted_ms, expires_ms, state, standing, end_as, ended_ms, lag_ms, attempts, next_try_ms, last_error";
 
 fn grant_of(row: &AnyRow) -> Result<Grant, StoreError> {
@@ -273,8 +277,8 @@ impl Store {
     }
 
     /// Takes up to `limit` active grants due at `now_ms` (ended, and past their next try)
-    /// (and pending ones: a stop between the add and its confirmation leaves one pending, and
-    /// the membership it may have added still ends on time)
+    /// (and pending ones older than two minutes: a stop between the add and its confirmation
+    /// leaves one pending, and the membership it may have added still ends on time)
     /// whose lease is free or lapsed, leasing each to this replica until `lease_until_ms`.
     /// Each is taken by one conditional UPDATE: two replicas never both take one.
     pub async fn claim_due_grants(
@@ -284,10 +288,11 @@ impl Store {
         limit: i64,
     ) -> Result<Vec<Grant>, StoreError> {
         let sql = format!(
-            "SELECT id FROM grants WHERE state IN ('active', 'pending') AND expires_ms <= $1 AND next_try_ms <= $1 AND lease_until_ms <= $1 ORDER BY expires_ms, id LIMIT {limit}"
+            "SELECT id FROM grants WHERE (state = 'active' OR (state = 'pending' AND granted_ms <= $2)) AND expires_ms <= $1 AND next_try_ms <= $1 AND lease_until_ms <= $1 ORDER BY expires_ms, id LIMIT {limit}"
         );
         let ids = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(now_ms)
+            .bind(now_ms.saturating_sub(STALE_PENDING_MS))
             .fetch_all(self.pool())
             .await?;
         let mut claimed = Vec::new();

@@ -217,3 +217,34 @@ async fn transitions_keep_history_and_listing_pages_newest_first() {
         s.done().await;
     }
 }
+
+#[tokio::test]
+async fn a_pending_grant_is_claimed_only_once_its_add_cannot_still_be_running() {
+    for s in stores("grantpending").await {
+        let store = &s.store;
+        let mut new = new_grant("a@acme.example", 2_000);
+        new.granted_ms = 1_000;
+        let g = store
+            .insert_grant(&new, GrantState::Pending, "requested")
+            .await
+            .unwrap();
+        assert!(
+            store
+                .claim_due_grants(3_000, 60_000, 10)
+                .await
+                .unwrap()
+                .is_empty(),
+            "{}: its add may still be in flight",
+            s.label
+        );
+        let left = store.claim_due_grants(121_000, 181_000, 10).await.unwrap();
+        assert_eq!(
+            left.iter().map(|g| &g.id).collect::<Vec<_>>(),
+            [&g.id],
+            "{}",
+            s.label
+        );
+        assert_eq!(left[0].state, GrantState::Pending);
+        s.done().await;
+    }
+}
