@@ -178,3 +178,70 @@ async fn extend_grant_moves_the_end_within_the_maximum() {
     let bad_id = mutate(&app, "extendGrant", json!({ "id": "nope", "by": "1h" })).await;
     assert_failed_with(&bad_id, "INVALID_ID");
 }
+
+#[tokio::test]
+async fn read_keys_see_grants_but_may_not_grant_and_other_organizations_see_none() {
+    use scimgate::auth::Role;
+    use scimgate::config::LimitsConfig;
+
+    use crate::support::{OrgSpec, error_code, spawn_app_with};
+
+    let app = spawn_app_with(
+        vec![OrgSpec::new("acme", 30, 3), OrgSpec::new("globex", 30, 3)],
+        &[
+            ("acme-read", Role::Read, &["acme"]),
+            ("globex-read", Role::Read, &["globex"]),
+        ],
+        LimitsConfig::default(),
+    )
+    .await;
+    app.warm().await;
+    let snap = app.gateway.dirs.get("acme").unwrap().snapshot();
+    let group = snap.groups()[0].clone();
+    let user = snap
+        .users()
+        .iter()
+        .map(|u| u.email().to_lowercase())
+        .find(|e| !group.member_keys.contains(e))
+        .unwrap();
+    let found = app
+        .data(
+            r#"query($g: ID!) { org(id: "acme") { group(id: $g) { id } } }"#,
+            json!({ "g": group.id }),
+        )
+        .await;
+    let group_id = found["org"]["group"]["id"].clone();
+    let input = json!({ "userId": user, "groupId": group_id, "duration": "1h", "reason": "x" });
+    let text = super::mutation_text("grantGroupAccess");
+    let mark = app.emulator().requests().len();
+    let refused = app
+        .query_as(&app.keys["acme-read"], &text, json!({ "input": input }))
+        .await;
+    assert_eq!(error_code(&refused), "FORBIDDEN", "{refused:#}");
+    assert!(log_since(&app, mark).is_empty(), "a read key sent nothing");
+
+    let granted = app.query(&text, json!({ "input": input })).await;
+    let id = granted["data"]["grantGroupAccess"]["grant"]["id"].clone();
+    assert!(id.is_string(), "{granted:#}");
+    let read = r#"query($id: ID!) { node(id: $id) { ... on Grant { state } }
+        org(id: "acme") { grants(first: 5) { totalCount } } }"#;
+    let seen = app
+        .query_as(&app.keys["acme-read"], read, json!({ "id": id }))
+        .await;
+    assert!(seen.get("errors").is_none(), "{seen:#}");
+    assert_eq!(seen["data"]["node"]["state"], "ACTIVE");
+    assert_eq!(seen["data"]["org"]["grants"]["totalCount"], 1);
+    let foreign = app
+        .query_as(
+            &app.keys["globex-read"],
+            r#"query($id: ID!) { node(id: $id) { id } }"#,
+            json!({ "id": id }),
+        )
+        .await;
+    assert!(foreign.get("errors").is_none(), "{foreign:#}");
+    assert_eq!(
+        foreign["data"]["node"],
+        Value::Null,
+        "another organization's grant looks absent"
+    );
+}
