@@ -33,7 +33,7 @@ pub struct GrantGroupAccessInput {
     pub duration: Option<String>,
     /// When it ends.
     pub expires_at: Option<DateTime>,
-    /// Why: kept with the grant and in the audit log.
+    /// Why (1 to 500 characters): kept with the grant and in the audit log.
     pub reason: String,
     #[graphql(flatten)]
     #[serde(skip)]
@@ -103,6 +103,20 @@ fn duration_of(text: &str, field: &[&str]) -> Result<i64, UserError> {
         })
 }
 
+/// A grant's reason: kept with it and in the audit log, so a person can read it later.
+fn check_reason(value: &str) -> Result<&str, UserError> {
+    let trimmed = value.trim();
+    if trimmed.is_empty() || trimmed.chars().count() > 500 || trimmed.chars().any(char::is_control)
+    {
+        return Err(UserError::new(
+            UserErrorCode::InvalidReason,
+            &["input", "reason"],
+            "say why in 1 to 500 characters (a ticket, an incident), without control characters",
+        ));
+    }
+    Ok(trimmed)
+}
+
 fn one_of(field: &[&str], names: &str) -> UserError {
     UserError::new(
         UserErrorCode::InvalidDuration,
@@ -150,6 +164,7 @@ impl GrantMutation {
         Call::new("grantGroupAccess", &input, &input.options, orgs)
             .run(ctx, async move {
                 let grants = service(ctx).map_err(|_| journal::store_unavailable())?;
+                let reason = check_reason(&input.reason)?;
                 let now = now_ms();
                 let expires_ms = match (&input.duration, input.expires_at) {
                     (Some(d), None) => now.saturating_add(duration_of(d, &["input", "duration"])?),
@@ -190,7 +205,7 @@ impl GrantMutation {
                     email: &email,
                     group: &group,
                     granted_by: &granted_by,
-                    reason: input.reason.trim(),
+                    reason,
                     expires_ms,
                 };
                 let grant = grants.grant(request, now).await.map_err(|e| match e {

@@ -86,6 +86,9 @@ pub enum UserErrorCode {
     /// is not one (`4h`, `30m`, `2days`), or an end that is not in the future. Nothing was
     /// sent.
     InvalidDuration,
+    /// A grant's reason is blank, over 500 characters, or holds control characters. Nothing
+    /// was sent.
+    InvalidReason,
     /// The grant has ended (expired, revoked or failed) or is being revoked: it cannot be
     /// revoked or extended. Nothing was sent.
     GrantNotActive,

@@ -107,6 +107,14 @@ async fn grants_past_the_maximum_or_without_one_end_are_refused_before_anything_
     assert_failed_with(&both, "INVALID_DURATION");
     let garbled = grant(&app, &group, &user, "soon").await;
     assert_failed_with(&garbled, "INVALID_DURATION");
+    let unexplained = mutate(
+        &app,
+        "grantGroupAccess",
+        json!({ "userId": user, "groupId": group, "duration": "1h", "reason": "  " }),
+    )
+    .await;
+    let error = assert_failed_with(&unexplained, "INVALID_REASON");
+    assert_eq!(error["field"], json!(["input", "reason"]));
     assert!(log_since(&app, mark).is_empty(), "nothing sent");
     assert!(!members_at_emulator(&app, &group).contains(&user));
 }
