@@ -203,22 +203,18 @@ impl Gateway {
     }
 
     /// Ends grants on time: every second (the first at once, so grants that fell due while
-    /// the gateway was stopped go now), one scheduler step at the clock's time.
+    /// the gateway was stopped go now), one scheduler step at the clock's time; restarted with
+    /// backoff should it panic.
     pub fn start_grants(&mut self) {
         let grants = self.grants.clone();
         self.tasks.push(tokio::spawn(async move {
-            let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
-            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            loop {
-                tick.tick().await;
-                match grants.run_once(crate::store::now_ms()).await {
-                    Ok(report) if report.claimed > 0 => {
-                        tracing::info!(?report, "due grants ended");
-                    }
-                    Ok(_) => {}
-                    Err(e) => tracing::warn!(error = %e, "the grant scheduler could not reach the store; trying again in a second"),
-                }
-            }
+            supervise(
+                "grant scheduler",
+                Backoff::default(),
+                move || run_grants(grants.clone()),
+                |_| {},
+            )
+            .await;
         }));
     }
 
@@ -234,6 +230,23 @@ impl Gateway {
             keys: self.keys.clone(),
             limits: self.limits.clone(),
             cors_origins: self.cors_origins.clone(),
+        }
+    }
+}
+
+/// The grant scheduler's loop: one step a second at the clock's time, the first at once.
+async fn run_grants(grants: Grants) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        match grants.run_once(crate::store::now_ms()).await {
+            Ok(report) if report.claimed > 0 => tracing::info!(?report, "due grants ended"),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(
+                error = %e,
+                "the grant scheduler could not reach the store; trying again in a second"
+            ),
         }
     }
 }

@@ -370,3 +370,43 @@ async fn a_grant_a_stop_left_pending_still_ends_on_time() {
     assert!(!members_at_emulator(&app, &group).contains(&user.to_lowercase()));
     assert_eq!(stored(&app, &g.id).await.state, GrantState::Expired);
 }
+
+#[tokio::test]
+async fn the_started_scheduler_ends_a_grant_already_due_at_once() {
+    let (mut app, dir, group, _, user) = setup().await;
+    let now = now_ms();
+    dir.add_members(
+        &GroupId::new(&group),
+        &[dir.user_key(&user)],
+        WriteLane::Write,
+    )
+    .await
+    .unwrap();
+    let new = NewGrant {
+        org: dir.org_id().to_owned(),
+        user_key: dir.user_key(&user).as_str().to_owned(),
+        user_email: user.clone(),
+        group_id: group.clone(),
+        granted_by: "test-admin".into(),
+        reason: "debugging".into(),
+        granted_ms: now - 2 * HOUR,
+        expires_ms: now - HOUR,
+        standing: false,
+    };
+    let g = app
+        .gateway
+        .store
+        .insert_grant(&new, GrantState::Active, "member added")
+        .await
+        .unwrap();
+    app.gateway.start_grants();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while stored(&app, &g.id).await.state != GrantState::Expired {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the loop's first step ends it"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert!(!members_at_emulator(&app, &group).contains(&user.to_lowercase()));
+}
