@@ -25,7 +25,7 @@ const INVITE: &str = "mutation($input: InviteUserInput!) { inviteUser(input: $in
 const DEACTIVATE: &str = "mutation($input: DeactivateUserInput!) { deactivateUser(input: $input) { outcome userErrors { code message } user { id email status } } }";
 
 /// `scimgate serve` on `config`, once it listens.
-fn serve(config: &std::path::Path, token: &str) -> Running {
+pub(crate) fn serve(config: &std::path::Path, token: &str) -> Running {
     let mut child = Command::new(env!("CARGO_BIN_EXE_scimgate"))
         .args(["serve", "--config", config.to_str().unwrap()])
         .env("CRASH_SCIM_KEY", token)

@@ -7,6 +7,7 @@ mod budget_upstream;
 mod cli;
 mod cli_ops;
 mod crash;
+mod crash_grants;
 mod emulator;
 mod governance_grants;
 mod graphql;
