@@ -120,7 +120,8 @@ impl Gateway {
         }
         let dirs = Directories::new(list);
         let journal = graphql::Journal::new(store.clone(), config.store.idempotency_ttl);
-        let grants = Grants::new(dirs.clone(), store.clone(), config.grants.max_duration);
+        let grants = Grants::new(dirs.clone(), store.clone(), config.grants.max_duration)
+            .with_group_limits(config.grants.groups.clone());
         let schema = graphql::build_schema(
             dirs.clone(),
             &config.limits,

@@ -257,5 +257,19 @@ fn convert(var: &str, kind: Kind, raw: &str) -> Result<Value, ConfigError> {
                 .map(|s| Value::String(s.to_string()))
                 .collect(),
         ),
+        // Comma-separated `name=duration` pairs: `Admins=4h,Billing=1h`.
+        Kind::DurationMap => {
+            let mut table = Table::new();
+            for pair in trimmed.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+                let (name, duration) = pair
+                    .split_once('=')
+                    .ok_or_else(|| bad("comma-separated name=duration pairs"))?;
+                table.insert(
+                    name.trim().to_string(),
+                    Value::String(duration.trim().to_string()),
+                );
+            }
+            Value::Table(table)
+        }
     })
 }

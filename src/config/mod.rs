@@ -23,6 +23,7 @@ mod schema;
 mod tests;
 mod validate;
 
+use std::collections::BTreeMap;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -131,13 +132,49 @@ pub struct GrantsConfig {
     /// The longest a grant may last; a longer one is refused with `GRANT_TOO_LONG`.
     #[serde(with = "humantime_serde")]
     pub max_duration: Duration,
+    /// Shorter maximums for some groups, by display name (matched without regard to case):
+    /// `{ "Admins" = "4h" }`. The lower of a group's and `max_duration` applies.
+    #[serde(with = "duration_map")]
+    pub groups: BTreeMap<String, Duration>,
 }
 
 impl Default for GrantsConfig {
     fn default() -> Self {
         GrantsConfig {
             max_duration: Duration::from_secs(7 * 86_400),
+            groups: BTreeMap::new(),
         }
+    }
+}
+
+/// A table of human durations: `{ "Admins" = "4h" }`.
+mod duration_map {
+    use std::collections::BTreeMap;
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer, Serializer, de::Error};
+
+    pub fn serialize<S: Serializer>(
+        map: &BTreeMap<String, Duration>,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
+        s.collect_map(
+            map.iter()
+                .map(|(k, v)| (k, humantime::format_duration(*v).to_string())),
+        )
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<BTreeMap<String, Duration>, D::Error> {
+        BTreeMap::<String, String>::deserialize(d)?
+            .into_iter()
+            .map(|(k, v)| {
+                humantime::parse_duration(v.trim())
+                    .map(|d| (k, d))
+                    .map_err(|_| D::Error::custom("not a duration; write e.g. \"4h\""))
+            })
+            .collect()
     }
 }
 

@@ -19,6 +19,8 @@ pub(super) enum Kind {
     Profile,
     Role,
     StrList,
+    /// A table of durations by name: `{ "Admins" = "4h" }`.
+    DurationMap,
 }
 
 pub(super) type Fields = &'static [(&'static str, Kind)];
@@ -46,7 +48,10 @@ pub(super) const STORE: Fields = &[
     ("idempotency_ttl", Kind::Duration),
     ("replica", Kind::Str),
 ];
-pub(super) const GRANTS: Fields = &[("max_duration", Kind::Duration)];
+pub(super) const GRANTS: Fields = &[
+    ("max_duration", Kind::Duration),
+    ("groups", Kind::DurationMap),
+];
 pub(super) const API_KEY: Fields = &[
     ("name", Kind::Str),
     ("hash", Kind::Str),
@@ -275,6 +280,16 @@ fn check_value(kind: Kind, value: &Value) -> Result<(), String> {
             humantime::parse_duration(text)
                 .map(drop)
                 .map_err(|_| "not a duration; write e.g. \"500ms\", \"60s\", \"5m\"".to_string())
+        }
+        Kind::DurationMap => {
+            let table = value.as_table().ok_or(format!(
+                "expected a table of durations such as {{ \"Admins\" = \"4h\" }}, found {found}"
+            ))?;
+            for (name, duration) in table {
+                check_value(Kind::Duration, duration)
+                    .map_err(|message| format!("{name:?}: {message}"))?;
+            }
+            Ok(())
         }
         Kind::Addr => {
             let text = value

@@ -3,9 +3,11 @@
 //! already (standing access) or another active grant of the same user and group lasts longer.
 //! A failed removal keeps the grant active and overdue, tried again with doubling backoff.
 
+use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::directory::{Directories, Directory, WriteError, WriteLane};
+use crate::directory::{Directories, Directory, GroupRec, WriteError, WriteLane};
 use crate::keys::{GroupId, UserKey};
 use crate::store::{AuditRecord, Grant, GrantState, NewGrant, Store, StoreError, Target};
 
@@ -20,14 +22,19 @@ pub struct Grants {
     dirs: Directories,
     store: Store,
     max_ms: i64,
+    /// Shorter maximums by lower-cased group display name: (the name as configured, ms).
+    group_max: HashMap<String, (String, i64)>,
 }
 
 /// Why a grant, revocation or extension did not happen.
 #[derive(Debug, thiserror::Error)]
 pub enum GrantError {
-    /// Longer than `grants.max_duration`.
-    #[error("a grant may last at most {}", humantime::format_duration(*.max))]
-    TooLong { max: Duration },
+    /// Longer than `grants.max_duration`, or than the group's own maximum (`group`).
+    #[error("a grant {}may last at most {}", .group.as_ref().map(|g| format!("on the group {g:?} ")).unwrap_or_default(), humantime::format_duration(*.max))]
+    TooLong {
+        max: Duration,
+        group: Option<String>,
+    },
     /// The end is not after now.
     #[error("the grant's end must be in the future")]
     EndInPast,
@@ -70,6 +77,10 @@ pub struct RunReport {
     pub failed: u32,
 }
 
+fn ms(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
 /// The pause before removal attempt `attempts + 1`: 1 s, doubling, at most 5 minutes.
 pub fn backoff_ms(attempts: i64) -> i64 {
     let exp = attempts.clamp(1, 20) - 1;
@@ -89,21 +100,69 @@ impl Grants {
         Grants {
             dirs,
             store,
-            max_ms: i64::try_from(max_duration.as_millis()).unwrap_or(i64::MAX),
+            max_ms: ms(max_duration),
+            group_max: HashMap::new(),
         }
+    }
+
+    /// Shorter maximums for some groups, by display name (matched without regard to case);
+    /// the lower of a group's and the organization's applies.
+    pub fn with_group_limits(
+        mut self,
+        limits: impl IntoIterator<Item = (String, Duration)>,
+    ) -> Grants {
+        self.group_max = limits
+            .into_iter()
+            .map(|(name, max)| (name.to_lowercase(), (name, ms(max))))
+            .collect();
+        self
+    }
+
+    /// The group's limit when it is below the organization's: its name and maximum.
+    fn group_limit(&self, group: &GroupRec) -> Option<(&str, i64)> {
+        let lc = group.group.display_name.to_lowercase();
+        self.group_max
+            .get(&lc)
+            .filter(|(_, max)| *max < self.max_ms)
+            .map(|(name, max)| (name.as_str(), *max))
+    }
+
+    /// The group's record, for its limit; none when it cannot be read (the organization's
+    /// limit still applies, and the write that follows reports the failure).
+    async fn group_rec(&self, org: &str, group: &str) -> Option<Arc<GroupRec>> {
+        if self.group_max.is_empty() {
+            return None;
+        }
+        let dir = self.dirs.get(org)?;
+        dir.group(&GroupId::new(group.to_owned()))
+            .await
+            .ok()
+            .flatten()
     }
 
     pub fn store(&self) -> &Store {
         &self.store
     }
 
-    fn check_end(&self, expires_ms: i64, now_ms: i64) -> Result<(), GrantError> {
+    /// Refuses an end not in the future, or further than the group's or the organization's
+    /// maximum from now.
+    fn check_end(
+        &self,
+        expires_ms: i64,
+        now_ms: i64,
+        group: Option<&GroupRec>,
+    ) -> Result<(), GrantError> {
         if expires_ms <= now_ms {
             return Err(GrantError::EndInPast);
         }
-        if expires_ms.saturating_sub(now_ms) > self.max_ms {
+        let (max_ms, name) = match group.and_then(|g| self.group_limit(g)) {
+            Some((name, max)) => (max, Some(name.to_owned())),
+            None => (self.max_ms, None),
+        };
+        if expires_ms.saturating_sub(now_ms) > max_ms {
             return Err(GrantError::TooLong {
-                max: Duration::from_millis(self.max_ms.max(0) as u64),
+                max: Duration::from_millis(max_ms.max(0) as u64),
+                group: name,
             });
         }
         Ok(())
@@ -112,7 +171,7 @@ impl Grants {
     /// Grants `req.user` membership of `req.group` until `req.expires_ms`. A member already
     /// (not through another grant) is recorded as standing access and nothing is sent.
     pub async fn grant(&self, req: GrantRequest<'_>, now_ms: i64) -> Result<Grant, GrantError> {
-        self.check_end(req.expires_ms, now_ms)?;
+        self.check_end(req.expires_ms, now_ms, None)?;
         let dir = req.dir;
         let org = dir.org_id();
         let others = self
@@ -120,7 +179,10 @@ impl Grants {
             .active_grants_for(org, req.user.as_str(), req.group.as_str(), None)
             .await?;
         let member = match dir.group(req.group).await {
-            Ok(Some(g)) => g.member_keys.contains(req.user.as_str()),
+            Ok(Some(g)) => {
+                self.check_end(req.expires_ms, now_ms, Some(&g))?;
+                g.member_keys.contains(req.user.as_str())
+            }
             Ok(None) => return Err(GrantError::Write(WriteError::NotFound, None)),
             Err(e) => {
                 return Err(GrantError::Write(WriteError::NotApplied(e), None));
@@ -238,7 +300,8 @@ impl Grants {
         Ok(self.reload(id).await?)
     }
 
-    /// Moves an active grant's end to `until_ms`, within `grants.max_duration` from now.
+    /// Moves an active grant's end to `until_ms`, within `grants.max_duration` (or the group's
+    /// shorter maximum) from now.
     pub async fn extend(
         &self,
         id: &str,
@@ -247,7 +310,8 @@ impl Grants {
         now_ms: i64,
     ) -> Result<Grant, GrantError> {
         let grant = self.active(id).await?;
-        self.check_end(until_ms, now_ms)?;
+        let group = self.group_rec(&grant.org, &grant.group_id).await;
+        self.check_end(until_ms, now_ms, group.as_deref())?;
         let note = format!(
             "end moved by {actor} from {} to {}",
             grant.expires_ms, until_ms

@@ -161,3 +161,56 @@ fn env_matches_hyphenated_ids() {
     let message = err(&both, &[("SCIMGATE_ORGS__ACME_EU__NAME", "x")]);
     assert!(message.contains("more than one org"), "{message}");
 }
+
+#[test]
+fn per_group_grant_maximums_come_from_the_file_or_the_environment_and_are_checked() {
+    let text = format!(
+        "{MINIMAL}\n[grants]\ngroups = {{ \"Admins\" = \"4h\", \"Billing Ops\" = \"30m\" }}\n"
+    );
+    let config = load(&text, &[("ACME_KEY", SECRET)]).unwrap();
+    assert_eq!(
+        config.grants.groups.get("Admins"),
+        Some(&Duration::from_secs(4 * 3_600))
+    );
+    assert_eq!(
+        config.grants.groups.get("Billing Ops"),
+        Some(&Duration::from_secs(30 * 60))
+    );
+    assert_eq!(
+        config.grants.max_duration,
+        GrantsConfig::default().max_duration
+    );
+    let shown = config.to_redacted_toml();
+    assert!(shown.contains("Admins = \"4h\""), "{shown}");
+
+    let from_env = load(
+        MINIMAL,
+        &[
+            ("ACME_KEY", SECRET),
+            ("SCIMGATE_GRANTS__GROUPS", "Admins=2h, Owners = 15m"),
+        ],
+    )
+    .unwrap();
+    assert_eq!(
+        from_env.grants.groups.get("Owners"),
+        Some(&Duration::from_secs(15 * 60))
+    );
+    assert_eq!(
+        from_env.grants.groups.get("Admins"),
+        Some(&Duration::from_secs(2 * 3_600))
+    );
+
+    let bad = err(
+        &format!("{MINIMAL}\n[grants]\ngroups = {{ \"Admins\" = \"soon\" }}\n"),
+        &[("ACME_KEY", SECRET)],
+    );
+    assert!(
+        bad.contains("grants.groups") && bad.contains("Admins"),
+        "{bad}"
+    );
+    let bad_env = err(
+        MINIMAL,
+        &[("ACME_KEY", SECRET), ("SCIMGATE_GRANTS__GROUPS", "Admins")],
+    );
+    assert!(bad_env.contains("SCIMGATE_GRANTS__GROUPS"), "{bad_env}");
+}

@@ -79,8 +79,9 @@ pub enum UserErrorCode {
     /// The gateway's store cannot be written, so the write was refused before anything was
     /// sent (every write is recorded first). Trying again is safe.
     StoreUnavailable,
-    /// A grant would last longer than `grants.max_duration` (default 7 days) from now.
-    /// Nothing was sent.
+    /// A grant would last longer than `grants.max_duration` (default 7 days) from now, or
+    /// than its group's shorter maximum (`grants.groups`, named in the message). Nothing was
+    /// sent.
     GrantTooLong,
     /// Neither or both of `duration` and `expiresAt` (or `until` and `by`), a duration that
     /// is not one (`4h`, `30m`, `2days`), or an end that is not in the future. Nothing was

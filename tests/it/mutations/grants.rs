@@ -253,3 +253,69 @@ async fn read_keys_see_grants_but_may_not_grant_and_other_organizations_see_none
         "another organization's grant looks absent"
     );
 }
+
+#[tokio::test]
+async fn a_group_with_its_own_maximum_refuses_longer_grants_and_extensions_naming_its_limit() {
+    let (mut app, group, user) = setup().await;
+    let snap = app.gateway.dirs.all()[0].snapshot();
+    let name = snap
+        .groups()
+        .iter()
+        .find(|g| g.id == group)
+        .unwrap()
+        .group
+        .display_name
+        .clone();
+    let other = snap
+        .groups()
+        .iter()
+        .find(|g| g.id != group && !g.member_keys.contains(&user))
+        .expect("another group without the user")
+        .clone();
+    // Configured in another case than the upstream spells it; the lower maximum applies, so
+    // a group limit above the organization's changes nothing.
+    app.config.grants.groups = [
+        (
+            name.to_uppercase(),
+            std::time::Duration::from_secs(4 * 3_600),
+        ),
+        (
+            other.group.display_name.clone(),
+            std::time::Duration::from_secs(30 * 86_400),
+        ),
+    ]
+    .into();
+    let app = app.restart().await;
+    app.warm().await;
+    let mark = app.emulator().requests().len();
+
+    let long = grant(&app, &group, &user, "5h").await;
+    let error = assert_failed_with(&long, "GRANT_TOO_LONG");
+    assert_eq!(error["field"], json!(["input", "duration"]));
+    let message = error["message"].as_str().unwrap();
+    assert!(
+        message.contains("4h") && message.contains(&name.to_uppercase()),
+        "{message}"
+    );
+    let elsewhere = grant(&app, &other.id, &user, "8days").await;
+    let error = assert_failed_with(&elsewhere, "GRANT_TOO_LONG");
+    assert!(
+        error["message"].as_str().unwrap().contains("7days"),
+        "{elsewhere:#}"
+    );
+    assert!(log_since(&app, mark).is_empty(), "nothing sent");
+
+    let within = grant(&app, &group, &user, "3h").await;
+    assert_success(&within);
+    let id = within["grant"]["id"].clone();
+    let too_far = mutate(&app, "extendGrant", json!({ "id": id, "by": "2h" })).await;
+    let error = assert_failed_with(&too_far, "GRANT_TOO_LONG");
+    assert_eq!(error["field"], json!(["input", "by"]));
+    assert!(
+        error["message"].as_str().unwrap().contains("4h"),
+        "{too_far:#}"
+    );
+    let closer = mutate(&app, "extendGrant", json!({ "id": id, "by": "30m" })).await;
+    assert_success(&closer);
+    assert!(members_at_emulator(&app, &group).contains(&user));
+}
