@@ -1,5 +1,5 @@
 //! Time-bound group grants as GraphQL: `Grant` (a `Node`), its history, and `Org.grants`,
-//! paged newest first with opaque cursors.
+//! `User.grants` and `Group.grants`, paged newest first with opaque cursors.
 
 use std::time::{Duration, UNIX_EPOCH};
 
@@ -285,7 +285,44 @@ pub async fn list(
         group_id,
         expiring_before: f.expiring_before.map(ms_of),
     };
-    let size = args.first.unwrap_or(50);
+    page(ctx, filter, args.first, after).await
+}
+
+/// `User.grants` and `Group.grants`: a forward page of one user's or one group's grants in
+/// `org`, newest first.
+pub async fn list_of(
+    ctx: &Context<'_>,
+    org: &crate::directory::Directory,
+    user_key: Option<&str>,
+    group_id: Option<&str>,
+    first: Option<i32>,
+    after: Option<String>,
+    state: Option<GrantState>,
+) -> Result<GrantConnection> {
+    let args = page_args(GRANT_ORDER, first, after, None, None)?;
+    let after = match args.after {
+        None => None,
+        Some(SortKey::Text(mut k)) if k.len() == 1 => k.pop(),
+        Some(_) => return Err(bad_input("`after` is not a cursor this gateway issued")),
+    };
+    let filter = StoreFilter {
+        org: org.org_id().to_owned(),
+        state: state.map(Into::into),
+        user_key: user_key.map(str::to_owned),
+        group_id: group_id.map(str::to_owned),
+        expiring_before: None,
+    };
+    page(ctx, filter, args.first, after).await
+}
+
+/// One page of the grants `filter` matches, after the grant `after`.
+async fn page(
+    ctx: &Context<'_>,
+    filter: StoreFilter,
+    first: Option<usize>,
+    after: Option<String>,
+) -> Result<GrantConnection> {
+    let size = first.unwrap_or(50);
     let store = service(ctx)?.store();
     let limit = i64::try_from(size).unwrap_or(100).saturating_add(1);
     let mut rows = store

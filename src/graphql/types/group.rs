@@ -2,13 +2,16 @@
 
 use std::sync::Arc;
 
-use async_graphql::{ID, Json, Object, Result};
+use async_graphql::{Context, ID, Json, Object, Result};
 
+use super::grant::{GrantConnection, GrantState};
 use super::scope::Held;
 use super::{DateTime, Org, Scope, Source, User};
+use crate::auth::Role;
 use crate::directory::{Directory, GroupRec, UserOrderField};
 use crate::graphql::connection::{UserConnection, page_args};
 use crate::graphql::errors;
+use crate::graphql::guard::RoleGuard;
 use crate::graphql::ids::{GlobalId, Kind};
 
 /// A group of users. In Amplitude, a permission group: its project roles are set in Amplitude's
@@ -69,6 +72,30 @@ impl Group {
     /// The group's name.
     async fn name(&self) -> &str {
         &self.rec().group.display_name
+    }
+
+    /// Time-bound grants of access to this group, newest first (`first`/`after`; pages hold
+    /// at most 100, default 50), optionally only those in `state`.
+    #[graphql(guard = "RoleGuard(Role::Read)")]
+    async fn grants(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        state: Option<GrantState>,
+    ) -> Result<GrantConnection> {
+        // Boxed: the store's reads inside this field would make every field future of `Group`
+        // larger (`types/mod.rs`).
+        Box::pin(super::grant::list_of(
+            ctx,
+            self.dir(),
+            None,
+            Some(&self.rec().id),
+            first,
+            after,
+            state,
+        ))
+        .await
     }
 
     /// The members, by e-mail. A member the user list does not show appears with what the

@@ -2,13 +2,16 @@
 
 use std::sync::Arc;
 
-use async_graphql::{ID, Json, Object, Result};
+use async_graphql::{Context, ID, Json, Object, Result};
 
+use super::grant::{GrantConnection, GrantState};
 use super::scope::Held;
 use super::{DateTime, Org, Scope, Source, UserStatus};
+use crate::auth::Role;
 use crate::directory::{Directory, GroupOrderField, UserRec};
 use crate::graphql::connection::{GroupConnection, page_args};
 use crate::graphql::errors;
+use crate::graphql::guard::RoleGuard;
 use crate::graphql::ids::{GlobalId, Kind};
 use crate::graphql::types::Group;
 
@@ -125,6 +128,31 @@ impl User {
         Ok(GroupConnection::new(order, field, page, |g| {
             Group::own(&scope, g)
         }))
+    }
+
+    /// The user's time-bound group grants, newest first (`first`/`after`; pages hold at
+    /// most 100, default 50), optionally only those in `state`.
+    #[graphql(guard = "RoleGuard(Role::Read)")]
+    async fn grants(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        state: Option<GrantState>,
+    ) -> Result<GrantConnection> {
+        // Boxed: the store's reads inside this field would make every field future of `User`
+        // larger (`types/mod.rs`).
+        let key = self.rec().key();
+        Box::pin(super::grant::list_of(
+            ctx,
+            self.dir(),
+            Some(key),
+            None,
+            first,
+            after,
+            state,
+        ))
+        .await
     }
 
     /// When this record was read from the upstream.

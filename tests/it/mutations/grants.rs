@@ -1,5 +1,5 @@
-//! `grantGroupAccess`, `revokeGrant`, `extendGrant` and `Org.grants` through HTTP: payloads,
-//! user errors, and the membership at the emulator.
+//! `grantGroupAccess`, `revokeGrant`, `extendGrant`, `Org.grants`, `User.grants` and
+//! `Group.grants` through HTTP: payloads, user errors, and the membership at the emulator.
 
 use serde_json::{Value, json};
 
@@ -318,4 +318,89 @@ async fn a_group_with_its_own_maximum_refuses_longer_grants_and_extensions_namin
     let closer = mutate(&app, "extendGrant", json!({ "id": id, "by": "30m" })).await;
     assert_success(&closer);
     assert!(members_at_emulator(&app, &group).contains(&user));
+}
+
+#[tokio::test]
+async fn a_user_and_a_group_list_their_own_grants_by_state_a_page_at_a_time() {
+    let (app, group, user) = setup().await;
+    let snap = app.gateway.dirs.all()[0].snapshot();
+    let other_group = snap
+        .groups()
+        .iter()
+        .find(|g| g.id != group && !g.member_keys.contains(&user))
+        .expect("another group without the user")
+        .id
+        .clone();
+    let other_user = snap
+        .users()
+        .iter()
+        .map(|u| u.email().to_lowercase())
+        .find(|e| {
+            *e != user
+                && !snap
+                    .groups()
+                    .iter()
+                    .any(|g| g.id == group && g.member_keys.contains(e))
+        })
+        .expect("a second user outside the group");
+    let first = grant(&app, &group, &user, "1h").await;
+    assert_success(&first);
+    assert_success(&grant(&app, &other_group, &user, "2h").await);
+    assert_success(&grant(&app, &group, &other_user, "3h").await);
+    let revoked = mutate(&app, "revokeGrant", json!({ "id": first["grant"]["id"] })).await;
+    assert_success(&revoked);
+
+    let body = app
+        .query(
+            "query($id: ID!) { node(id: $id) { ... on Grant { \
+               user { all: grants(first: 10) { totalCount edges { node { state group { upstreamId } } } } \
+                      active: grants(first: 10, state: ACTIVE) { totalCount edges { node { group { upstreamId } } } } \
+                      one: grants(first: 1) { edges { cursor node { id } } pageInfo { hasNextPage endCursor } } } \
+               group { grants(first: 10) { totalCount edges { node { state userEmail } } } \
+                       revoked: grants(first: 10, state: REVOKED) { totalCount edges { node { id } } } } } } }",
+            json!({ "id": first["grant"]["id"] }),
+        )
+        .await;
+    assert!(body.get("errors").is_none(), "{body:#}");
+    let node = &body["data"]["node"];
+    let u = &node["user"];
+    assert_eq!(u["all"]["totalCount"], 2, "{body:#}");
+    assert_eq!(u["active"]["totalCount"], 1, "{body:#}");
+    assert_eq!(
+        u["active"]["edges"][0]["node"]["group"]["upstreamId"],
+        other_group.as_str()
+    );
+    assert_eq!(u["one"]["pageInfo"]["hasNextPage"], true);
+    let g = &node["group"];
+    assert_eq!(g["grants"]["totalCount"], 2, "{body:#}");
+    let mut emails: Vec<String> = g["grants"]["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["node"]["userEmail"].as_str().unwrap().to_lowercase())
+        .collect();
+    emails.sort();
+    let mut expected = vec![user.clone(), other_user.clone()];
+    expected.sort();
+    assert_eq!(emails, expected);
+    assert_eq!(g["revoked"]["totalCount"], 1);
+    assert_eq!(g["revoked"]["edges"][0]["node"]["id"], first["grant"]["id"]);
+
+    // The next page of the user's grants holds the other one.
+    let cursor = u["one"]["pageInfo"]["endCursor"].clone();
+    let next = app
+        .query(
+            "query($id: ID!, $after: String) { node(id: $id) { ... on Grant { user { \
+               grants(first: 1, after: $after) { edges { node { id } } pageInfo { hasNextPage } } } } } }",
+            json!({ "id": first["grant"]["id"], "after": cursor }),
+        )
+        .await;
+    assert!(next.get("errors").is_none(), "{next:#}");
+    let page = &next["data"]["node"]["user"]["grants"];
+    assert_eq!(page["pageInfo"]["hasNextPage"], false, "{next:#}");
+    assert_eq!(page["edges"].as_array().unwrap().len(), 1);
+    assert_ne!(
+        page["edges"][0]["node"]["id"],
+        u["one"]["edges"][0]["node"]["id"]
+    );
 }
