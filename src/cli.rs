@@ -333,11 +333,7 @@ async fn demo(args: DemoArgs) -> Result<(), Box<dyn std::error::Error>> {
     let result = serve(config, Some(&headers)).await;
     emulator.shutdown().await;
     // The demo's store lives as long as the demo.
-    if let Some(path) = store_url.strip_prefix("sqlite://") {
-        for suffix in ["", "-wal", "-shm"] {
-            let _ = std::fs::remove_file(format!("{path}{suffix}"));
-        }
-    }
+    crate::store::remove_sqlite_files(&store_url);
     result
 }
 

@@ -6,7 +6,7 @@
 use std::process::{Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
-use scimgate::store::{AuditRecord, Store, Target, UpstreamCall};
+use scimgate::store::{AuditRecord, ScratchSchema, Store, Target, UpstreamCall};
 use serde_json::json;
 
 use crate::opts::Opts;
@@ -49,36 +49,10 @@ const UPDATE: &str = "mutation($id: ID!, $g: String) { updateUser(input: { id: $
 
 /// A PostgreSQL schema for the row, when the machine has a server (the URL CI's tests use, or
 /// `postgres://root@127.0.0.1:5432/test`).
-async fn postgres() -> Option<(String, String, String)> {
+async fn postgres() -> Option<ScratchSchema> {
     let base = std::env::var("SCIMGATE_TEST_POSTGRES_URL")
         .unwrap_or_else(|_| "postgres://root@127.0.0.1:5432/test".into());
-    sqlx::any::install_default_drivers();
-    let pool = sqlx::any::AnyPoolOptions::new()
-        .max_connections(1)
-        .acquire_timeout(Duration::from_secs(3))
-        .connect(&base)
-        .await
-        .ok()?;
-    let schema = format!("scimgate_bench_{:08x}", rand::random::<u32>());
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
-        .execute(&pool)
-        .await
-        .ok()?;
-    pool.close().await;
-    let url = format!("{base}?options=-c%20search_path%3D{schema}");
-    Some((url, base, schema))
-}
-
-async fn drop_schema(base: &str, schema: &str) {
-    if let Ok(pool) = sqlx::any::AnyPoolOptions::new()
-        .max_connections(1)
-        .connect(base)
-        .await
-    {
-        let drop = format!("DROP SCHEMA IF EXISTS {schema} CASCADE");
-        let _ = sqlx::query(sqlx::AssertSqlSafe(drop)).execute(&pool).await;
-        pool.close().await;
-    }
+    ScratchSchema::create(&base, "scimgate_bench").await.ok()
 }
 
 fn percentile(samples: &[f64], p: f64) -> f64 {
@@ -109,9 +83,15 @@ pub async fn write_latency(env: &Env, o: &Opts, r: &mut Report) {
         ),
     ];
     match &pg {
-        Some((url, _, _)) => gateways.push((
+        Some(schema) => gateways.push((
             "PostgreSQL",
-            Gateway::start_on(env, &emu, &generous(), &StoreSpec::Postgres(url.clone())).await,
+            Gateway::start_on(
+                env,
+                &emu,
+                &generous(),
+                &StoreSpec::Postgres(schema.url().to_owned()),
+            )
+            .await,
         )),
         None => r.detail("row 9: no PostgreSQL at 127.0.0.1:5432; its line is skipped"),
     }
@@ -162,8 +142,8 @@ pub async fn write_latency(env: &Env, o: &Opts, r: &mut Report) {
         });
     }
     drop(gateways);
-    if let Some((_, base, schema)) = pg {
-        drop_schema(&base, &schema).await;
+    if let Some(schema) = pg {
+        schema.drop_schema().await;
     }
 }
 

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use super::{Store, StoreError, now_ms};
+use super::{Arg, Store, StoreError, now_ms};
 
 /// The hash before the first row.
 #[cfg(test)]
@@ -285,14 +285,7 @@ impl Store {
             &format!(" ORDER BY seq {order} LIMIT ?"),
             Arg::Int(limit.max(0)),
         );
-        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
-        for arg in args {
-            query = match arg {
-                Arg::Text(s) => query.bind(s),
-                Arg::Int(i) => query.bind(i),
-            };
-        }
-        let rows = query.fetch_all(self.pool()).await?;
+        let rows = super::bound(sql, args).fetch_all(self.pool()).await?;
         rows.iter().map(entry).collect()
     }
 
@@ -448,11 +441,6 @@ fn like_escape(s: &str) -> String {
         out.push(c);
     }
     out
-}
-
-enum Arg {
-    Text(String),
-    Int(i64),
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use super::{Store, StoreError};
+use super::{Arg, Store, StoreError};
 
 /// Where a grant is in its life.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -230,14 +230,7 @@ impl Store {
         let (sql, binds) = filtered(filter, after);
         let sql =
             format!("SELECT {COLUMNS} FROM grants WHERE {sql} ORDER BY id DESC LIMIT {limit}");
-        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
-        for b in binds {
-            query = match b {
-                Bind::Text(t) => query.bind(t),
-                Bind::Int(i) => query.bind(i),
-            };
-        }
-        let rows = query.fetch_all(self.pool()).await?;
+        let rows = super::bound(sql, binds).fetch_all(self.pool()).await?;
         rows.iter().map(grant_of).collect()
     }
 
@@ -245,14 +238,10 @@ impl Store {
     pub async fn count_grants(&self, filter: &GrantFilter) -> Result<i64, StoreError> {
         let (sql, binds) = filtered(filter, None);
         let sql = format!("SELECT COUNT(*) AS n FROM grants WHERE {sql}");
-        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
-        for b in binds {
-            query = match b {
-                Bind::Text(t) => query.bind(t),
-                Bind::Int(i) => query.bind(i),
-            };
-        }
-        Ok(query.fetch_one(self.pool()).await?.try_get("n")?)
+        Ok(super::bound(sql, binds)
+            .fetch_one(self.pool())
+            .await?
+            .try_get("n")?)
     }
 
     /// The active grants of one user in one group (overlaps), `except` one.
@@ -463,33 +452,28 @@ async fn add_event(
     Ok(())
 }
 
-enum Bind {
-    Text(String),
-    Int(i64),
-}
-
 /// The WHERE clause of a filter, with its values in placeholder order.
-fn filtered(filter: &GrantFilter, after: Option<&str>) -> (String, Vec<Bind>) {
+fn filtered(filter: &GrantFilter, after: Option<&str>) -> (String, Vec<Arg>) {
     let mut clauses = vec!["org = $1".to_owned()];
-    let mut binds = vec![Bind::Text(filter.org.clone())];
-    let mut push = |clause: &str, bind: Bind| {
+    let mut binds = vec![Arg::Text(filter.org.clone())];
+    let mut push = |clause: &str, bind: Arg| {
         binds.push(bind);
         clauses.push(format!("{clause} ${}", binds.len()));
     };
     if let Some(state) = filter.state {
-        push("state =", Bind::Text(state.as_str().to_owned()));
+        push("state =", Arg::Text(state.as_str().to_owned()));
     }
     if let Some(user) = &filter.user_key {
-        push("user_key =", Bind::Text(user.clone()));
+        push("user_key =", Arg::Text(user.clone()));
     }
     if let Some(group) = &filter.group_id {
-        push("group_id =", Bind::Text(group.clone()));
+        push("group_id =", Arg::Text(group.clone()));
     }
     if let Some(before) = filter.expiring_before {
-        push("expires_ms <", Bind::Int(before));
+        push("expires_ms <", Arg::Int(before));
     }
     if let Some(after) = after {
-        push("id <", Bind::Text(after.to_owned()));
+        push("id <", Arg::Text(after.to_owned()));
     }
     (clauses.join(" AND "), binds)
 }

@@ -12,6 +12,7 @@ mod export;
 mod grants;
 mod intents;
 mod invites;
+mod scratch;
 #[cfg(test)]
 mod tests;
 
@@ -32,6 +33,7 @@ pub use audit::{
 pub use export::{EXPORT_CHUNK, EXPORT_COLUMNS, ExportFormat, parse_time_bound};
 pub use grants::{Grant, GrantEvent, GrantFilter, GrantState, NewGrant};
 pub use intents::{Begin, IntentKey, IntentMeta, IntentState, Recovered, input_of};
+pub use scratch::ScratchSchema;
 
 /// Which database a store runs on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -273,6 +275,35 @@ pub fn now_ms() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+/// A value for a placeholder of a query built at run time (filters).
+pub(crate) enum Arg {
+    Text(String),
+    Int(i64),
+}
+
+/// `sql` with `args` bound to `$1`, `$2`, ... in order.
+fn bound(
+    sql: String,
+    args: Vec<Arg>,
+) -> sqlx::query::Query<'static, sqlx::Any, sqlx::any::AnyArguments> {
+    args.into_iter()
+        .fold(sqlx::query(AssertSqlSafe(sql)), |query, arg| match arg {
+            Arg::Text(s) => query.bind(s),
+            Arg::Int(i) => query.bind(i),
+        })
+}
+
+/// Removes a SQLite store's file with its `-wal` and `-shm` companions; nothing for any
+/// other URL (the demo's and the tests' stores, which live as long as they do).
+pub fn remove_sqlite_files(url: &str) {
+    if let Some(path) = url.strip_prefix("sqlite://") {
+        let path = path.split('?').next().unwrap_or(path);
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{path}{suffix}"));
+        }
+    }
 }
 
 /// `sqlite://<temp dir>/scimgate-<name>-<pid>-<random>.sqlite3`: a fresh file (demo, tests).

@@ -89,7 +89,7 @@ async fn a_crash_mid_batch_loses_and_doubles_nothing_on_postgres() {
     let Some(pg) = postgres_store("crash").await else {
         return;
     };
-    crash_mid_batch(&pg.url).await;
+    crash_mid_batch(pg.url()).await;
     pg.drop_schema().await;
 }
 

@@ -86,7 +86,7 @@ async fn grants_due_while_the_gateway_is_killed_are_each_removed_once_on_time_af
     let Some(pg) = postgres_store("crash_grants").await else {
         return;
     };
-    grants_survive_a_crash(&pg.url).await;
+    grants_survive_a_crash(pg.url()).await;
     pg.drop_schema().await;
 }
 

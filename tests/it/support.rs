@@ -102,12 +102,8 @@ impl Drop for TestApp {
             let _ = stop.send(());
         }
         // The store file is the test's own (in the temp folder), unless a restart goes on.
-        if !self.keep_store
-            && let Some(path) = self.config.store.url.strip_prefix("sqlite://")
-        {
-            for suffix in ["", "-wal", "-shm"] {
-                let _ = std::fs::remove_file(format!("{path}{suffix}"));
-            }
+        if !self.keep_store {
+            scimgate::store::remove_sqlite_files(&self.config.store.url);
         }
     }
 }
@@ -306,9 +302,9 @@ pub fn nested_query(depth: usize) -> String {
     format!("{{ {opened}__typename {}}}", "} ".repeat(depth - 1))
 }
 
-/// A fresh PostgreSQL schema for one test, as a store URL (its `search_path` set to it), when
+/// A fresh PostgreSQL schema for one test (its store URL is `url()`), when
 /// `SCIMGATE_TEST_POSTGRES_URL` names a server; `None`, with a printed line, when not.
-pub async fn postgres_store(name: &str) -> Option<PostgresStore> {
+pub async fn postgres_store(name: &str) -> Option<scimgate::store::ScratchSchema> {
     let base = match std::env::var("SCIMGATE_TEST_POSTGRES_URL") {
         Ok(base) if !base.is_empty() => base,
         _ => {
@@ -316,40 +312,8 @@ pub async fn postgres_store(name: &str) -> Option<PostgresStore> {
             return None;
         }
     };
-    let schema = format!("scimgate_it_{name}_{:08x}", rand::random::<u32>());
-    run_sql(&base, &format!("CREATE SCHEMA {schema}")).await;
-    let sep = if base.contains('?') { '&' } else { '?' };
-    let url = format!("{base}{sep}options=-c%20search_path%3D{schema}");
-    Some(PostgresStore { base, schema, url })
-}
-
-/// A test's PostgreSQL schema; `drop_schema` removes it.
-pub struct PostgresStore {
-    base: String,
-    schema: String,
-    pub url: String,
-}
-
-impl PostgresStore {
-    pub async fn drop_schema(self) {
-        run_sql(
-            &self.base,
-            &format!("DROP SCHEMA IF EXISTS {} CASCADE", self.schema),
-        )
-        .await;
-    }
-}
-
-async fn run_sql(url: &str, sql: &str) {
-    sqlx::any::install_default_drivers();
-    let pool = sqlx::any::AnyPoolOptions::new()
-        .max_connections(1)
-        .connect(url)
+    let schema = scimgate::store::ScratchSchema::create(&base, &format!("scimgate_it_{name}"))
         .await
         .expect("SCIMGATE_TEST_POSTGRES_URL is set but PostgreSQL does not answer");
-    sqlx::query(sqlx::AssertSqlSafe(sql.to_owned()))
-        .execute(&pool)
-        .await
-        .expect(sql);
-    pool.close().await;
+    Some(schema)
 }

@@ -415,10 +415,7 @@ async fn a_locked_sqlite_file_refuses_writes_after_the_busy_timeout_and_recovers
         Begin::Fresh { .. }
     ));
     store.close().await;
-    let path = url.trim_start_matches("sqlite://");
-    for suffix in ["", "-wal", "-shm"] {
-        let _ = std::fs::remove_file(format!("{path}{suffix}"));
-    }
+    remove_sqlite_files(&url);
 }
 
 #[tokio::test]
@@ -485,8 +482,5 @@ async fn a_full_disk_refuses_writes_and_they_work_again_when_there_is_room() {
         Begin::Fresh { .. }
     ));
     store.close().await;
-    let path = url.trim_start_matches("sqlite://");
-    for suffix in ["", "-wal", "-shm"] {
-        let _ = std::fs::remove_file(format!("{path}{suffix}"));
-    }
+    remove_sqlite_files(&url);
 }

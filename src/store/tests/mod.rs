@@ -11,68 +11,44 @@ mod intents;
 struct Scratch {
     store: Store,
     label: &'static str,
-    /// PostgreSQL: the base URL and the schema to drop. SQLite: the file to remove.
+    /// PostgreSQL: the schema to drop. SQLite: the file to remove.
     cleanup: Cleanup,
 }
 
 enum Cleanup {
-    File(std::path::PathBuf),
-    Schema { base: String, schema: String },
+    File(String),
+    Schema(ScratchSchema),
 }
 
 impl Scratch {
     async fn done(self) {
         self.store.close().await;
         match self.cleanup {
-            Cleanup::File(path) => {
-                for suffix in ["", "-wal", "-shm"] {
-                    let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
-                }
-            }
-            Cleanup::Schema { base, schema } => {
-                let pool = AnyPoolOptions::new()
-                    .max_connections(1)
-                    .connect(&base)
-                    .await;
-                if let Ok(pool) = pool {
-                    let drop = format!("DROP SCHEMA IF EXISTS {schema} CASCADE");
-                    let _ = sqlx::query(AssertSqlSafe(drop)).execute(&pool).await;
-                    pool.close().await;
-                }
-            }
+            Cleanup::File(url) => remove_sqlite_files(&url),
+            Cleanup::Schema(schema) => schema.drop_schema().await,
         }
     }
 }
 
 /// A fresh store on every backend this machine has.
 async fn stores(name: &str) -> Vec<Scratch> {
-    sqlx::any::install_default_drivers();
     let url = fresh_sqlite_url(name);
-    let path = std::path::PathBuf::from(url.trim_start_matches("sqlite://"));
     let mut out = vec![Scratch {
         store: Store::open(&url).await.expect("open a sqlite store"),
         label: "sqlite",
-        cleanup: Cleanup::File(path),
+        cleanup: Cleanup::File(url),
     }];
     match std::env::var("SCIMGATE_TEST_POSTGRES_URL") {
         Ok(base) if !base.is_empty() => {
-            let schema = format!("scimgate_test_{name}_{:08x}", rand::random::<u32>());
-            let pool = AnyPoolOptions::new()
-                .max_connections(1)
-                .connect(&base)
+            let schema = ScratchSchema::create(&base, &format!("scimgate_test_{name}"))
                 .await
                 .expect("SCIMGATE_TEST_POSTGRES_URL is set but PostgreSQL does not answer");
-            sqlx::query(AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
-                .execute(&pool)
-                .await
-                .expect("create a test schema");
-            pool.close().await;
-            let sep = if base.contains('?') { '&' } else { '?' };
-            let url = format!("{base}{sep}options=-c%20search_path%3D{schema}");
             out.push(Scratch {
-                store: Store::open(&url).await.expect("open a postgres store"),
+                store: Store::open(schema.url())
+                    .await
+                    .expect("open a postgres store"),
                 label: "postgres",
-                cleanup: Cleanup::Schema { base, schema },
+                cleanup: Cleanup::Schema(schema),
             });
         }
         _ => println!(
