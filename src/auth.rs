@@ -9,6 +9,8 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::{Deserialize, Serialize};
 
+use crate::keys::OrgId;
+
 /// What a key may do. `Read`, `Write` and `Admin` each include the roles before them, so a
 /// check is `role >= needed`. `Auditor` comes first and includes none of them: it reads the
 /// audit log (as `Admin` does, see [`Role::reads_audit`]) and nothing else.
@@ -62,7 +64,7 @@ impl FromStr for Role {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum OrgScope {
     All,
-    Only(HashSet<String>),
+    Only(HashSet<OrgId>),
 }
 
 impl OrgScope {

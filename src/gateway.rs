@@ -12,6 +12,7 @@ use crate::directory::{Directories, Directory, DirectorySettings, PointCache};
 use crate::governance::Grants;
 use crate::graphql::{self, GatewaySchema};
 use crate::http::{AppState, GraphiqlPage};
+use crate::keys::OrgId;
 use crate::scim::{ClientConfig, ScimClient, ScimError};
 use crate::store::Store;
 use crate::supervise::{Backoff, supervise};
@@ -67,7 +68,7 @@ pub(crate) fn key_store(keys: &[ApiKeyConfig]) -> KeyStore {
         let orgs = if k.orgs.iter().any(|o| o == "*") {
             OrgScope::All
         } else {
-            OrgScope::Only(k.orgs.iter().cloned().collect())
+            OrgScope::Only(k.orgs.iter().map(|o| OrgId::new(o)).collect())
         };
         (
             k.hash.clone(),
@@ -109,7 +110,7 @@ impl Gateway {
             };
             list.push(
                 Directory::new(
-                    &org.id,
+                    OrgId::new(&org.id),
                     &org.name,
                     client_for(org)?,
                     settings,

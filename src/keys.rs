@@ -1,10 +1,32 @@
-//! The domain's keys and addresses: [`UserKey`], [`GroupId`], [`Email`]. Every layer names
-//! them; only the SCIM profile's key rule builds a `UserKey`, so only it knows how ids compare.
+//! The domain's keys and addresses: [`OrgId`], [`UserKey`], [`GroupId`], [`Email`]. Every layer
+//! names them; only the SCIM profile's key rule builds a `UserKey`, so only it knows how ids compare.
 
 use std::borrow::Borrow;
 use std::fmt;
+use std::sync::Arc;
 
 use email_address::{EmailAddress, Options};
+
+/// An organization's id as the configuration names it (`[[orgs]] id`); compared exactly. Shared,
+/// not copied: the point cache puts it in every key, and a clone only touches a counter.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct OrgId(Arc<str>);
+
+impl OrgId {
+    pub fn new(id: &str) -> Self {
+        OrgId(Arc::from(id))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl PartialEq<str> for OrgId {
+    fn eq(&self, other: &str) -> bool {
+        &*self.0 == other
+    }
+}
 
 /// A user's lookup key: the id (or an e-mail given as one) as the organization's profile
 /// compares it, lower-cased where ids are e-mails. Built only by the profile's key rule, so two
@@ -118,12 +140,23 @@ macro_rules! str_like {
     )*};
 }
 
-str_like!(UserKey, GroupId, Email);
+str_like!(OrgId, UserKey, GroupId, Email);
 
 #[cfg(test)]
 mod tests {
-    use super::Email;
+    use std::collections::HashSet;
+
+    use super::{Email, OrgId};
     use crate::scim::Profile;
+
+    #[test]
+    fn an_org_id_is_found_by_its_text_and_compared_exactly() {
+        let scope: HashSet<OrgId> = [OrgId::new("acme")].into_iter().collect();
+        assert!(scope.contains("acme"));
+        assert!(!scope.contains("Acme"));
+        assert_eq!(OrgId::new("acme").to_string(), "acme");
+        assert!(OrgId::new("acme") == *"acme");
+    }
 
     fn looks_like_email(s: &str) -> bool {
         Email::parse(s).is_ok()

@@ -21,7 +21,7 @@ pub mod scim;
 /// The per-organization upstream budget: the limiter, priority lanes and admission.
 pub mod budget;
 
-/// The domain's keys and addresses (`UserKey`, `GroupId`, `Email`) that every layer names.
+/// The domain's keys and addresses (`OrgId`, `UserKey`, `GroupId`, `Email`) that every layer names.
 pub mod keys;
 
 /// The durable store (SQLite or PostgreSQL): the hash-chained audit log, write intents, open invitations.

@@ -26,7 +26,7 @@ use std::time::{Duration, SystemTime};
 
 use tokio::sync::watch;
 
-use crate::keys::UserKey;
+use crate::keys::{OrgId, UserKey};
 use crate::scim::wire::{Group, User};
 use crate::scim::{KeyRule, Profile, ScimClient};
 use crate::store::Store;
@@ -97,7 +97,7 @@ struct Recorder {
 }
 
 struct Inner {
-    org_id: Arc<str>,
+    org_id: OrgId,
     org_name: String,
     client: ScimClient,
     settings: DirectorySettings,
@@ -118,7 +118,7 @@ struct Inner {
 
 impl Directory {
     pub fn new(
-        org_id: &str,
+        org_id: OrgId,
         org_name: &str,
         client: ScimClient,
         settings: DirectorySettings,
@@ -137,7 +137,7 @@ impl Directory {
         });
         Directory {
             inner: Arc::new(Inner {
-                org_id: Arc::from(org_id),
+                org_id,
                 org_name: org_name.to_owned(),
                 client,
                 settings,
@@ -167,7 +167,7 @@ impl Directory {
         let Some(store) = self.inner.store.get().map(|s| &s.store) else {
             return Ok(0);
         };
-        let keys = store.open_invites(self.org_id()).await?;
+        let keys = store.open_invites(self.org_id().as_str()).await?;
         let n = keys.len();
         for key in keys {
             self.inner.invites.insert(key);
@@ -182,16 +182,16 @@ impl Directory {
             return;
         };
         let result = if open {
-            store.add_invite(self.org_id(), key).await
+            store.add_invite(self.org_id().as_str(), key).await
         } else {
-            store.remove_invite(self.org_id(), key).await
+            store.remove_invite(self.org_id().as_str(), key).await
         };
         if let Err(e) = result {
             tracing::warn!(org = %self.org_id(), error = %e, "an open invitation could not be recorded; it reads as ACTIVE after a restart until accepted");
         }
     }
 
-    pub fn org_id(&self) -> &str {
+    pub fn org_id(&self) -> &OrgId {
         &self.inner.org_id
     }
 
@@ -332,12 +332,21 @@ impl Directories {
         &self.list
     }
 
-    pub fn get(&self, org_id: &str) -> Option<&Directory> {
-        self.list.iter().find(|d| d.org_id() == org_id)
+    /// The directory of `org_id`, given as an [`OrgId`] or as the text one borrows as (an id
+    /// from a global id, a store row or a URL).
+    pub fn get<Q>(&self, org_id: &Q) -> Option<&Directory>
+    where
+        OrgId: std::borrow::Borrow<Q>,
+        Q: Eq + ?Sized,
+    {
+        use std::borrow::Borrow;
+        self.list
+            .iter()
+            .find(|d| <OrgId as Borrow<Q>>::borrow(d.org_id()) == org_id)
     }
 
     /// Only the directories whose organization `allowed` accepts.
-    pub fn visible_to(&self, allowed: impl Fn(&str) -> bool) -> Directories {
+    pub fn visible_to(&self, allowed: impl Fn(&OrgId) -> bool) -> Directories {
         if self.list.iter().all(|d| allowed(d.org_id())) {
             return self.clone();
         }

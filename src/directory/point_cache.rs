@@ -9,16 +9,17 @@ use moka::Expiry;
 use moka::future::Cache;
 
 use super::record::{GroupRec, UserRec};
+use crate::keys::OrgId;
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum PointKey {
-    User { org: Arc<str>, key: String },
-    UserByEmail { org: Arc<str>, email: String },
-    Group { org: Arc<str>, id: String },
+    User { org: OrgId, key: String },
+    UserByEmail { org: OrgId, email: String },
+    Group { org: OrgId, id: String },
 }
 
 impl PointKey {
-    pub fn org(&self) -> &str {
+    pub fn org(&self) -> &OrgId {
         match self {
             PointKey::User { org, .. }
             | PointKey::UserByEmail { org, .. }
@@ -88,11 +89,11 @@ impl PointCache {
     }
 
     /// Forgets every point read of one organization (its mirror has just been refreshed).
-    pub fn forget_org(&self, org: &Arc<str>) {
+    pub fn forget_org(&self, org: &OrgId) {
         let org = org.clone();
         // Fails only when closures are not supported, which `new` turns on.
         let _ = self
             .cache
-            .invalidate_entries_if(move |k, _| k.org() == &*org);
+            .invalidate_entries_if(move |k, _| k.org() == &org);
     }
 }

@@ -40,7 +40,13 @@ impl Directory {
             max_age: Duration::from_secs(24 * 3600),
             ..DirectorySettings::default()
         };
-        let dir = Directory::new(org, org, client, settings, PointCache::new(1_000));
+        let dir = Directory::new(
+            crate::keys::OrgId::new(org),
+            org,
+            client,
+            settings,
+            PointCache::new(1_000),
+        );
         let now = SystemTime::now();
         let keys = profile.key_rule();
         let mut builder = Builder::new(None, keys);

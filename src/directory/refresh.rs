@@ -346,7 +346,7 @@ impl Directory {
         let record = crate::store::AuditRecord {
             actor: "system".into(),
             role: "system".into(),
-            org: self.org_id().to_owned(),
+            org: self.org_id().to_string(),
             action: "refresh".into(),
             input,
             outcome: outcome.into(),

@@ -173,7 +173,7 @@ impl Grants {
     pub async fn grant(&self, req: GrantRequest<'_>, now_ms: i64) -> Result<Grant, GrantError> {
         self.check_end(req.expires_ms, now_ms, None)?;
         let dir = req.dir;
-        let org = dir.org_id();
+        let org = dir.org_id().as_str();
         let others = self
             .store
             .active_grants_for(org, req.user.as_str(), req.group.as_str(), None)
@@ -421,7 +421,7 @@ impl Grants {
                 longer.id, longer.expires_ms
             )));
         }
-        let Some(dir) = self.dirs.get(&grant.org) else {
+        let Some(dir) = self.dirs.get(grant.org.as_str()) else {
             return Ok(Ended::Failed(WriteError::Unknown {
                 reason: format!("the organization {:?} is not configured", grant.org),
             }));

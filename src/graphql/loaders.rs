@@ -10,7 +10,7 @@ use futures_util::future::{BoxFuture, join_all};
 
 use super::errors;
 use crate::directory::{Directory, DirectoryError, GroupRec, UserRec};
-use crate::keys::{Email, GroupId, UserKey};
+use crate::keys::{Email, GroupId, OrgId, UserKey};
 
 /// The directory a point read asks: the handle itself, so a batch needs no lookup by name. A
 /// gateway has one directory per organization, so the organization is its identity.
@@ -33,7 +33,7 @@ impl std::hash::Hash for DirKey {
 
 impl std::fmt::Debug for DirKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.0.org_id())
+        f.write_str(self.0.org_id().as_str())
     }
 }
 
@@ -67,7 +67,7 @@ pub struct PointLoader;
 /// The error of a batch: the organization it concerns and what happened.
 #[derive(Clone, Debug)]
 pub struct LoadError {
-    org: String,
+    org: OrgId,
     error: DirectoryError,
 }
 
@@ -101,7 +101,7 @@ impl Loader<PointReq> for PointLoader {
                 Ok(None) => {}
                 Err(error) => {
                     return Err(LoadError {
-                        org: req.dir().org_id().to_owned(),
+                        org: req.dir().org_id().clone(),
                         error,
                     });
                 }
@@ -154,10 +154,10 @@ pub async fn load_point(ctx: &Context<'_>, req: PointReq) -> Result<Option<Point
         return loader
             .load_one(req)
             .await
-            .map_err(|e| errors::directory(&e.org, e.error));
+            .map_err(|e| errors::directory(e.org.as_str(), e.error));
     }
     let dir = req.dir();
     load_one(dir, &req)
         .await
-        .map_err(|e| errors::directory(dir.org_id(), e))
+        .map_err(|e| errors::directory(dir.org_id().as_str(), e))
 }

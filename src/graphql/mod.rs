@@ -89,7 +89,7 @@ pub fn prepare(
         limits::check(&mut request, limits)?;
     }
     let all = schema.data::<Directories>().cloned().unwrap_or_default();
-    let visible = all.visible_to(|org| principal.orgs.allows(org));
+    let visible = all.visible_to(|org| principal.orgs.allows(org.as_str()));
     Ok(loaders::attach(request)
         .data(visible)
         .data(principal.clone())

@@ -110,7 +110,7 @@ impl Query {
                 }
             },
             Some(id) => match GlobalId::decode(&id) {
-                Some(g) if g.kind == Kind::Org => dirs.get(&g.org),
+                Some(g) if g.kind == Kind::Org => dirs.get(g.org.as_str()),
                 Some(_) => None,
                 None => dirs.get(id.as_str()),
             },
@@ -160,17 +160,17 @@ async fn node(ctx: &Context<'_>, id: &ID) -> Result<Option<Node>> {
         Kind::Grant => require(ctx, Role::Read)?,
     }
     let dirs = ctx.data::<Directories>()?;
-    let Some(dir) = dirs.get(&g.org) else {
+    let Some(dir) = dirs.get(g.org.as_str()) else {
         return Ok(None);
     };
     let req = match g.kind {
         Kind::Org => return Ok(Some(Node::Org(Org { dir: dir.clone() }))),
         Kind::AuditEntry => {
-            let entry = audit::entry(ctx, dir.org_id(), &g.key).await?;
+            let entry = audit::entry(ctx, dir.org_id().as_str(), &g.key).await?;
             return Ok(entry.map(Node::AuditEntry));
         }
         Kind::Grant => {
-            let grant = super::types::grant::node(ctx, dir.org_id(), &g.key).await?;
+            let grant = super::types::grant::node(ctx, dir.org_id().as_str(), &g.key).await?;
             return Ok(grant.map(Node::Grant));
         }
         Kind::User => PointReq::UserByKey {

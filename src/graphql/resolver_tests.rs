@@ -10,6 +10,7 @@ use super::{GatewaySchema, build_schema, prepare};
 use crate::auth::{OrgScope, Principal, Role};
 use crate::config::LimitsConfig;
 use crate::directory::{Dialect, Directories, Directory, Person, Team};
+use crate::keys::OrgId;
 
 fn acme() -> Directory {
     Directory::preloaded(
@@ -58,7 +59,7 @@ fn key(role: Role, orgs: &[&str]) -> Principal {
         orgs: if orgs.is_empty() {
             OrgScope::All
         } else {
-            OrgScope::Only(orgs.iter().map(|o| (*o).to_owned()).collect::<HashSet<_>>())
+            OrgScope::Only(orgs.iter().map(|o| OrgId::new(o)).collect::<HashSet<_>>())
         },
     }
 }

@@ -109,7 +109,7 @@ pub(crate) async fn audit(
         Err(message) => return fail(StatusCode::BAD_REQUEST, Code::BadRequest, &message),
     };
     // An organization the key may not reach looks like one that does not exist.
-    if state.dirs.get(&p.org).is_none() || !principal.orgs.allows(&p.org) {
+    if state.dirs.get(p.org.as_str()).is_none() || !principal.orgs.allows(&p.org) {
         let shown: String = p.org.chars().take(100).collect();
         let message = format!("no organization {shown:?} for this API key");
         return fail(StatusCode::NOT_FOUND, Code::NotFound, &message);

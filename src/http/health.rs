@@ -61,7 +61,7 @@ pub(crate) async fn readyz(State(state): State<AppState>, headers: HeaderMap) ->
 fn detail(d: &Directory) -> Value {
     let mirror = d.state();
     json!({
-        "org": d.org_id(),
+        "org": d.org_id().as_str(),
         "ready": d.is_ready(),
         "mirrorLoaded": mirror.snapshot.complete,
         "credentialRevoked": d.credential_revoked(),

@@ -338,7 +338,7 @@ async fn a_grant_a_stop_left_pending_still_ends_on_time() {
     let now = now_ms();
     // A process stopped after its add reached the upstream and before it recorded `active`.
     let new = NewGrant {
-        org: dir.org_id().to_owned(),
+        org: dir.org_id().to_string(),
         user_key: dir.user_key(&user).as_str().to_owned(),
         user_email: user.clone(),
         group_id: group.clone(),
@@ -383,7 +383,7 @@ async fn the_started_scheduler_ends_a_grant_already_due_at_once() {
     .await
     .unwrap();
     let new = NewGrant {
-        org: dir.org_id().to_owned(),
+        org: dir.org_id().to_string(),
         user_key: dir.user_key(&user).as_str().to_owned(),
         user_email: user.clone(),
         group_id: group.clone(),

@@ -250,7 +250,8 @@ impl GroupMutation {
             dir.delete_group(&id, WriteLane::Write)
                 .await
                 .map_err(|e| write_error(e, &["input", "id"], "the group"))?;
-            let deleted = ID(GlobalId::new(Kind::Group, dir.org_id(), id.as_str()).encode());
+            let deleted =
+                ID(GlobalId::new(Kind::Group, dir.org_id().as_str(), id.as_str()).encode());
             Ok(DeleteGroupPayload::success(Some(deleted)))
         })
         .await

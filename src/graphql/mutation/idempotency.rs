@@ -91,7 +91,7 @@ pub fn orgs_named<'a>(
     if orgs.is_empty()
         && let [only] = dirs.all()
     {
-        orgs.push(only.org_id().to_owned());
+        orgs.push(only.org_id().to_string());
     }
     orgs.sort();
     orgs.dedup();

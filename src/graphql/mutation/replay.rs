@@ -86,7 +86,7 @@ impl<T: Stored> Stored for Vec<T> {
 impl Stored for User {
     fn save(&self) -> Value {
         let dir = self.dir();
-        json!({ "org": dir.org_id(), "rec": dir.user_to_json(self.rec()) })
+        json!({ "org": dir.org_id().as_str(), "rec": dir.user_to_json(self.rec()) })
     }
     fn load(v: &Value, dirs: &Directories) -> Option<Self> {
         let dir = dirs.get(v["org"].as_str()?)?;
@@ -98,7 +98,7 @@ impl Stored for User {
 impl Stored for Group {
     fn save(&self) -> Value {
         let dir = self.dir();
-        json!({ "org": dir.org_id(), "rec": dir.group_to_json(self.rec()) })
+        json!({ "org": dir.org_id().as_str(), "rec": dir.group_to_json(self.rec()) })
     }
     fn load(v: &Value, dirs: &Directories) -> Option<Self> {
         let dir = dirs.get(v["org"].as_str()?)?;
@@ -109,7 +109,7 @@ impl Stored for Group {
 
 impl Stored for Org {
     fn save(&self) -> Value {
-        json!(self.dir.org_id())
+        json!(self.dir.org_id().as_str())
     }
     fn load(v: &Value, dirs: &Directories) -> Option<Self> {
         let dir = dirs.get(v.as_str()?)?;

@@ -32,7 +32,7 @@ pub fn org_of(
         }
         None => id.to_string(),
     };
-    dirs.get(&slug).cloned().ok_or_else(|| {
+    dirs.get(slug.as_str()).cloned().ok_or_else(|| {
         error(
             UserErrorCode::NotFound,
             field,
@@ -73,7 +73,7 @@ fn decoded(
             format!("this is {:?} id, not {kind:?} id", g.kind),
         ));
     }
-    match dirs.get(&g.org) {
+    match dirs.get(g.org.as_str()) {
         Some(d) => Ok((d.clone(), g.key)),
         None => Err(error(
             UserErrorCode::NotFound,

@@ -282,7 +282,8 @@ impl UserMutation {
             dir.delete_user(&user_key, WriteLane::Critical)
                 .await
                 .map_err(|e| write_error(e, &["input", "id"], "the user"))?;
-            let id = ID(GlobalId::new(Kind::User, dir.org_id(), user_key.as_str()).encode());
+            let id =
+                ID(GlobalId::new(Kind::User, dir.org_id().as_str(), user_key.as_str()).encode());
             Ok(DeleteUserPayload::success(Some(id)))
         })
         .await

@@ -104,7 +104,7 @@ impl Grant {
 
     /// The user, while the organization has them; null once they are gone.
     async fn user(&self, ctx: &Context<'_>) -> Result<Option<User>> {
-        let Some(dir) = ctx.data::<Directories>()?.get(&self.row.org) else {
+        let Some(dir) = ctx.data::<Directories>()?.get(self.row.org.as_str()) else {
             return Ok(None);
         };
         let key = dir.user_key(&self.row.user_key);
@@ -127,7 +127,7 @@ impl Grant {
 
     /// The group, while it exists.
     async fn group(&self, ctx: &Context<'_>) -> Result<Option<Group>> {
-        let Some(dir) = ctx.data::<Directories>()?.get(&self.row.org) else {
+        let Some(dir) = ctx.data::<Directories>()?.get(self.row.org.as_str()) else {
             return Ok(None);
         };
         let id = GroupId::new(self.row.group_id.clone());
@@ -279,7 +279,7 @@ pub async fn list(
         None => None,
     };
     let filter = StoreFilter {
-        org: org.org_id().to_owned(),
+        org: org.org_id().to_string(),
         state: f.state.map(Into::into),
         user_key,
         group_id,
@@ -306,7 +306,7 @@ pub async fn list_of(
         Some(_) => return Err(bad_input("`after` is not a cursor this gateway issued")),
     };
     let filter = StoreFilter {
-        org: org.org_id().to_owned(),
+        org: org.org_id().to_string(),
         state: state.map(Into::into),
         user_key: user_key.map(str::to_owned),
         group_id: group_id.map(str::to_owned),

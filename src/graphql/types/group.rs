@@ -61,7 +61,7 @@ impl Group {
 impl Group {
     /// The group's global id.
     pub async fn id(&self) -> ID {
-        ID(GlobalId::new(Kind::Group, self.dir().org_id(), &self.rec().id).encode())
+        ID(GlobalId::new(Kind::Group, self.dir().org_id().as_str(), &self.rec().id).encode())
     }
 
     /// The upstream's id of the group.
@@ -121,7 +121,7 @@ impl Group {
                 // field future of `Group` larger (`types/mod.rs`).
                 let snapshot = Box::pin(dir.complete_snapshot())
                     .await
-                    .map_err(|e| errors::directory(dir.org_id(), e))?;
+                    .map_err(|e| errors::directory(dir.org_id().as_str(), e))?;
                 let page = snapshot.page_members(self.rec(), &args, stand_in);
                 (Scope::paged(dir.clone(), snapshot), page)
             }

@@ -25,7 +25,7 @@ impl Org {
     /// The key of a group given as a global id of this organization, or as the upstream's id.
     pub fn group_key(&self, id: &ID) -> Result<String> {
         match GlobalId::decode(id) {
-            Some(g) if g.kind == Kind::Group && g.org == self.dir.org_id() => Ok(g.key),
+            Some(g) if g.kind == Kind::Group && *self.dir.org_id() == *g.org => Ok(g.key),
             Some(_) => Err(bad_input(format!(
                 "{:?} is not a group of organization {:?}",
                 id.as_str(),
@@ -44,12 +44,12 @@ impl Org {
 impl Org {
     /// The organization's global id.
     pub async fn id(&self) -> ID {
-        ID(GlobalId::new(Kind::Org, self.dir.org_id(), "").encode())
+        ID(GlobalId::new(Kind::Org, self.dir.org_id().as_str(), "").encode())
     }
 
     /// The organization's id in the gateway's configuration (also accepted by `Query.org`).
     async fn slug(&self) -> &str {
-        self.dir.org_id()
+        self.dir.org_id().as_str()
     }
 
     /// The organization's display name from the configuration.
@@ -105,7 +105,7 @@ impl Org {
         let read = dir
             .page_users(&query)
             .await
-            .map_err(|e| errors::directory(dir.org_id(), e))?;
+            .map_err(|e| errors::directory(dir.org_id().as_str(), e))?;
         let scope = Scope::paged(dir.clone(), read.snapshot);
         Ok(UserConnection::new(
             field.tag(),
@@ -166,7 +166,7 @@ impl Org {
         let read = dir
             .page_groups(&query)
             .await
-            .map_err(|e| errors::directory(dir.org_id(), e))?;
+            .map_err(|e| errors::directory(dir.org_id().as_str(), e))?;
         let scope = Scope::paged(dir.clone(), read.snapshot);
         Ok(GroupConnection::new(
             order.field.tag(),
@@ -214,7 +214,16 @@ impl Org {
         before: Option<String>,
         filter: Option<AuditLogFilter>,
     ) -> Result<AuditEntryConnection> {
-        super::audit::log(ctx, self.dir.org_id(), first, after, last, before, filter).await
+        super::audit::log(
+            ctx,
+            self.dir.org_id().as_str(),
+            first,
+            after,
+            last,
+            before,
+            filter,
+        )
+        .await
     }
 
     /// Time-bound group grants of the organization, newest first (`first`/`after`; pages

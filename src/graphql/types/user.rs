@@ -60,7 +60,7 @@ impl User {
 impl User {
     /// The user's global id.
     pub async fn id(&self) -> ID {
-        ID(GlobalId::new(Kind::User, self.dir().org_id(), self.rec().key()).encode())
+        ID(GlobalId::new(Kind::User, self.dir().org_id().as_str(), self.rec().key()).encode())
     }
 
     /// The primary e-mail address. In Amplitude it is the user's id and never changes: a new
@@ -122,7 +122,7 @@ impl User {
         // future of `User` larger (`types/mod.rs`).
         let snapshot = Box::pin(dir.snapshot_with_groups())
             .await
-            .map_err(|e| errors::directory(dir.org_id(), e))?;
+            .map_err(|e| errors::directory(dir.org_id().as_str(), e))?;
         let page = snapshot.page_user_groups(self.rec().key(), &args);
         let scope = Scope::paged(dir.clone(), snapshot);
         Ok(GroupConnection::new(order, field, page, |g| {
