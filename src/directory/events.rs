@@ -43,7 +43,7 @@ pub(super) struct Events {
 impl Events {
     const CAPACITY: usize = 1_000;
 
-    pub fn new() -> Events {
+    pub(crate) fn new() -> Events {
         Events {
             history: VecDeque::new(),
             next: 1,
@@ -51,7 +51,7 @@ impl Events {
         }
     }
 
-    pub fn record(&mut self, kind: EventKind, subject: &str, related: Vec<String>) {
+    pub(crate) fn record(&mut self, kind: EventKind, subject: &str, related: Vec<String>) {
         let event = ChangeEvent {
             seq: self.next,
             at: SystemTime::now(),
@@ -68,7 +68,7 @@ impl Events {
         let _ = self.sender.send(event);
     }
 
-    pub fn since(&self, after: u64) -> Vec<ChangeEvent> {
+    pub(crate) fn since(&self, after: u64) -> Vec<ChangeEvent> {
         self.history
             .iter()
             .filter(|e| e.seq > after)
@@ -76,7 +76,7 @@ impl Events {
             .collect()
     }
 
-    pub fn subscribe(&self) -> broadcast::Receiver<ChangeEvent> {
+    pub(crate) fn subscribe(&self) -> broadcast::Receiver<ChangeEvent> {
         self.sender.subscribe()
     }
 }

@@ -8,14 +8,14 @@ use hashbrown::HashTable;
 /// Key → position, where the key of position `i` is read from the records (`key_of(i)`).
 /// Four bytes per entry plus the table's slack, instead of a copy of every key.
 #[derive(Clone, Default)]
-pub struct KeyIndex {
+pub(crate) struct KeyIndex {
     state: RandomState,
     table: HashTable<u32>,
 }
 
 impl KeyIndex {
     /// Indexes positions `0..n`; of equal keys, the last position wins.
-    pub fn build<'a>(n: usize, key_of: impl Fn(usize) -> &'a str) -> KeyIndex {
+    pub(crate) fn build<'a>(n: usize, key_of: impl Fn(usize) -> &'a str) -> KeyIndex {
         let mut index = KeyIndex {
             state: RandomState::new(),
             table: HashTable::with_capacity(n),
@@ -26,7 +26,7 @@ impl KeyIndex {
         index
     }
 
-    pub fn find<'a>(&self, key: &str, key_of: impl Fn(usize) -> &'a str) -> Option<usize> {
+    pub(crate) fn find<'a>(&self, key: &str, key_of: impl Fn(usize) -> &'a str) -> Option<usize> {
         let hash = self.state.hash_one(key);
         self.table
             .find(hash, |&i| key_of(i as usize) == key)
@@ -34,7 +34,7 @@ impl KeyIndex {
     }
 
     /// Points `key_of(pos)` at `pos`.
-    pub fn insert<'a>(&mut self, pos: usize, key_of: &impl Fn(usize) -> &'a str) {
+    pub(crate) fn insert<'a>(&mut self, pos: usize, key_of: &impl Fn(usize) -> &'a str) {
         let key = key_of(pos);
         let hash = self.state.hash_one(key);
         let state = &self.state;
@@ -51,7 +51,7 @@ impl KeyIndex {
 impl KeyIndex {
     /// Forgets position `pos` (whose key is `key`) and moves every later position down by one,
     /// as `Vec::remove(pos)` does to the records.
-    pub fn remove_shifting(&mut self, key: &str, pos: usize) {
+    pub(crate) fn remove_shifting(&mut self, key: &str, pos: usize) {
         let hash = self.state.hash_one(key);
         if let Ok(entry) = self.table.find_entry(hash, |&i| i as usize == pos) {
             entry.remove();
@@ -70,7 +70,7 @@ impl KeyIndex {
 /// complete, and copying their keys on every partial snapshot of a cold load is what made a
 /// mirror's memory grow.
 #[derive(Clone, Default)]
-pub struct Memberships {
+pub(crate) struct Memberships {
     start: Vec<u32>,
     groups: Vec<u32>,
 }
@@ -78,7 +78,7 @@ pub struct Memberships {
 impl Memberships {
     /// `visits` yields (group position, member keys) in the order wanted per user;
     /// `position` finds a member among the `users` users.
-    pub fn build<'a, M: Iterator<Item = &'a str>>(
+    pub(crate) fn build<'a, M: Iterator<Item = &'a str>>(
         users: usize,
         visits: impl Iterator<Item = (u32, M)>,
         position: impl Fn(&str) -> Option<usize>,
@@ -108,7 +108,7 @@ impl Memberships {
     }
 
     /// Adds group `group` to user `u`'s groups at index `at` of them.
-    pub fn insert(&mut self, u: usize, at: usize, group: u32) {
+    pub(crate) fn insert(&mut self, u: usize, at: usize, group: u32) {
         self.groups.insert(self.start[u] as usize + at, group);
         for s in &mut self.start[u + 1..] {
             *s += 1;
@@ -116,7 +116,7 @@ impl Memberships {
     }
 
     /// Takes group `group` out of user `u`'s groups; false if it was not there.
-    pub fn remove(&mut self, u: usize, group: u32) -> bool {
+    pub(crate) fn remove(&mut self, u: usize, group: u32) -> bool {
         let Some(at) = self.of(u).iter().position(|g| *g == group) else {
             return false;
         };
@@ -128,7 +128,7 @@ impl Memberships {
     }
 
     /// Appends a user (the next position) with these groups.
-    pub fn push_user(&mut self, groups: &[u32]) {
+    pub(crate) fn push_user(&mut self, groups: &[u32]) {
         if self.start.is_empty() {
             self.start.push(0);
         }
@@ -137,7 +137,7 @@ impl Memberships {
     }
 
     /// Removes user `u` and its memberships; later users move down one position.
-    pub fn remove_user(&mut self, u: usize) {
+    pub(crate) fn remove_user(&mut self, u: usize) {
         if u + 1 >= self.start.len() {
             return;
         }
@@ -150,7 +150,7 @@ impl Memberships {
     }
 
     /// The groups of the user at position `u`.
-    pub fn of(&self, u: usize) -> &[u32] {
+    pub(crate) fn of(&self, u: usize) -> &[u32] {
         match (self.start.get(u), self.start.get(u + 1)) {
             (Some(&from), Some(&to)) => &self.groups[from as usize..to as usize],
             _ => &[],

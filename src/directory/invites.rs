@@ -25,23 +25,23 @@ impl Invites {
         out
     }
 
-    pub fn contains(&self, key: &str) -> bool {
+    pub(crate) fn contains(&self, key: &str) -> bool {
         self.open.load(Ordering::Acquire) > 0 && self.lock().contains(key)
     }
 
-    pub fn insert(&self, key: String) {
+    pub(crate) fn insert(&self, key: String) {
         self.edit(|set| set.insert(key));
     }
 
-    pub fn remove(&self, key: &str) {
+    pub(crate) fn remove(&self, key: &str) {
         self.edit(|set| set.remove(key));
     }
 
-    pub fn retain(&self, keep: impl FnMut(&String) -> bool) {
+    pub(crate) fn retain(&self, keep: impl FnMut(&String) -> bool) {
         self.edit(|set| set.retain(keep));
     }
 
-    pub fn all(&self) -> HashSet<String> {
+    pub(crate) fn all(&self) -> HashSet<String> {
         self.lock().clone()
     }
 }

@@ -33,27 +33,27 @@ use crate::store::Store;
 
 pub use error::{DirectoryError, WriteError};
 pub use events::{ChangeEvent, EventKind};
-pub use packed::PackedList;
-pub use pages::{GroupQuery, SnapshotPage, UserQuery};
-pub use paging::{
+pub(crate) use pages::{GroupQuery, UserQuery};
+pub(crate) use paging::{
     GroupOrderField, Page, PageArgs, SortKey, UserFilter, UserOrderField, group_sort_key,
     user_sort_key,
 };
-pub use point_cache::PointCache;
+pub(crate) use point_cache::PointCache;
 #[cfg(test)]
-pub use preloaded::{Person, Team};
-pub use record::{GroupRec, Source, Status, UserRec};
+pub(crate) use preloaded::{Person, Team};
+pub(crate) use record::{GroupRec, Source, Status, UserRec};
 pub use snapshot::Snapshot;
 pub use trace::{SendGate, traced};
-pub use view::{BudgetView, Dialect};
-pub use writes::{Invite, NameChange, WriteLane};
+pub(crate) use view::{BudgetView, Dialect};
+pub(crate) use writes::NameChange;
+pub use writes::{Invite, WriteLane};
 
 #[derive(Clone, Debug)]
-pub struct DirectorySettings {
+pub(crate) struct DirectorySettings {
     /// A mirror older than this is refreshed (in the background lane).
-    pub max_age: Duration,
+    pub(crate) max_age: Duration,
     /// How long a point read that found nothing is remembered.
-    pub not_found_ttl: Duration,
+    pub(crate) not_found_ttl: Duration,
 }
 
 impl Default for DirectorySettings {
@@ -68,20 +68,20 @@ impl Default for DirectorySettings {
 /// The mirror's state as readers see it.
 #[derive(Clone)]
 pub struct MirrorState {
-    pub snapshot: Arc<Snapshot>,
-    pub refreshing: bool,
+    pub(crate) snapshot: Arc<Snapshot>,
+    pub(crate) refreshing: bool,
     /// Refreshes finished, successful or not.
     pub finished: u64,
-    pub last_error: Option<DirectoryError>,
-    pub last_refresh_at: Option<SystemTime>,
+    pub(crate) last_error: Option<DirectoryError>,
+    pub(crate) last_refresh_at: Option<SystemTime>,
     /// Upstream calls the last finished refresh made.
-    pub last_refresh_calls: u32,
+    pub(crate) last_refresh_calls: u32,
     /// Refreshes that failed since the last one that succeeded.
-    pub refresh_failures: u32,
+    pub(crate) refresh_failures: u32,
     /// When the last refresh failed, or the refresh task stopped, if ever.
-    pub last_failure_at: Option<SystemTime>,
+    pub(crate) last_failure_at: Option<SystemTime>,
     /// Times the background refresh task stopped unexpectedly and was started again.
-    pub restarts: u32,
+    pub(crate) restarts: u32,
 }
 
 /// One organization's directory. Cheap to clone.
@@ -117,7 +117,7 @@ struct Inner {
 }
 
 impl Directory {
-    pub fn new(
+    pub(crate) fn new(
         org_id: OrgId,
         org_name: &str,
         client: ScimClient,
@@ -156,14 +156,18 @@ impl Directory {
     /// The same directory, recording its open invitations and refreshes in `store`; a failed
     /// refresh's audit row carries the code `codes` gives its error (the API's error codes,
     /// which the layer above owns).
-    pub fn with_store(self, store: Store, codes: fn(&DirectoryError) -> &'static str) -> Directory {
+    pub(crate) fn with_store(
+        self,
+        store: Store,
+        codes: fn(&DirectoryError) -> &'static str,
+    ) -> Directory {
         let _ = self.inner.store.set(Recorder { store, codes });
         self
     }
 
     /// Reads the open invitations a previous run recorded, so users invited before a restart
     /// still read as INVITED.
-    pub async fn load_invites(&self) -> Result<usize, crate::store::StoreError> {
+    pub(crate) async fn load_invites(&self) -> Result<usize, crate::store::StoreError> {
         let Some(store) = self.inner.store.get().map(|s| &s.store) else {
             return Ok(0);
         };
@@ -195,20 +199,20 @@ impl Directory {
         &self.inner.org_id
     }
 
-    pub fn org_name(&self) -> &str {
+    pub(crate) fn org_name(&self) -> &str {
         &self.inner.org_name
     }
 
-    pub fn profile(&self) -> Profile {
+    pub(crate) fn profile(&self) -> Profile {
         self.inner.client.profile()
     }
 
-    pub fn settings(&self) -> &DirectorySettings {
+    pub(crate) fn settings(&self) -> &DirectorySettings {
         &self.inner.settings
     }
 
     /// The organization's upstream budget, now.
-    pub fn budget(&self) -> BudgetView {
+    pub(crate) fn budget(&self) -> BudgetView {
         BudgetView::new(
             self.inner.client.budget().snapshot(),
             self.emission_interval(),
@@ -216,7 +220,7 @@ impl Directory {
     }
 
     /// The SCIM dialect of the organization's upstream.
-    pub fn dialect(&self) -> Dialect {
+    pub(crate) fn dialect(&self) -> Dialect {
         self.profile().into()
     }
 
@@ -229,17 +233,17 @@ impl Directory {
     }
 
     /// Ready to serve: a complete mirror exists and the credential has not been revoked.
-    pub fn is_ready(&self) -> bool {
+    pub(crate) fn is_ready(&self) -> bool {
         self.snapshot().complete && !self.credential_revoked()
     }
 
     /// Whether the upstream rejected the organization's SCIM key (calls stopped).
-    pub fn credential_revoked(&self) -> bool {
+    pub(crate) fn credential_revoked(&self) -> bool {
         self.inner.client.budget().is_revoked()
     }
 
     /// Keys of users with an open invite from this gateway.
-    pub fn open_invites(&self) -> HashSet<String> {
+    pub(crate) fn open_invites(&self) -> HashSet<String> {
         self.inner.invites.all()
     }
 
@@ -266,7 +270,7 @@ impl Directory {
     }
 
     /// The budget's steady spacing between requests.
-    pub fn emission_interval(&self) -> Duration {
+    pub(crate) fn emission_interval(&self) -> Duration {
         self.inner.client.budget().config().emission_interval()
     }
 
@@ -287,7 +291,7 @@ impl Directory {
     }
 
     /// A stand-in for a group member that the user list does not show.
-    pub fn member_stand_in(&self, value: &str, display: Option<&str>) -> UserRec {
+    pub(crate) fn member_stand_in(&self, value: &str, display: Option<&str>) -> UserRec {
         let mut user = User::new(value, "", "");
         user.id = Some(value.to_owned());
         user.name = None;
@@ -322,7 +326,7 @@ pub struct Directories {
 }
 
 impl Directories {
-    pub fn new(list: Vec<Directory>) -> Directories {
+    pub(crate) fn new(list: Vec<Directory>) -> Directories {
         Directories {
             list: Arc::new(list),
         }
@@ -346,7 +350,7 @@ impl Directories {
     }
 
     /// Only the directories whose organization `allowed` accepts.
-    pub fn visible_to(&self, allowed: impl Fn(&OrgId) -> bool) -> Directories {
+    pub(crate) fn visible_to(&self, allowed: impl Fn(&OrgId) -> bool) -> Directories {
         if self.list.iter().all(|d| allowed(d.org_id())) {
             return self.clone();
         }

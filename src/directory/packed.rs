@@ -28,7 +28,7 @@ impl PackedList {
         part(&self.buf, &self.ends, i)
     }
 
-    pub fn iter(&self) -> impl ExactSizeIterator<Item = &str> + '_ {
+    pub(crate) fn iter(&self) -> impl ExactSizeIterator<Item = &str> + '_ {
         (0..self.len()).map(|i| self.get(i))
     }
 
@@ -37,7 +37,7 @@ impl PackedList {
     }
 
     /// Adds `s` unless it is already there.
-    pub fn push(&mut self, s: &str) {
+    pub(crate) fn push(&mut self, s: &str) {
         if !self.contains(s) {
             self.push_unchecked(s);
         }
@@ -50,7 +50,7 @@ impl PackedList {
     }
 
     /// Keeps the strings `keep` accepts.
-    pub fn retain(&mut self, keep: impl Fn(&str) -> bool) {
+    pub(crate) fn retain(&mut self, keep: impl Fn(&str) -> bool) {
         let kept: PackedList = self.iter().filter(|s| keep(s)).collect();
         *self = kept;
     }

@@ -16,7 +16,7 @@ fn normalize_search(search: Option<String>) -> Option<String> {
 
 impl UserFilter {
     /// A filter as a caller states it: the search text is normalized here.
-    pub fn new(
+    pub(crate) fn new(
         search: Option<String>,
         status: Option<Status>,
         member_of: Option<String>,
@@ -33,25 +33,30 @@ impl UserFilter {
 
 /// A page of users: which users, in which order, which window.
 #[derive(Clone, Debug, Default)]
-pub struct UserQuery {
-    pub filter: UserFilter,
-    pub order: UserOrderField,
-    pub desc: bool,
-    pub page: PageArgs,
+pub(crate) struct UserQuery {
+    pub(crate) filter: UserFilter,
+    pub(crate) order: UserOrderField,
+    pub(crate) desc: bool,
+    pub(crate) page: PageArgs,
 }
 
 /// A page of groups: a search over names, an order, a window.
 #[derive(Clone, Debug, Default)]
-pub struct GroupQuery {
+pub(crate) struct GroupQuery {
     /// Normalized by `GroupQuery::new`.
-    pub search: Option<String>,
-    pub order: GroupOrderField,
-    pub desc: bool,
-    pub page: PageArgs,
+    pub(crate) search: Option<String>,
+    pub(crate) order: GroupOrderField,
+    pub(crate) desc: bool,
+    pub(crate) page: PageArgs,
 }
 
 impl GroupQuery {
-    pub fn new(search: Option<String>, order: GroupOrderField, desc: bool, page: PageArgs) -> Self {
+    pub(crate) fn new(
+        search: Option<String>,
+        order: GroupOrderField,
+        desc: bool,
+        page: PageArgs,
+    ) -> Self {
         GroupQuery {
             search: normalize_search(search),
             order,
@@ -62,15 +67,15 @@ impl GroupQuery {
 }
 
 /// A page with the snapshot it was read from: positions in the page are positions in it.
-pub struct SnapshotPage<T> {
-    pub snapshot: Arc<Snapshot>,
-    pub page: Page<T>,
+pub(crate) struct SnapshotPage<T> {
+    pub(crate) snapshot: Arc<Snapshot>,
+    pub(crate) page: Page<T>,
 }
 
 impl UserQuery {
     /// Whether the pages read so far can answer this exactly while the mirror still loads: only
     /// the upstream's own order, forwards, unfiltered (each upstream page extends it in place).
-    pub fn streams(&self) -> bool {
+    pub(crate) fn streams(&self) -> bool {
         self.order == UserOrderField::Directory
             && !self.desc
             && self.filter.is_empty()
@@ -83,7 +88,10 @@ impl Directory {
     /// A page of users from the mirror. A mirror that has not loaded once answers a streaming
     /// query (`UserQuery::streams`) as soon as the users it needs (one more than the page, to
     /// know whether another follows) have arrived; every other query waits for the load.
-    pub async fn page_users(&self, query: &UserQuery) -> Result<SnapshotPage<u32>, DirectoryError> {
+    pub(crate) async fn page_users(
+        &self,
+        query: &UserQuery,
+    ) -> Result<SnapshotPage<u32>, DirectoryError> {
         let snapshot = if query.streams() {
             let after = query.page.after.clone();
             let want = query.page.first.unwrap_or(0) + 1;
@@ -115,7 +123,7 @@ impl Directory {
     }
 
     /// A page of groups from the mirror, once the group list has loaded.
-    pub async fn page_groups(
+    pub(crate) async fn page_groups(
         &self,
         query: &GroupQuery,
     ) -> Result<SnapshotPage<Arc<GroupRec>>, DirectoryError> {

@@ -9,13 +9,13 @@ use super::snapshot::{Snapshot, name_key};
 
 /// Where an item stands in an order: compared component by component.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub enum SortKey {
+pub(crate) enum SortKey {
     Seq(u64),
     Text(Vec<String>),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
-pub enum UserOrderField {
+pub(crate) enum UserOrderField {
     /// The upstream's own listing order (creation order on Amplitude). The only order that can
     /// be answered while a cold mirror is still loading.
     #[default]
@@ -26,25 +26,25 @@ pub enum UserOrderField {
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
-pub enum GroupOrderField {
+pub(crate) enum GroupOrderField {
     #[default]
     Directory,
     Name,
 }
 
 #[derive(Clone, Debug, Default)]
-pub struct UserFilter {
+pub(crate) struct UserFilter {
     /// Lower-cased substring of the e-mail, given or family name.
-    pub search: Option<String>,
-    pub status: Option<Status>,
+    pub(crate) search: Option<String>,
+    pub(crate) status: Option<Status>,
     /// Only members of this group id.
-    pub member_of: Option<String>,
+    pub(crate) member_of: Option<String>,
     /// Only users in no group (`Some(true)`), or only users in some group (`Some(false)`).
-    pub in_no_group: Option<bool>,
+    pub(crate) in_no_group: Option<bool>,
 }
 
 impl UserFilter {
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.search.is_none()
             && self.status.is_none()
             && self.member_of.is_none()
@@ -54,26 +54,26 @@ impl UserFilter {
 
 /// Relay's paging arguments, already validated.
 #[derive(Clone, Debug, Default)]
-pub struct PageArgs {
-    pub first: Option<usize>,
-    pub after: Option<SortKey>,
-    pub last: Option<usize>,
-    pub before: Option<SortKey>,
+pub(crate) struct PageArgs {
+    pub(crate) first: Option<usize>,
+    pub(crate) after: Option<SortKey>,
+    pub(crate) last: Option<usize>,
+    pub(crate) before: Option<SortKey>,
 }
 
 /// One page: the items in order. Their positions (cursors) are computed from an item only
 /// when a client asks for one, with `user_sort_key` or `group_sort_key`.
 #[derive(Debug)]
-pub struct Page<T> {
-    pub items: Vec<T>,
-    pub has_previous_page: bool,
-    pub has_next_page: bool,
-    pub total: usize,
+pub(crate) struct Page<T> {
+    pub(crate) items: Vec<T>,
+    pub(crate) has_previous_page: bool,
+    pub(crate) has_next_page: bool,
+    pub(crate) total: usize,
 }
 
 impl<T> Page<T> {
     /// The same page with each item mapped.
-    pub fn map<U>(self, f: impl FnMut(T) -> U) -> Page<U> {
+    pub(crate) fn map<U>(self, f: impl FnMut(T) -> U) -> Page<U> {
         Page {
             items: self.items.into_iter().map(f).collect(),
             has_previous_page: self.has_previous_page,
@@ -83,7 +83,7 @@ impl<T> Page<T> {
     }
 }
 
-pub fn user_sort_key(field: UserOrderField, u: &UserRec) -> SortKey {
+pub(crate) fn user_sort_key(field: UserOrderField, u: &UserRec) -> SortKey {
     let text = |parts: [&str; 3]| SortKey::Text(parts.iter().map(|s| (*s).to_owned()).collect());
     match field {
         UserOrderField::Directory => SortKey::Seq(u.seq),
@@ -101,7 +101,7 @@ pub fn user_sort_key(field: UserOrderField, u: &UserRec) -> SortKey {
     }
 }
 
-pub fn group_sort_key(field: GroupOrderField, g: &GroupRec) -> SortKey {
+pub(crate) fn group_sort_key(field: GroupOrderField, g: &GroupRec) -> SortKey {
     match field {
         GroupOrderField::Directory => SortKey::Seq(g.seq),
         GroupOrderField::Name => SortKey::Text(vec![g.name_lc.clone(), g.id.clone()]),
@@ -109,7 +109,7 @@ pub fn group_sort_key(field: GroupOrderField, g: &GroupRec) -> SortKey {
 }
 
 /// Cuts one page out of `list` (sorted by `key`, descending when `desc`).
-pub fn slice<T: Clone>(
+pub(crate) fn slice<T: Clone>(
     list: &[T],
     key: impl Fn(&T) -> SortKey,
     desc: bool,
@@ -120,7 +120,7 @@ pub fn slice<T: Clone>(
 
 /// Cuts one page out of a sorted sequence seen through `at` (positions 0..len), so a page
 /// of an unfiltered order costs O(log n + page), not a copy of the order.
-pub fn slice_view<'a, T: Clone + 'a>(
+pub(crate) fn slice_view<'a, T: Clone + 'a>(
     len: usize,
     at: impl Fn(usize) -> &'a T,
     key: impl Fn(&T) -> SortKey,
@@ -131,7 +131,7 @@ pub fn slice_view<'a, T: Clone + 'a>(
 }
 
 /// Where one page lies in a sorted sequence of `len` items: positions `start..end`.
-pub struct Window {
+pub(crate) struct Window {
     start: usize,
     end: usize,
     len: usize,
@@ -139,7 +139,7 @@ pub struct Window {
 
 impl Window {
     /// The page, each position made an item by `item`.
-    pub fn page<T>(&self, item: impl FnMut(usize) -> T) -> Page<T> {
+    pub(crate) fn page<T>(&self, item: impl FnMut(usize) -> T) -> Page<T> {
         Page {
             items: (self.start..self.end).map(item).collect(),
             has_previous_page: self.start > 0,
@@ -150,7 +150,7 @@ impl Window {
 }
 
 /// Where the page `args` asks for lies in a sorted sequence whose keys `key_at` gives.
-pub fn window(
+pub(crate) fn window(
     len: usize,
     key_at: impl Fn(usize) -> SortKey,
     desc: bool,
@@ -206,7 +206,7 @@ impl Snapshot {
     }
 
     /// Whether this user passes the filter; `invited` holds keys with an open gateway invite.
-    pub fn user_matches(
+    pub(crate) fn user_matches(
         &self,
         u: &UserRec,
         filter: &UserFilter,
@@ -241,7 +241,7 @@ impl Snapshot {
     /// A page of users, as positions in `users()`: a node then reads its record through its
     /// page's snapshot and touches no reference count. A loading snapshot answers only the
     /// directory order, and reports more pages while users are still arriving.
-    pub fn page_users(
+    pub(crate) fn page_users(
         &self,
         filter: &UserFilter,
         field: UserOrderField,
@@ -284,7 +284,7 @@ impl Snapshot {
         page
     }
 
-    pub fn page_groups(
+    pub(crate) fn page_groups(
         &self,
         search: Option<&str>,
         field: GroupOrderField,
@@ -309,13 +309,13 @@ impl Snapshot {
     }
 
     /// The groups of one user, by name.
-    pub fn page_user_groups(&self, user_key: &str, args: &PageArgs) -> Page<Arc<GroupRec>> {
+    pub(crate) fn page_user_groups(&self, user_key: &str, args: &PageArgs) -> Page<Arc<GroupRec>> {
         self.page_memberships(&self.group_positions_of(user_key), args)
             .map(|g| self.groups[g as usize].clone())
     }
 
     /// The groups of the user at `position` in `users()`, by name, as positions in `groups()`.
-    pub fn page_groups_of_user_at(&self, position: u32, args: &PageArgs) -> Page<u32> {
+    pub(crate) fn page_groups_of_user_at(&self, position: u32, args: &PageArgs) -> Page<u32> {
         self.page_memberships(self.memberships.of(position as usize), args)
     }
 
@@ -334,7 +334,7 @@ impl Snapshot {
 
     /// The members of a group as users, by e-mail. A member the user list does not show (an
     /// invitee some upstreams list only as a member) appears with what the group says of it.
-    pub fn page_members(
+    pub(crate) fn page_members(
         &self,
         group: &GroupRec,
         args: &PageArgs,
@@ -386,7 +386,7 @@ mod tests {
         }
         for g in 0..6u64 {
             // Names out of id order, so the name order is not the directory's.
-            let members: crate::directory::PackedList = (0..30)
+            let members: crate::directory::packed::PackedList = (0..30)
                 .filter(|n| !(n + g as usize).is_multiple_of(3) || g == 5)
                 .map(|n| format!("u{n}@example.com"))
                 .collect();

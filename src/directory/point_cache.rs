@@ -12,14 +12,14 @@ use super::record::{GroupRec, UserRec};
 use crate::keys::OrgId;
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub enum PointKey {
+pub(crate) enum PointKey {
     User { org: OrgId, key: String },
     UserByEmail { org: OrgId, email: String },
     Group { org: OrgId, id: String },
 }
 
 impl PointKey {
-    pub fn org(&self) -> &OrgId {
+    pub(crate) fn org(&self) -> &OrgId {
         match self {
             PointKey::User { org, .. }
             | PointKey::UserByEmail { org, .. }
@@ -29,16 +29,16 @@ impl PointKey {
 }
 
 #[derive(Clone, Debug)]
-pub enum PointValue {
+pub(crate) enum PointValue {
     User(Option<Arc<UserRec>>),
     Group(Option<Arc<GroupRec>>),
 }
 
 /// A cached point read and how long it may be kept.
 #[derive(Clone, Debug)]
-pub struct Entry {
-    pub value: PointValue,
-    pub ttl: Duration,
+pub(crate) struct Entry {
+    pub(crate) value: PointValue,
+    pub(crate) ttl: Duration,
 }
 
 struct PerEntryTtl;
@@ -56,12 +56,12 @@ impl Expiry<PointKey, Entry> for PerEntryTtl {
 
 /// Shared by every organization's directory.
 #[derive(Clone)]
-pub struct PointCache {
+pub(crate) struct PointCache {
     cache: Cache<PointKey, Entry>,
 }
 
 impl PointCache {
-    pub fn new(max_entries: u64) -> PointCache {
+    pub(crate) fn new(max_entries: u64) -> PointCache {
         PointCache {
             cache: Cache::builder()
                 .max_capacity(max_entries)
@@ -72,7 +72,7 @@ impl PointCache {
     }
 
     /// The cached entry, or the result of `load` (run once for all concurrent callers).
-    pub async fn get_or_load<E, F>(&self, key: PointKey, load: F) -> Result<Entry, Arc<E>>
+    pub(crate) async fn get_or_load<E, F>(&self, key: PointKey, load: F) -> Result<Entry, Arc<E>>
     where
         F: Future<Output = Result<Entry, E>>,
         E: Send + Sync + 'static,
@@ -80,16 +80,12 @@ impl PointCache {
         self.cache.try_get_with(key, load).await
     }
 
-    pub async fn insert(&self, key: PointKey, entry: Entry) {
+    pub(crate) async fn insert(&self, key: PointKey, entry: Entry) {
         self.cache.insert(key, entry).await;
     }
 
-    pub async fn remove(&self, key: &PointKey) {
-        self.cache.invalidate(key).await;
-    }
-
     /// Forgets every point read of one organization (its mirror has just been refreshed).
-    pub fn forget_org(&self, org: &OrgId) {
+    pub(crate) fn forget_org(&self, org: &OrgId) {
         let org = org.clone();
         // Fails only when closures are not supported, which `new` turns on.
         let _ = self

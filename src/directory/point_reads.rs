@@ -16,7 +16,7 @@ use crate::scim::{EmailLookup, ScimError};
 impl Directory {
     /// A user by id (the e-mail on Amplitude): the mirror first, else one upstream read shared
     /// by every concurrent caller.
-    pub async fn user(&self, key: &UserKey) -> Result<Option<Arc<UserRec>>, DirectoryError> {
+    pub(crate) async fn user(&self, key: &UserKey) -> Result<Option<Arc<UserRec>>, DirectoryError> {
         let key = key.as_str();
         if let Some(u) = self.snapshot().user_by_key(key) {
             return Ok(Some(u.clone()));
@@ -30,7 +30,7 @@ impl Directory {
     }
 
     /// A user by e-mail. On Amplitude the e-mail is the id; elsewhere a `userName` filter.
-    pub async fn user_by_email(
+    pub(crate) async fn user_by_email(
         &self,
         email: &Email,
     ) -> Result<Option<Arc<UserRec>>, DirectoryError> {
@@ -54,7 +54,7 @@ impl Directory {
 
     /// The key of the user with this e-mail: the e-mail itself (as a key) where it is the id,
     /// with no read; else the key of the user a lookup by e-mail finds, if any.
-    pub async fn user_key_by_email(
+    pub(crate) async fn user_key_by_email(
         &self,
         email: &Email,
     ) -> Result<Option<UserKey>, DirectoryError> {
@@ -69,7 +69,10 @@ impl Directory {
     }
 
     /// A group by id: the mirror first, else one shared upstream read.
-    pub async fn group(&self, id: &GroupId) -> Result<Option<Arc<GroupRec>>, DirectoryError> {
+    pub(crate) async fn group(
+        &self,
+        id: &GroupId,
+    ) -> Result<Option<Arc<GroupRec>>, DirectoryError> {
         let id = id.as_str();
         if let Some(g) = self.snapshot().group(id) {
             return Ok(Some(g.clone()));

@@ -16,15 +16,20 @@ use crate::scim::wire::{Group, Member, User};
 use crate::scim::{ClientConfig, Profile, ScimClient};
 
 /// One user of a preloaded directory: e-mail, given and family name, whether active.
-pub struct Person<'a>(pub &'a str, pub &'a str, pub &'a str, pub bool);
+pub(crate) struct Person<'a>(pub &'a str, pub &'a str, pub &'a str, pub bool);
 
 /// One group: its upstream id, name and members' e-mails.
-pub struct Team<'a>(pub &'a str, pub &'a str, pub &'a [&'a str]);
+pub(crate) struct Team<'a>(pub &'a str, pub &'a str, pub &'a [&'a str]);
 
 impl Directory {
     /// A directory of organization `org` whose complete mirror holds `people` (in this order,
     /// the upstream's) and `teams`. Its upstream is 127.0.0.1:9, where nothing answers.
-    pub fn preloaded(org: &str, dialect: Dialect, people: &[Person], teams: &[Team]) -> Directory {
+    pub(crate) fn preloaded(
+        org: &str,
+        dialect: Dialect,
+        people: &[Person],
+        teams: &[Team],
+    ) -> Directory {
         let profile = Profile::from(dialect);
         let mut config = ClientConfig::new(
             "http://127.0.0.1:9/scim",

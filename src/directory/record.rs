@@ -14,12 +14,12 @@ fn plain_meta() -> Meta {
 }
 
 /// Amplitude's placeholder names for invitees who have not signed up.
-pub const PLACEHOLDER_GIVEN: &str = "NO_GIVEN_NAME";
-pub const PLACEHOLDER_FAMILY: &str = "NO_FAMILY_NAME";
+pub(crate) const PLACEHOLDER_GIVEN: &str = "NO_GIVEN_NAME";
+pub(crate) const PLACEHOLDER_FAMILY: &str = "NO_FAMILY_NAME";
 
 /// Where an object was read from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Source {
+pub(crate) enum Source {
     /// The organization's mirror, filled by a full refresh.
     Mirror,
     /// A point read of this one resource, made because the mirror did not have it.
@@ -30,7 +30,7 @@ pub enum Source {
 /// derived: Amplitude's placeholder names, or an invite this gateway sent and has not yet seen
 /// with real names.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Status {
+pub(crate) enum Status {
     Active,
     Invited,
     Deactivated,
@@ -72,11 +72,11 @@ pub struct UserRec {
     text: Box<str>,
     ends: [u32; PARTS],
     flags: u8,
-    pub source: Source,
+    pub(crate) source: Source,
     /// Position in the upstream's listing order, stable across refreshes: a user keeps the
     /// number it was first seen with; newcomers get higher ones.
-    pub seq: u64,
-    pub fetched_at: SystemTime,
+    pub(crate) seq: u64,
+    pub(crate) fetched_at: SystemTime,
     /// The resource as received, when rendering would not reproduce it.
     whole: Option<Box<User>>,
 }
@@ -102,7 +102,7 @@ fn normalized(mut user: User) -> User {
 
 impl UserRec {
     /// `key` is the lookup key: the id, lower-cased when ids are e-mails (Amplitude).
-    pub fn new(
+    pub(crate) fn new(
         key: String,
         seq: u64,
         user: User,
@@ -190,12 +190,12 @@ impl UserRec {
         self.part(KEY)
     }
 
-    pub fn user_name(&self) -> &str {
+    pub(crate) fn user_name(&self) -> &str {
         self.part_or(USER_NAME, self.key())
     }
 
     /// The upstream's id of the user.
-    pub fn id(&self) -> &str {
+    pub(crate) fn id(&self) -> &str {
         self.part_or(ID, self.user_name())
     }
 
@@ -204,16 +204,16 @@ impl UserRec {
         self.part_or(EMAIL, self.user_name())
     }
 
-    pub fn email_lc(&self) -> &str {
+    pub(crate) fn email_lc(&self) -> &str {
         self.part_or(EMAIL_LC, self.key())
     }
 
     /// The given name lower-cased ("" when there is none).
-    pub fn given_lc(&self) -> &str {
+    pub(crate) fn given_lc(&self) -> &str {
         self.part_or(GIVEN_LC, self.part(GIVEN))
     }
 
-    pub fn family_lc(&self) -> &str {
+    pub(crate) fn family_lc(&self) -> &str {
         self.part_or(FAMILY_LC, self.part(FAMILY))
     }
 
@@ -222,7 +222,7 @@ impl UserRec {
     }
 
     /// Whether the upstream shows Amplitude's placeholder names (an invitee).
-    pub fn placeholder(&self) -> bool {
+    pub(crate) fn placeholder(&self) -> bool {
         self.has(PLACEHOLDER)
     }
 
@@ -252,7 +252,7 @@ impl UserRec {
     }
 
     /// The user as a SCIM resource, as the upstream sent it.
-    pub fn resource(&self) -> User {
+    pub(crate) fn resource(&self) -> User {
         match &self.whole {
             Some(user) => (**user).clone(),
             None => self.render(),
@@ -260,7 +260,7 @@ impl UserRec {
     }
 
     /// The status, given whether this gateway has an unaccepted invite on record for the user.
-    pub fn status(&self, invited_by_gateway: bool) -> Status {
+    pub(crate) fn status(&self, invited_by_gateway: bool) -> Status {
         if !self.active() {
             Status::Deactivated
         } else if self.placeholder() || invited_by_gateway {
@@ -275,16 +275,16 @@ impl UserRec {
     }
 
     /// A real given name, if the upstream has one (not a placeholder).
-    pub fn given_name(&self) -> Option<&str> {
+    pub(crate) fn given_name(&self) -> Option<&str> {
         self.name_part(HAS_GIVEN, GIVEN, PLACEHOLDER_GIVEN)
     }
 
-    pub fn family_name(&self) -> Option<&str> {
+    pub(crate) fn family_name(&self) -> Option<&str> {
         self.name_part(HAS_FAMILY, FAMILY, PLACEHOLDER_FAMILY)
     }
 
     /// "Given Family" when known, else the upstream's `displayName`, else the e-mail.
-    pub fn display_name(&self) -> String {
+    pub(crate) fn display_name(&self) -> String {
         match (self.given_name(), self.family_name()) {
             (Some(g), Some(f)) => [g, f].join(" "),
             (Some(n), None) | (None, Some(n)) => n.to_owned(),
@@ -296,7 +296,7 @@ impl UserRec {
     }
 
     /// Whether the e-mail or either name contains `needle` (already lower-cased).
-    pub fn matches_search(&self, needle: &str) -> bool {
+    pub(crate) fn matches_search(&self, needle: &str) -> bool {
         self.email_lc().contains(needle)
             || (!self.placeholder()
                 && (self.given_lc().contains(needle) || self.family_lc().contains(needle)))
@@ -306,17 +306,17 @@ impl UserRec {
 #[derive(Clone, Debug)]
 pub struct GroupRec {
     pub id: String,
-    pub seq: u64,
+    pub(crate) seq: u64,
     pub group: Group,
-    pub name_lc: String,
+    pub(crate) name_lc: String,
     /// Member keys in the form user keys take (lower-cased e-mails on Amplitude), each once.
     pub member_keys: PackedList,
-    pub fetched_at: SystemTime,
-    pub source: Source,
+    pub(crate) fetched_at: SystemTime,
+    pub(crate) source: Source,
 }
 
 impl GroupRec {
-    pub fn new(
+    pub(crate) fn new(
         id: String,
         seq: u64,
         mut group: Group,
@@ -338,7 +338,7 @@ impl GroupRec {
     }
 
     /// The group as a SCIM resource, members by value (their user keys).
-    pub fn resource(&self) -> Group {
+    pub(crate) fn resource(&self) -> Group {
         let mut group = self.group.clone();
         group.members = self.member_keys.iter().map(Member::new).collect();
         if group.schemas.is_empty() {

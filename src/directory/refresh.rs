@@ -48,7 +48,7 @@ impl Directory {
 
     /// What a full refresh costs now: upstream calls, and about how many seconds the background
     /// lane needs for them at the budget (one per emission interval, within its share).
-    pub fn refresh_estimate(&self) -> (u64, f64) {
+    pub(crate) fn refresh_estimate(&self) -> (u64, f64) {
         let snapshot = self.snapshot();
         let users = if snapshot.complete {
             snapshot.user_count() as u64
@@ -68,7 +68,7 @@ impl Directory {
     }
 
     /// Whether the mirror is missing or older than `max_age`.
-    pub fn is_stale(&self) -> bool {
+    pub(crate) fn is_stale(&self) -> bool {
         let state = self.inner.state.borrow();
         match state.snapshot.fetched_at {
             Some(at) => at
@@ -80,22 +80,17 @@ impl Directory {
 
     /// The complete mirror. A stale one is returned at once while a refresh starts behind it;
     /// a missing one is waited for.
-    pub async fn complete_snapshot(&self) -> Result<Arc<Snapshot>, DirectoryError> {
+    pub(crate) async fn complete_snapshot(&self) -> Result<Arc<Snapshot>, DirectoryError> {
         self.snapshot_where(|s| s.complete).await
     }
 
     /// A snapshot with the group list (memberships), complete or still loading users.
-    pub async fn snapshot_with_groups(&self) -> Result<Arc<Snapshot>, DirectoryError> {
+    pub(crate) async fn snapshot_with_groups(&self) -> Result<Arc<Snapshot>, DirectoryError> {
         self.snapshot_where(|s| s.groups_loaded).await
     }
 
-    /// A snapshot holding at least `n` users in directory order, or every user there is.
-    pub async fn snapshot_with_users(&self, n: usize) -> Result<Arc<Snapshot>, DirectoryError> {
-        self.snapshot_where(move |s| s.user_count() >= n).await
-    }
-
     /// A snapshot for which `enough` holds (or the complete one), waiting for a cold load.
-    pub async fn snapshot_until(
+    pub(crate) async fn snapshot_until(
         &self,
         enough: impl Fn(&Snapshot) -> bool,
     ) -> Result<Arc<Snapshot>, DirectoryError> {
@@ -360,7 +355,7 @@ impl Directory {
     }
 
     /// Counts a restart of the refresh loop after it stopped unexpectedly.
-    pub fn record_restart(&self) {
+    pub(crate) fn record_restart(&self) {
         self.inner.state.send_modify(|s| {
             s.restarts += 1;
             s.last_failure_at = Some(SystemTime::now());
@@ -369,7 +364,7 @@ impl Directory {
 
     /// Keeps the mirror fresh: refreshes whenever it is older than `max_age`, until dropped.
     /// A failed refresh is tried again after a pause that grows to `max_age`.
-    pub async fn run_refresh_loop(self) {
+    pub(crate) async fn run_refresh_loop(self) {
         let max_age = self.inner.settings.max_age;
         let mut pause = std::time::Duration::from_secs(5).min(max_age);
         loop {

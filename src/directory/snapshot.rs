@@ -14,13 +14,13 @@ use crate::scim::{EmailLookup, KeyRule};
 #[derive(Clone, Default)]
 pub struct Snapshot {
     /// Every user and group has arrived (false while a cold load streams in).
-    pub complete: bool,
+    pub(crate) complete: bool,
     /// The group list has arrived (memberships can be answered).
-    pub groups_loaded: bool,
+    pub(crate) groups_loaded: bool,
     /// When the load that produced this snapshot finished (`None` while loading).
-    pub fetched_at: Option<SystemTime>,
+    pub(crate) fetched_at: Option<SystemTime>,
     /// `totalResults` of the user list as the upstream last reported it.
-    pub upstream_user_total: Option<u64>,
+    pub(crate) upstream_user_total: Option<u64>,
     pub(super) users: Vec<Arc<UserRec>>,
     pub(super) user_index: KeyIndex,
     /// E-mail → position, where users are found by `userName` (the key rule's e-mail lookup).
@@ -36,11 +36,11 @@ pub struct Snapshot {
 }
 
 impl Snapshot {
-    pub fn user_count(&self) -> usize {
+    pub(crate) fn user_count(&self) -> usize {
         self.users.len()
     }
 
-    pub fn group_count(&self) -> usize {
+    pub(crate) fn group_count(&self) -> usize {
         self.groups.len()
     }
 
@@ -57,11 +57,11 @@ impl Snapshot {
         self.user_index.find(key, |i| self.users[i].key())
     }
 
-    pub fn user_by_key(&self, key: &str) -> Option<&Arc<UserRec>> {
+    pub(crate) fn user_by_key(&self, key: &str) -> Option<&Arc<UserRec>> {
         self.user_position(key).map(|i| &self.users[i])
     }
 
-    pub fn user_by_email(&self, email_lc: &str) -> Option<&Arc<UserRec>> {
+    pub(crate) fn user_by_email(&self, email_lc: &str) -> Option<&Arc<UserRec>> {
         match &self.email_index {
             Some(index) => index
                 .find(email_lc, |i| self.users[i].email_lc())
@@ -95,7 +95,7 @@ impl Snapshot {
         (0..positions.len()).map(move |i| &self.groups[positions[i] as usize])
     }
 
-    pub fn is_member_of_any(&self, user_key: &str) -> bool {
+    pub(crate) fn is_member_of_any(&self, user_key: &str) -> bool {
         !self.group_positions_of(user_key).is_empty()
     }
 
@@ -114,11 +114,11 @@ pub(super) struct Builder {
     user_index: KeyIndex,
     groups: Vec<Arc<GroupRec>>,
     groups_loaded: bool,
-    pub upstream_user_total: Option<u64>,
+    pub(crate) upstream_user_total: Option<u64>,
 }
 
 impl Builder {
-    pub fn new(previous: Option<Arc<Snapshot>>, keys: KeyRule) -> Builder {
+    pub(crate) fn new(previous: Option<Arc<Snapshot>>, keys: KeyRule) -> Builder {
         let next_seq = previous
             .as_ref()
             .and_then(|p| p.users.iter().map(|u| u.seq).max())
@@ -136,7 +136,7 @@ impl Builder {
     }
 
     /// The position number a user keeps (if known before) or gets.
-    pub fn seq_for(&mut self, key: &str) -> u64 {
+    pub(crate) fn seq_for(&mut self, key: &str) -> u64 {
         if let Some(prev) = self.previous.as_ref().and_then(|p| p.user_by_key(key)) {
             return prev.seq;
         }
@@ -145,7 +145,7 @@ impl Builder {
         seq
     }
 
-    pub fn add_user(&mut self, rec: impl Into<Arc<UserRec>>) {
+    pub(crate) fn add_user(&mut self, rec: impl Into<Arc<UserRec>>) {
         let rec = rec.into();
         // Offset paging over a changing directory can deliver a user twice: keep the newest.
         let users = &self.users;
@@ -159,7 +159,7 @@ impl Builder {
         }
     }
 
-    pub fn add_group(&mut self, rec: impl Into<Arc<GroupRec>>) {
+    pub(crate) fn add_group(&mut self, rec: impl Into<Arc<GroupRec>>) {
         let rec = rec.into();
         if let Some(existing) = self.groups.iter_mut().find(|g| g.id == rec.id) {
             *existing = rec;
@@ -172,11 +172,11 @@ impl Builder {
         self.groups.iter().find(|g| g.id == id).map(|g| &**g)
     }
 
-    pub fn next_group_seq(&self) -> u64 {
+    pub(crate) fn next_group_seq(&self) -> u64 {
         self.groups.iter().map(|g| g.seq).max().map_or(0, |m| m + 1)
     }
 
-    pub fn group_ids_with_member(&self, key: &str) -> Vec<String> {
+    pub(crate) fn group_ids_with_member(&self, key: &str) -> Vec<String> {
         self.groups
             .iter()
             .filter(|g| g.member_keys.contains(key))
@@ -184,7 +184,7 @@ impl Builder {
             .collect()
     }
 
-    pub fn remove_user(&mut self, key: &str) {
+    pub(crate) fn remove_user(&mut self, key: &str) {
         let users = &self.users;
         if self.user_index.find(key, |i| users[i].key()).is_some() {
             self.users.retain(|u| u.key() != key);
@@ -193,20 +193,20 @@ impl Builder {
         }
     }
 
-    pub fn remove_group(&mut self, id: &str) {
+    pub(crate) fn remove_group(&mut self, id: &str) {
         self.groups.retain(|g| g.id != id);
     }
 
-    pub fn groups_done(&mut self) {
+    pub(crate) fn groups_done(&mut self) {
         self.groups_loaded = true;
     }
 
-    pub fn user_count(&self) -> usize {
+    pub(crate) fn user_count(&self) -> usize {
         self.users.len()
     }
 
     /// A snapshot of what has arrived so far (for a cold load) or of everything (`complete`).
-    pub fn snapshot(&self, complete: bool, fetched_at: Option<SystemTime>) -> Snapshot {
+    pub(crate) fn snapshot(&self, complete: bool, fetched_at: Option<SystemTime>) -> Snapshot {
         let mut users = self.users.clone();
         // Users arrive in upstream order, which is the order of their numbers unless the
         // directory changed between two refreshes; only then do positions move.
@@ -279,10 +279,10 @@ pub(super) enum Order {
 type OrderKey<'a> = (&'a str, &'a str, &'a str);
 
 impl Order {
-    pub const ALL: [Order; 3] = [Order::Email, Order::Family, Order::Given];
+    pub(crate) const ALL: [Order; 3] = [Order::Email, Order::Family, Order::Given];
 
     /// What the order sorts by (the same components as `user_sort_key`).
-    pub fn key(self) -> for<'a> fn(&'a UserRec) -> OrderKey<'a> {
+    pub(crate) fn key(self) -> for<'a> fn(&'a UserRec) -> OrderKey<'a> {
         match self {
             Order::Email => |u| (u.email_lc(), "", u.key()),
             Order::Family => |u| {

@@ -35,7 +35,7 @@ fn source_name(s: Source) -> &'static str {
 
 impl Directory {
     /// A user record as JSON: the resource as the upstream sent it, when and whence.
-    pub fn user_to_json(&self, rec: &UserRec) -> Value {
+    pub(crate) fn user_to_json(&self, rec: &UserRec) -> Value {
         json!({
             "resource": rec.resource(),
             "fetchedAtMs": ms(rec.fetched_at),
@@ -44,7 +44,7 @@ impl Directory {
     }
 
     /// The record [`Directory::user_to_json`] wrote; `None` for anything else.
-    pub fn user_from_json(&self, v: &Value) -> Option<Arc<UserRec>> {
+    pub(crate) fn user_from_json(&self, v: &Value) -> Option<Arc<UserRec>> {
         let user: User = serde_json::from_value(v.get("resource")?.clone()).ok()?;
         let (at, source) = parts(v);
         let key = self.key_rule().key_of(&user).into_string();
@@ -52,7 +52,7 @@ impl Directory {
     }
 
     /// A group record as JSON, members included.
-    pub fn group_to_json(&self, rec: &GroupRec) -> Value {
+    pub(crate) fn group_to_json(&self, rec: &GroupRec) -> Value {
         json!({
             "resource": rec.resource(),
             "fetchedAtMs": ms(rec.fetched_at),
@@ -61,7 +61,7 @@ impl Directory {
     }
 
     /// The record [`Directory::group_to_json`] wrote; `None` for anything else.
-    pub fn group_from_json(&self, v: &Value) -> Option<Arc<GroupRec>> {
+    pub(crate) fn group_from_json(&self, v: &Value) -> Option<Arc<GroupRec>> {
         let group: Group = serde_json::from_value(v.get("resource")?.clone()).ok()?;
         let (at, source) = parts(v);
         Directory::group_rec(self.key_rule(), group, u64::MAX, at, source).map(Arc::new)

@@ -8,7 +8,7 @@ use crate::scim::Profile;
 
 /// The SCIM dialect an organization's upstream speaks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Dialect {
+pub(crate) enum Dialect {
     /// Amplitude's SCIM 2.0 API, with its quirks.
     Amplitude,
     /// Plain RFC 7644.
@@ -36,25 +36,25 @@ impl From<Dialect> for Profile {
 /// An organization's upstream budget, now. Per-lane arrays are in priority order: critical,
 /// write, interactive, background.
 #[derive(Clone, Debug)]
-pub struct BudgetView {
-    pub limit: u32,
-    pub window: Duration,
+pub(crate) struct BudgetView {
+    pub(crate) limit: u32,
+    pub(crate) window: Duration,
     /// Requests released in the last `window`.
-    pub used_in_window: u32,
-    pub remaining: u32,
+    pub(crate) used_in_window: u32,
+    pub(crate) remaining: u32,
     /// Calls waiting per lane.
-    pub queued: [usize; 4],
+    pub(crate) queued: [usize; 4],
     /// Calls refused by admission since start, per lane.
-    pub refused: [u64; 4],
+    pub(crate) refused: [u64; 4],
     /// What a new call in each lane would expect to wait now.
-    pub expected_wait: [Duration; 4],
-    pub max_queue_wait: Duration,
-    pub max_queued: u32,
-    pub interactive_share: f64,
-    pub paused_until: Option<SystemTime>,
-    pub credential_revoked: bool,
+    pub(crate) expected_wait: [Duration; 4],
+    pub(crate) max_queue_wait: Duration,
+    pub(crate) max_queued: u32,
+    pub(crate) interactive_share: f64,
+    pub(crate) paused_until: Option<SystemTime>,
+    pub(crate) credential_revoked: bool,
     /// One request per this once the burst is spent.
-    pub emission_interval: Duration,
+    pub(crate) emission_interval: Duration,
 }
 
 impl BudgetView {

@@ -13,8 +13,8 @@ use crate::scim::wire::{Group, User};
 /// The log of changes not yet known to be in a completed refresh.
 #[derive(Default)]
 pub(in crate::directory) struct WriteLog {
-    pub counter: u64,
-    pub items: Vec<(u64, Change)>,
+    pub(crate) counter: u64,
+    pub(crate) items: Vec<(u64, Change)>,
 }
 
 impl Directory {

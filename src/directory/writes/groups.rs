@@ -12,7 +12,7 @@ use crate::keys::{GroupId, UserKey};
 
 impl Directory {
     /// `POST /Groups` with these members (user keys the mirror knows). Default lane: `Write`.
-    pub async fn create_group(
+    pub(crate) async fn create_group(
         &self,
         name: &str,
         member_keys: &[UserKey],
@@ -59,7 +59,7 @@ impl Directory {
     }
 
     /// Renames the group with one PATCH. Default lane: `Write`.
-    pub async fn rename_group(
+    pub(crate) async fn rename_group(
         &self,
         id: &GroupId,
         name: &str,
@@ -99,7 +99,11 @@ impl Directory {
     }
 
     /// `DELETE /Groups/{id}`: the members stay in the organization. Default lane: `Write`.
-    pub async fn delete_group(&self, id: &GroupId, lane: WriteLane) -> Result<(), WriteError> {
+    pub(crate) async fn delete_group(
+        &self,
+        id: &GroupId,
+        lane: WriteLane,
+    ) -> Result<(), WriteError> {
         let id = id.as_str();
         let lane = lane.budget();
         let client = &self.inner.client;

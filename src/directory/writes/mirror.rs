@@ -10,7 +10,7 @@ use crate::directory::snapshot::{Builder, Snapshot};
 use crate::scim::KeyRule;
 
 #[derive(Clone, Debug)]
-pub enum Change {
+pub(crate) enum Change {
     /// The user exists with this record.
     UpsertUser(Arc<UserRec>),
     /// The user is gone, and in no group.
@@ -58,7 +58,7 @@ fn edit_group(b: &mut Builder, id: &str, f: impl FnOnce(&mut GroupRec)) {
 /// `snapshot` with `changes` applied, in order: patched in place on a copy where every change
 /// allows it (`Snapshot::patch` in `patch.rs`), else rebuilt.
 /// `keys` is the directory's key rule, which the snapshot was built with.
-pub fn apply(snapshot: &Arc<Snapshot>, changes: &[Change], keys: KeyRule) -> Snapshot {
+pub(crate) fn apply(snapshot: &Arc<Snapshot>, changes: &[Change], keys: KeyRule) -> Snapshot {
     let mut copy = (**snapshot).clone();
     if changes.iter().all(|change| copy.patch(change)) {
         return copy;
@@ -67,7 +67,7 @@ pub fn apply(snapshot: &Arc<Snapshot>, changes: &[Change], keys: KeyRule) -> Sna
 }
 
 /// `snapshot` with `changes` applied, in order, rebuilt from its records.
-pub fn rebuild(snapshot: &Arc<Snapshot>, changes: &[Change], keys: KeyRule) -> Snapshot {
+pub(crate) fn rebuild(snapshot: &Arc<Snapshot>, changes: &[Change], keys: KeyRule) -> Snapshot {
     let mut b = Builder::from_snapshot(snapshot, keys);
     for change in changes {
         match change {

@@ -49,7 +49,8 @@ mod users;
 
 pub(in crate::directory) use commit::WriteLog;
 pub(in crate::directory) use mirror::apply;
-pub use users::{Invite, NameChange};
+pub use users::Invite;
+pub(crate) use users::NameChange;
 
 #[cfg(doc)]
 use super::{Directory, WriteError};

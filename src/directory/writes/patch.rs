@@ -289,7 +289,7 @@ mod tests {
                     b.add_user(u);
                 }
                 for g in 0..5 {
-                    let members: crate::directory::PackedList = (0..12)
+                    let members: crate::directory::packed::PackedList = (0..12)
                         .map(|_| match rng.below(10) {
                             0 => "ghost".to_owned(),
                             _ => key(rng.below(next_user), emails_are_keys),

@@ -23,9 +23,9 @@ pub struct Invite<'a> {
 
 /// New names for a user; a part left `None` stays as it is.
 #[derive(Clone, Copy, Debug, Default)]
-pub struct NameChange<'a> {
-    pub given_name: Option<&'a str>,
-    pub family_name: Option<&'a str>,
+pub(crate) struct NameChange<'a> {
+    pub(crate) given_name: Option<&'a str>,
+    pub(crate) family_name: Option<&'a str>,
 }
 
 impl Directory {
@@ -131,7 +131,7 @@ impl Directory {
 
     /// Replaces the names with `PUT` of the full resource. The e-mail cannot change.
     /// Default lane: `Write`.
-    pub async fn update_user(
+    pub(crate) async fn update_user(
         &self,
         key: &UserKey,
         names: NameChange<'_>,
@@ -240,7 +240,11 @@ impl Directory {
 
     /// `DELETE /Users/{id}`, in the critical lane: the user leaves the organization (a pending
     /// invitation is revoked). Default lane: `Critical`.
-    pub async fn delete_user(&self, key: &UserKey, lane: WriteLane) -> Result<(), WriteError> {
+    pub(crate) async fn delete_user(
+        &self,
+        key: &UserKey,
+        lane: WriteLane,
+    ) -> Result<(), WriteError> {
         let key = key.as_str();
         let lane = lane.budget();
         let client = &self.inner.client;

@@ -93,7 +93,7 @@ impl UserOrderField {
         }
     }
 
-    pub fn to_directory(self) -> crate::directory::UserOrderField {
+    pub(crate) fn to_directory(self) -> crate::directory::UserOrderField {
         match self {
             UserOrderField::Directory => crate::directory::UserOrderField::Directory,
             UserOrderField::Email => crate::directory::UserOrderField::Email,
@@ -111,7 +111,7 @@ impl GroupOrderField {
         }
     }
 
-    pub fn to_directory(self) -> crate::directory::GroupOrderField {
+    pub(crate) fn to_directory(self) -> crate::directory::GroupOrderField {
         match self {
             GroupOrderField::Directory => crate::directory::GroupOrderField::Directory,
             GroupOrderField::Name => crate::directory::GroupOrderField::Name,
