@@ -3,6 +3,8 @@
 
 mod error;
 mod events;
+#[cfg(test)]
+mod fake;
 mod index;
 mod invites;
 mod packed;
@@ -14,6 +16,7 @@ mod point_reads;
 mod preloaded;
 mod record;
 mod refresh;
+mod seam;
 mod snapshot;
 mod stored;
 mod trace;
@@ -33,6 +36,8 @@ use crate::store::Store;
 
 pub use error::{DirectoryError, WriteError};
 pub use events::{ChangeEvent, EventKind};
+#[cfg(test)]
+pub(crate) use fake::FakeDirectory;
 pub(crate) use pages::{GroupQuery, UserQuery};
 pub(crate) use paging::{
     GroupOrderField, Page, PageArgs, SortKey, UserFilter, UserOrderField, group_sort_key,
@@ -42,6 +47,7 @@ pub(crate) use point_cache::PointCache;
 #[cfg(test)]
 pub(crate) use preloaded::{Person, Team};
 pub(crate) use record::{GroupRec, Source, Status, UserRec};
+pub(crate) use seam::{DirHandle, DirectoryReads};
 pub use snapshot::Snapshot;
 pub use trace::{SendGate, traced};
 pub(crate) use view::{BudgetView, Dialect};
@@ -292,11 +298,7 @@ impl Directory {
 
     /// A stand-in for a group member that the user list does not show.
     pub(crate) fn member_stand_in(&self, value: &str, display: Option<&str>) -> UserRec {
-        let mut user = User::new(value, "", "");
-        user.id = Some(value.to_owned());
-        user.name = None;
-        user.display_name = display.map(str::to_owned);
-        self.user_rec(user, Source::Mirror)
+        stand_in(self.key_rule(), value, display)
     }
 
     pub(crate) fn group_rec(
@@ -319,26 +321,48 @@ impl Directory {
     }
 }
 
-/// Every organization's directory, by id. The GraphQL layer's one seam to the data.
-#[derive(Clone, Default)]
-pub struct Directories {
-    list: Arc<Vec<Directory>>,
+/// A stand-in for a group member that the user list does not show, keyed by `keys`.
+fn stand_in(keys: KeyRule, value: &str, display: Option<&str>) -> UserRec {
+    let mut user = User::new(value, "", "");
+    user.id = Some(value.to_owned());
+    user.name = None;
+    user.display_name = display.map(str::to_owned);
+    let key = keys.key_of(&user).into_string();
+    UserRec::new(key, u64::MAX, user, SystemTime::now(), Source::Mirror)
 }
 
-impl Directories {
-    pub(crate) fn new(list: Vec<Directory>) -> Directories {
+/// Every organization's directory, by id: the real ones (`Directories`, what governance and the
+/// mutations' journal use), or the handles GraphQL reads through (`Directories<DirHandle>`).
+#[derive(Clone)]
+pub struct Directories<D = Directory> {
+    list: Arc<Vec<D>>,
+}
+
+impl<D> Default for Directories<D> {
+    fn default() -> Self {
+        Directories {
+            list: Arc::new(Vec::new()),
+        }
+    }
+}
+
+// The bound is the crate's own seam; callers outside the crate only name `Directories`, whose
+// `Directory` meets it.
+#[allow(private_bounds)]
+impl<D: DirectoryReads + Clone> Directories<D> {
+    pub fn new(list: Vec<D>) -> Self {
         Directories {
             list: Arc::new(list),
         }
     }
 
-    pub fn all(&self) -> &[Directory] {
+    pub fn all(&self) -> &[D] {
         &self.list
     }
 
     /// The directory of `org_id`, given as an [`OrgId`] or as the text one borrows as (an id
     /// from a global id, a store row or a URL).
-    pub fn get<Q>(&self, org_id: &Q) -> Option<&Directory>
+    pub fn get<Q>(&self, org_id: &Q) -> Option<&D>
     where
         OrgId: std::borrow::Borrow<Q>,
         Q: Eq + ?Sized,
@@ -350,7 +374,7 @@ impl Directories {
     }
 
     /// Only the directories whose organization `allowed` accepts.
-    pub(crate) fn visible_to(&self, allowed: impl Fn(&OrgId) -> bool) -> Directories {
+    pub fn visible_to(&self, allowed: impl Fn(&OrgId) -> bool) -> Self {
         if self.list.iter().all(|d| allowed(d.org_id())) {
             return self.clone();
         }
@@ -361,5 +385,13 @@ impl Directories {
                 .cloned()
                 .collect(),
         )
+    }
+
+    /// The same directories, as the handles GraphQL reads through.
+    pub(crate) fn handles(&self) -> Directories<DirHandle>
+    where
+        D: Into<DirHandle>,
+    {
+        Directories::new(self.list.iter().cloned().map(Into::into).collect())
     }
 }

@@ -10,7 +10,7 @@ use secrecy::SecretString;
 
 use super::refresh::add_mirrored_user;
 use super::snapshot::Builder;
-use super::{Dialect, Directory, DirectorySettings, PointCache, Source};
+use super::{Dialect, Directory, DirectorySettings, PointCache, Snapshot, Source};
 use crate::budget::{Budget, BudgetConfig};
 use crate::scim::wire::{Group, Member, User};
 use crate::scim::{ClientConfig, Profile, ScimClient};
@@ -53,27 +53,38 @@ impl Directory {
             PointCache::new(1_000),
         );
         let now = SystemTime::now();
-        let keys = profile.key_rule();
-        let mut builder = Builder::new(None, keys);
-        for Person(email, given, family, active) in people {
-            let mut user = User::new(email, given, family);
-            user.id = Some((*email).to_owned());
-            user.active = *active;
-            add_mirrored_user(&mut builder, keys, user, now);
-        }
-        for (seq, Team(id, name, members)) in teams.iter().enumerate() {
-            let mut group = Group::new(name, members.iter().map(|m| Member::new(m)).collect());
-            group.id = Some((*id).into());
-            let rec = Directory::group_rec(keys, group, seq as u64, now, Source::Mirror)
-                .expect("a group with an id");
-            builder.add_group(rec);
-        }
-        builder.groups_done();
-        let snapshot = Arc::new(builder.snapshot(true, Some(now)));
+        let snapshot = Arc::new(mirror_of(dialect, people, teams, now));
         dir.inner.state.send_modify(|s| {
             s.snapshot = snapshot;
             s.last_refresh_at = Some(now);
         });
         dir
     }
+}
+
+/// A complete mirror holding `people` (in this order, the upstream's) and `teams`, keyed by
+/// `dialect`'s rule, as a refresh at `now` would have built it.
+pub(crate) fn mirror_of(
+    dialect: Dialect,
+    people: &[Person],
+    teams: &[Team],
+    now: SystemTime,
+) -> Snapshot {
+    let keys = Profile::from(dialect).key_rule();
+    let mut builder = Builder::new(None, keys);
+    for Person(email, given, family, active) in people {
+        let mut user = User::new(email, given, family);
+        user.id = Some((*email).to_owned());
+        user.active = *active;
+        add_mirrored_user(&mut builder, keys, user, now);
+    }
+    for (seq, Team(id, name, members)) in teams.iter().enumerate() {
+        let mut group = Group::new(name, members.iter().map(|m| Member::new(m)).collect());
+        group.id = Some((*id).into());
+        let rec = Directory::group_rec(keys, group, seq as u64, now, Source::Mirror)
+            .expect("a group with an id");
+        builder.add_group(rec);
+    }
+    builder.groups_done();
+    builder.snapshot(true, Some(now))
 }

@@ -35,7 +35,7 @@ fn source_name(s: Source) -> &'static str {
 
 impl Directory {
     /// A user record as JSON: the resource as the upstream sent it, when and whence.
-    pub(crate) fn user_to_json(&self, rec: &UserRec) -> Value {
+    pub(crate) fn user_to_json(rec: &UserRec) -> Value {
         json!({
             "resource": rec.resource(),
             "fetchedAtMs": ms(rec.fetched_at),
@@ -52,7 +52,7 @@ impl Directory {
     }
 
     /// A group record as JSON, members included.
-    pub(crate) fn group_to_json(&self, rec: &GroupRec) -> Value {
+    pub(crate) fn group_to_json(rec: &GroupRec) -> Value {
         json!({
             "resource": rec.resource(),
             "fetchedAtMs": ms(rec.fetched_at),

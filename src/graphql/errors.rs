@@ -43,6 +43,12 @@ pub fn directory(org: &str, e: DirectoryError) -> Error {
     }
 }
 
+/// Grants are kept in the store beside a real directory; the fake of the resolver unit tests
+/// has none, and is the only handle that answers this.
+pub(crate) fn no_grants() -> Error {
+    Code::Internal.error("this organization keeps no grants")
+}
+
 /// The code a directory error shows as (for audit rows of system actions, e.g. refreshes).
 pub fn code_of(e: &DirectoryError) -> &'static str {
     let code = match e {

@@ -9,13 +9,13 @@ use async_graphql::{Context, Result};
 use futures_util::future::{BoxFuture, join_all};
 
 use super::errors;
-use crate::directory::{Directory, DirectoryError, GroupRec, UserRec};
+use crate::directory::{DirHandle, DirectoryError, DirectoryReads, GroupRec, UserRec};
 use crate::keys::{Email, GroupId, OrgId, UserKey};
 
 /// The directory a point read asks: the handle itself, so a batch needs no lookup by name. A
 /// gateway has one directory per organization, so the organization is its identity.
 #[derive(Clone)]
-pub struct DirKey(pub Directory);
+pub struct DirKey(pub DirHandle);
 
 impl PartialEq for DirKey {
     fn eq(&self, other: &DirKey) -> bool {
@@ -45,7 +45,7 @@ pub enum PointReq {
 }
 
 impl PointReq {
-    fn dir(&self) -> &Directory {
+    fn dir(&self) -> &DirHandle {
         match self {
             PointReq::UserByKey { dir, .. }
             | PointReq::UserByEmail { dir, .. }
@@ -71,7 +71,7 @@ pub struct LoadError {
     error: DirectoryError,
 }
 
-async fn load_one(dir: &Directory, req: &PointReq) -> Result<Option<Point>, DirectoryError> {
+async fn load_one(dir: &DirHandle, req: &PointReq) -> Result<Option<Point>, DirectoryError> {
     Ok(match req {
         PointReq::UserByKey { key, .. } => dir.user(key).await?.map(Point::User),
         PointReq::UserByEmail { email, .. } => dir.user_by_email(email).await?.map(Point::User),

@@ -1,9 +1,11 @@
-//! The GraphQL layer: the schema and its one constructor. Resolvers reach data only through
-//! `Directories`; errors leave through `errors` with a stable code.
+//! The GraphQL layer: the schema and its one constructor. Resolvers read through the directory
+//! seam (`DirHandle`s); errors leave through `errors` with a stable code.
 
 pub(crate) mod code;
 pub(crate) mod connection;
 pub mod errors;
+#[cfg(test)]
+mod fake_tests;
 pub(crate) mod guard;
 pub(crate) mod ids;
 pub(crate) mod limits;
@@ -22,7 +24,7 @@ use async_graphql::{EmptySubscription, Schema};
 
 use crate::auth::Principal;
 use crate::config::LimitsConfig;
-use crate::directory::Directories;
+use crate::directory::{DirHandle, Directories};
 
 pub use mutation::Journal;
 
@@ -41,11 +43,36 @@ pub fn build_schema(
     journal: Option<Journal>,
     grants: Option<crate::governance::Grants>,
 ) -> GatewaySchema {
+    let handles = dirs.handles();
+    assemble(dirs, handles, limits, journal, grants)
+}
+
+/// A schema that reads through `handles` (the fakes of the resolver unit tests), with no real
+/// directory, store or grants beside them: mutations find no organization.
+#[cfg(test)]
+pub(crate) fn build_schema_over(handles: Directories<DirHandle>) -> GatewaySchema {
+    assemble(
+        Directories::default(),
+        handles,
+        &LimitsConfig::default(),
+        None,
+        None,
+    )
+}
+
+fn assemble(
+    dirs: Directories,
+    handles: Directories<DirHandle>,
+    limits: &LimitsConfig,
+    journal: Option<Journal>,
+    grants: Option<crate::governance::Grants>,
+) -> GatewaySchema {
     let mut builder = Schema::build(
         query::Query,
         mutation::Mutation::default(),
         EmptySubscription,
     )
+    .data(handles)
     .data(dirs)
     // 64 MiB of records: about 60,000 ordinary calls a day, and no flood of large inputs can
     // hold more. In front of the store's records, for as long as they replay.
@@ -90,8 +117,15 @@ pub fn prepare(
     }
     let all = schema.data::<Directories>().cloned().unwrap_or_default();
     let visible = all.visible_to(|org| principal.orgs.allows(org.as_str()));
+    // What the resolvers read through: the same organizations, as handles.
+    let handles = schema
+        .data::<Directories<DirHandle>>()
+        .cloned()
+        .unwrap_or_default()
+        .visible_to(|org| principal.orgs.allows(org.as_str()));
     Ok(loaders::attach(request)
         .data(visible)
+        .data(handles)
         .data(principal.clone())
         .data(RequestTag(request_id.to_owned())))
 }

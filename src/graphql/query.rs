@@ -8,7 +8,7 @@ use super::ids::{GlobalId, Kind};
 use super::loaders::{DirKey, Point, PointReq, load_point};
 use super::types::{AuditEntry, Grant, Group, Org, User, audit};
 use crate::auth::{Principal, Role};
-use crate::directory::Directories;
+use crate::directory::{DirHandle, Directories, DirectoryReads};
 use crate::keys::GroupId;
 
 /// An object with a global id (Relay Global Object Identification).
@@ -76,7 +76,7 @@ impl Query {
         let principal = ctx
             .data::<Principal>()
             .map_err(|_| Code::Forbidden.error("no API key"))?;
-        let dirs = ctx.data::<Directories>()?;
+        let dirs = ctx.data::<Directories<DirHandle>>()?;
         Ok(Viewer {
             name: principal.name.clone(),
             role: principal.role.into(),
@@ -91,7 +91,7 @@ impl Query {
     // Every role: an auditor reaches the audit log through an organization.
     #[graphql(guard = "RoleGuard(Role::Auditor)")]
     async fn orgs(&self, ctx: &Context<'_>) -> Result<Vec<Org>> {
-        let dirs = ctx.data::<Directories>()?;
+        let dirs = ctx.data::<Directories<DirHandle>>()?;
         Ok(dirs.all().iter().map(|d| Org { dir: d.clone() }).collect())
     }
 
@@ -99,7 +99,7 @@ impl Query {
     /// only organization, when the gateway serves exactly one.
     #[graphql(guard = "RoleGuard(Role::Auditor)")]
     async fn org(&self, ctx: &Context<'_>, id: Option<ID>) -> Result<Option<Org>> {
-        let dirs = ctx.data::<Directories>()?;
+        let dirs = ctx.data::<Directories<DirHandle>>()?;
         let dir = match id {
             None => match dirs.all() {
                 [only] => Some(only),
@@ -159,7 +159,7 @@ async fn node(ctx: &Context<'_>, id: &ID) -> Result<Option<Node>> {
         Kind::AuditEntry => super::guard::require_audit(ctx)?,
         Kind::Grant => require(ctx, Role::Read)?,
     }
-    let dirs = ctx.data::<Directories>()?;
+    let dirs = ctx.data::<Directories<DirHandle>>()?;
     let Some(dir) = dirs.get(g.org.as_str()) else {
         return Ok(None);
     };

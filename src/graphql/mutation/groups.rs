@@ -337,7 +337,7 @@ impl GroupMutation {
             let already_running = dir.state().refreshing;
             dir.start_refresh();
             Ok(RefreshDirectoryPayload::success(
-                Some(Org { dir }),
+                Some(Org { dir: dir.into() }),
                 calls as i32,
                 seconds,
                 already_running,

@@ -6,7 +6,7 @@ use async_graphql::ID;
 use serde_json::{Value, json};
 
 use super::{UserError, UserErrorCode, WriteOutcome};
-use crate::directory::Directories;
+use crate::directory::{Directories, Directory, DirectoryReads};
 use crate::graphql::types::{Grant, Group, Org, User};
 
 /// A payload field that can be kept and rebuilt.
@@ -86,7 +86,7 @@ impl<T: Stored> Stored for Vec<T> {
 impl Stored for User {
     fn save(&self) -> Value {
         let dir = self.dir();
-        json!({ "org": dir.org_id().as_str(), "rec": dir.user_to_json(self.rec()) })
+        json!({ "org": dir.org_id().as_str(), "rec": Directory::user_to_json(self.rec()) })
     }
     fn load(v: &Value, dirs: &Directories) -> Option<Self> {
         let dir = dirs.get(v["org"].as_str()?)?;
@@ -98,7 +98,7 @@ impl Stored for User {
 impl Stored for Group {
     fn save(&self) -> Value {
         let dir = self.dir();
-        json!({ "org": dir.org_id().as_str(), "rec": dir.group_to_json(self.rec()) })
+        json!({ "org": dir.org_id().as_str(), "rec": Directory::group_to_json(self.rec()) })
     }
     fn load(v: &Value, dirs: &Directories) -> Option<Self> {
         let dir = dirs.get(v["org"].as_str()?)?;
@@ -113,7 +113,9 @@ impl Stored for Org {
     }
     fn load(v: &Value, dirs: &Directories) -> Option<Self> {
         let dir = dirs.get(v.as_str()?)?;
-        Some(Org { dir: dir.clone() })
+        Some(Org {
+            dir: dir.clone().into(),
+        })
     }
 }
 

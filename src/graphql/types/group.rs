@@ -8,7 +8,7 @@ use super::grant::{GrantConnection, GrantState};
 use super::scope::Held;
 use super::{DateTime, Org, Scope, Source, User};
 use crate::auth::Role;
-use crate::directory::{Directory, GroupRec, UserOrderField};
+use crate::directory::{DirHandle, DirectoryReads, GroupRec, UserOrderField};
 use crate::graphql::connection::{UserConnection, page_args};
 use crate::graphql::errors;
 use crate::graphql::guard::RoleGuard;
@@ -25,8 +25,8 @@ pub struct Group {
 
 impl Group {
     /// A group read on its own.
-    pub fn new(dir: Directory, rec: Arc<GroupRec>) -> Group {
-        Group::own(&Scope::single(dir), rec)
+    pub fn new(dir: impl Into<DirHandle>, rec: Arc<GroupRec>) -> Group {
+        Group::own(&Scope::single(dir.into()), rec)
     }
 
     /// The group at `position` in the snapshot of `scope`.
@@ -50,7 +50,7 @@ impl Group {
         self.held.group(&self.scope)
     }
 
-    pub(crate) fn dir(&self) -> &Directory {
+    pub(crate) fn dir(&self) -> &DirHandle {
         &self.scope.dir
     }
 }
@@ -86,9 +86,10 @@ impl Group {
     ) -> Result<GrantConnection> {
         // Boxed: the store's reads inside this field would make every field future of `Group`
         // larger (`types/mod.rs`).
+        let dir = self.dir().real().ok_or_else(errors::no_grants)?;
         Box::pin(super::grant::list_of(
             ctx,
-            self.dir(),
+            dir,
             None,
             Some(&self.rec().id),
             first,

@@ -7,7 +7,7 @@ use super::{
     GroupOrder, OrderDirection, ScimProfile, Scope, SyncStatus, User, UserFilter, UserOrder,
 };
 use crate::auth::Role;
-use crate::directory::{self, Dialect, Directory};
+use crate::directory::{self, Dialect, DirHandle, DirectoryReads};
 use crate::graphql::connection::{GroupConnection, UserConnection, page_args};
 use crate::graphql::errors::{self, bad_input};
 use crate::graphql::guard::{AuditGuard, RoleGuard};
@@ -18,7 +18,7 @@ use crate::keys::{Email, GroupId};
 /// An organization: one upstream SCIM directory with its own key, budget and mirror.
 #[derive(Clone)]
 pub struct Org {
-    pub dir: Directory,
+    pub dir: DirHandle,
 }
 
 impl Org {
@@ -236,15 +236,14 @@ impl Org {
         after: Option<String>,
         filter: Option<GrantFilter>,
     ) -> Result<GrantConnection> {
-        super::grant::list(ctx, &self.dir, first, after, filter).await
+        let dir = self.dir.real().ok_or_else(errors::no_grants)?;
+        super::grant::list(ctx, dir, first, after, filter).await
     }
 
     /// The state of the organization's mirror.
     #[graphql(guard = "RoleGuard(Role::Read)")]
     async fn sync(&self) -> SyncStatus {
-        SyncStatus {
-            state: self.dir.state(),
-            max_age: self.dir.settings().max_age,
-        }
+        let (state, max_age) = self.dir.sync();
+        SyncStatus { state, max_age }
     }
 }

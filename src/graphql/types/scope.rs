@@ -2,14 +2,14 @@
 
 use std::sync::Arc;
 
-use crate::directory::{Directory, GroupRec, Snapshot, UserRec};
+use crate::directory::{DirHandle, DirectoryReads, GroupRec, Snapshot, UserRec};
 
 /// The directory handle of an answer's nodes and the snapshot their page was cut from. A page
 /// makes one `Scope` and its nodes share it, so cloning a node's handle touches a counter that
 /// only this request uses: the directory's and the snapshot's own counters are touched by every
 /// request on every worker thread, and clones of them per node made the threads contend.
 pub struct Scope {
-    pub dir: Directory,
+    pub dir: DirHandle,
     snapshot: Arc<Snapshot>,
     /// Whether the nodes were paged from `snapshot`: a user's groups and a group's members
     /// are then paged from the same one when it has what they need.
@@ -18,7 +18,7 @@ pub struct Scope {
 
 impl Scope {
     /// The scope of a node read on its own (a point read, a mutation's result).
-    pub fn single(dir: Directory) -> Arc<Scope> {
+    pub fn single(dir: DirHandle) -> Arc<Scope> {
         let snapshot = dir.snapshot();
         Arc::new(Scope {
             dir,
@@ -28,7 +28,7 @@ impl Scope {
     }
 
     /// The scope of a page cut from `snapshot`.
-    pub fn paged(dir: Directory, snapshot: Arc<Snapshot>) -> Arc<Scope> {
+    pub fn paged(dir: DirHandle, snapshot: Arc<Snapshot>) -> Arc<Scope> {
         Arc::new(Scope {
             dir,
             snapshot,

@@ -8,7 +8,7 @@ use super::grant::{GrantConnection, GrantState};
 use super::scope::Held;
 use super::{DateTime, Org, Scope, Source, UserStatus};
 use crate::auth::Role;
-use crate::directory::{Directory, GroupOrderField, UserRec};
+use crate::directory::{DirHandle, DirectoryReads, GroupOrderField, UserRec};
 use crate::graphql::connection::{GroupConnection, page_args};
 use crate::graphql::errors;
 use crate::graphql::guard::RoleGuard;
@@ -25,8 +25,8 @@ pub struct User {
 
 impl User {
     /// A user read on its own.
-    pub fn new(dir: Directory, rec: Arc<UserRec>) -> User {
-        User::own(&Scope::single(dir), rec)
+    pub fn new(dir: impl Into<DirHandle>, rec: Arc<UserRec>) -> User {
+        User::own(&Scope::single(dir.into()), rec)
     }
 
     /// The user at `position` in the snapshot of `scope`.
@@ -50,7 +50,7 @@ impl User {
         self.held.user(&self.scope)
     }
 
-    pub(crate) fn dir(&self) -> &Directory {
+    pub(crate) fn dir(&self) -> &DirHandle {
         &self.scope.dir
     }
 }
@@ -143,9 +143,10 @@ impl User {
         // Boxed: the store's reads inside this field would make every field future of `User`
         // larger (`types/mod.rs`).
         let key = self.rec().key();
+        let dir = self.dir().real().ok_or_else(errors::no_grants)?;
         Box::pin(super::grant::list_of(
             ctx,
-            self.dir(),
+            dir,
             Some(key),
             None,
             first,
