@@ -9,8 +9,16 @@ use email_address::{EmailAddress, Options};
 
 /// An organization's id as the configuration names it (`[[orgs]] id`); compared exactly. Shared,
 /// not copied: the point cache puts it in every key, and a clone only touches a counter.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct OrgId(Arc<str>);
+
+/// As its text: messages that quote an organization (`{:?}`) read `"acme"`, as they did when
+/// ids were strings.
+impl fmt::Debug for OrgId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&*self.0, f)
+    }
+}
 
 impl OrgId {
     pub fn new(id: &str) -> Self {
@@ -156,6 +164,7 @@ mod tests {
         assert!(!scope.contains("Acme"));
         assert_eq!(OrgId::new("acme").to_string(), "acme");
         assert!(OrgId::new("acme") == *"acme");
+        assert_eq!(format!("{:?}", OrgId::new("acme")), r#""acme""#);
     }
 
     fn looks_like_email(s: &str) -> bool {
