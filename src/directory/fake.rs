@@ -1,6 +1,6 @@
 //! An in-memory directory for unit tests of the layers above (`FakeDirectory`): a complete
 //! mirror of given users and groups, open invitations a test names, and reads a test can make
-//! fail. No upstream, no budget, no refresh, no point cache: what the resolvers do with the
+//! fail; writes are recorded and answered as a test says. No upstream, no budget, no refresh, no point cache: what the resolvers do with the
 //! answers is all that is left to test.
 
 use std::collections::HashSet;
@@ -9,12 +9,13 @@ use std::time::{Duration, SystemTime};
 
 use super::pages::SnapshotPage;
 use super::preloaded::mirror_of;
-use super::seam::{DirHandle, DirectoryReads};
+use super::seam::{DirHandle, DirectoryReads, DirectoryWrites};
 use super::{
-    BudgetView, Dialect, DirectoryError, GroupQuery, GroupRec, MirrorState, Person, Snapshot, Team,
-    UserQuery, UserRec,
+    BudgetView, Dialect, DirectoryError, GroupQuery, GroupRec, Invite, MirrorState, NameChange,
+    Person, Snapshot, Source, Team, UserQuery, UserRec, WriteError, WriteLane,
 };
 use crate::keys::{Email, GroupId, OrgId, UserKey};
+use crate::scim::wire::{Group, Member, User};
 use crate::scim::{EmailLookup, KeyRule, Profile};
 
 pub(crate) struct FakeDirectory {
@@ -25,6 +26,10 @@ pub(crate) struct FakeDirectory {
     invites: HashSet<String>,
     /// When set, every read that would wait for the mirror or reach the upstream fails so.
     failure: Mutex<Option<DirectoryError>>,
+    /// The write entry points called, in order: `name target lane`.
+    writes: Mutex<Vec<String>>,
+    /// When set, every write fails so; else it succeeds without changing the mirror.
+    write_failure: Mutex<Option<WriteError>>,
 }
 
 impl FakeDirectory {
@@ -38,6 +43,8 @@ impl FakeDirectory {
             loaded_at,
             invites: HashSet::new(),
             failure: Mutex::new(None),
+            writes: Mutex::new(Vec::new()),
+            write_failure: Mutex::new(None),
         }
     }
 
@@ -50,7 +57,44 @@ impl FakeDirectory {
 
     /// From now on, reads that wait for the mirror or reach the upstream fail with `error`.
     pub(crate) fn fail_reads(&self, error: DirectoryError) {
-        *self.failure.lock().unwrap_or_else(|e| e.into_inner()) = Some(error);
+        *lock(&self.failure) = Some(error);
+    }
+
+    /// From now on, every write fails with `error`.
+    pub(crate) fn fail_writes(&self, error: WriteError) {
+        *lock(&self.write_failure) = Some(error);
+    }
+
+    /// The write entry points called so far, in order: `name target lane` each.
+    pub(crate) fn writes(&self) -> Vec<String> {
+        lock(&self.writes).clone()
+    }
+
+    /// Records a call; its answer is the failure set, else `ok`.
+    fn write<T>(
+        &self,
+        call: String,
+        ok: impl FnOnce() -> Result<T, WriteError>,
+    ) -> Result<T, WriteError> {
+        lock(&self.writes).push(call);
+        match lock(&self.write_failure).clone() {
+            Some(e) => Err(e),
+            None => ok(),
+        }
+    }
+
+    fn user_now(&self, key: &UserKey) -> Result<Arc<UserRec>, WriteError> {
+        self.snapshot
+            .user_by_key(key.as_str())
+            .cloned()
+            .ok_or(WriteError::NotFound)
+    }
+
+    fn group_now(&self, id: &GroupId) -> Result<Arc<GroupRec>, WriteError> {
+        self.snapshot
+            .group(id.as_str())
+            .cloned()
+            .ok_or(WriteError::NotFound)
     }
 
     /// The handle GraphQL reads through; the test keeps the `Arc` to steer the fake.
@@ -63,10 +107,122 @@ impl FakeDirectory {
     }
 
     fn check(&self) -> Result<(), DirectoryError> {
-        match &*self.failure.lock().unwrap_or_else(|e| e.into_inner()) {
+        match &*lock(&self.failure) {
             Some(e) => Err(e.clone()),
             None => Ok(()),
         }
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Writes answer from the mirror as it was (the fake's mirror never changes): the user or
+/// group as it is, not found when it is not there, or the failure a test set.
+impl DirectoryWrites for FakeDirectory {
+    async fn invite_user(
+        &self,
+        invite: Invite<'_>,
+        lane: WriteLane,
+    ) -> Result<Arc<UserRec>, WriteError> {
+        let email = invite.email.as_str();
+        self.write(format!("invite_user {email} {lane:?}"), || {
+            let user = User::new(email, invite.given_name, invite.family_name);
+            let key = self.keys().key_of(&user).into_string();
+            Ok(Arc::new(UserRec::new(
+                key,
+                u64::MAX,
+                user,
+                SystemTime::now(),
+                Source::Upstream,
+            )))
+        })
+    }
+    async fn update_user(
+        &self,
+        key: &UserKey,
+        _: NameChange<'_>,
+        lane: WriteLane,
+    ) -> Result<Arc<UserRec>, WriteError> {
+        self.write(format!("update_user {key} {lane:?}"), || self.user_now(key))
+    }
+    async fn deactivate_user(
+        &self,
+        key: &UserKey,
+        lane: WriteLane,
+    ) -> Result<Arc<UserRec>, WriteError> {
+        self.write(format!("deactivate_user {key} {lane:?}"), || {
+            self.user_now(key)
+        })
+    }
+    async fn delete_user(&self, key: &UserKey, lane: WriteLane) -> Result<(), WriteError> {
+        self.write(format!("delete_user {key} {lane:?}"), || {
+            self.user_now(key).map(drop)
+        })
+    }
+    async fn create_group(
+        &self,
+        name: &str,
+        member_keys: &[UserKey],
+        lane: WriteLane,
+    ) -> Result<Arc<GroupRec>, WriteError> {
+        self.write(format!("create_group {name} {lane:?}"), || {
+            let members = member_keys
+                .iter()
+                .map(|k| Member::new(k.as_str()))
+                .collect();
+            let mut group = Group::new(name, members);
+            group.id = Some(format!("new-{name}").into());
+            super::Directory::group_rec(
+                self.keys(),
+                group,
+                u64::MAX,
+                SystemTime::now(),
+                Source::Upstream,
+            )
+            .map(Arc::new)
+            .ok_or(WriteError::NotFound)
+        })
+    }
+    async fn rename_group(
+        &self,
+        id: &GroupId,
+        name: &str,
+        lane: WriteLane,
+    ) -> Result<Arc<GroupRec>, WriteError> {
+        self.write(format!("rename_group {id} {name} {lane:?}"), || {
+            self.group_now(id)
+        })
+    }
+    async fn delete_group(&self, id: &GroupId, lane: WriteLane) -> Result<(), WriteError> {
+        self.write(format!("delete_group {id} {lane:?}"), || {
+            self.group_now(id).map(drop)
+        })
+    }
+    async fn add_members(
+        &self,
+        id: &GroupId,
+        keys: &[UserKey],
+        lane: WriteLane,
+    ) -> Result<Arc<GroupRec>, WriteError> {
+        let keys: Vec<&str> = keys.iter().map(UserKey::as_str).collect();
+        self.write(
+            format!("add_members {id} {} {lane:?}", keys.join(",")),
+            || self.group_now(id),
+        )
+    }
+    async fn remove_members(
+        &self,
+        id: &GroupId,
+        keys: &[UserKey],
+        lane: WriteLane,
+    ) -> Result<Arc<GroupRec>, WriteError> {
+        let keys: Vec<&str> = keys.iter().map(UserKey::as_str).collect();
+        self.write(
+            format!("remove_members {id} {} {lane:?}", keys.join(",")),
+            || self.group_now(id),
+        )
     }
 }
 
@@ -169,6 +325,15 @@ impl DirectoryReads for FakeDirectory {
                     None => self.check().map(|()| None),
                 }
             }
+        }
+    }
+    async fn user_key_by_email(&self, email: &Email) -> Result<Option<UserKey>, DirectoryError> {
+        match self.keys().email_lookup() {
+            EmailLookup::ById => Ok(Some(self.user_key(email.as_str()))),
+            EmailLookup::ByUserName => Ok(self
+                .user_by_email(email)
+                .await?
+                .map(|u| self.user_key(u.key()))),
         }
     }
     async fn group(&self, id: &GroupId) -> Result<Option<Arc<GroupRec>>, DirectoryError> {

@@ -47,7 +47,7 @@ pub(crate) use point_cache::PointCache;
 #[cfg(test)]
 pub(crate) use preloaded::{Person, Team};
 pub(crate) use record::{GroupRec, Source, Status, UserRec};
-pub(crate) use seam::{DirHandle, DirectoryReads};
+pub(crate) use seam::{DirHandle, DirectoryReads, DirectoryWrites};
 pub use snapshot::Snapshot;
 pub use trace::{SendGate, traced};
 pub(crate) use view::{BudgetView, Dialect};

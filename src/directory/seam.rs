@@ -13,8 +13,8 @@ use std::time::Duration;
 
 use super::pages::SnapshotPage;
 use super::{
-    BudgetView, Dialect, Directory, DirectoryError, GroupQuery, GroupRec, MirrorState, Snapshot,
-    UserQuery, UserRec,
+    BudgetView, Dialect, Directory, DirectoryError, GroupQuery, GroupRec, Invite, MirrorState,
+    NameChange, Snapshot, UserQuery, UserRec, WriteError, WriteLane,
 };
 use crate::keys::{Email, GroupId, OrgId, UserKey};
 
@@ -56,6 +56,11 @@ pub(crate) trait DirectoryReads {
         &self,
         email: &Email,
     ) -> impl Future<Output = Result<Option<Arc<UserRec>>, DirectoryError>> + Send;
+    /// The key of the user with this e-mail, reading only where the e-mail is not the id.
+    fn user_key_by_email(
+        &self,
+        email: &Email,
+    ) -> impl Future<Output = Result<Option<UserKey>, DirectoryError>> + Send;
     fn group(
         &self,
         id: &GroupId,
@@ -68,6 +73,111 @@ pub(crate) trait DirectoryReads {
     fn complete_snapshot(
         &self,
     ) -> impl Future<Output = Result<Arc<Snapshot>, DirectoryError>> + Send;
+}
+
+/// The directory's write entry points (`writes/mod.rs`), one per kind of change, each taking
+/// its lane: what GraphQL's mutations call.
+pub(crate) trait DirectoryWrites {
+    fn invite_user(
+        &self,
+        invite: Invite<'_>,
+        lane: WriteLane,
+    ) -> impl Future<Output = Result<Arc<UserRec>, WriteError>> + Send;
+    fn update_user(
+        &self,
+        key: &UserKey,
+        names: NameChange<'_>,
+        lane: WriteLane,
+    ) -> impl Future<Output = Result<Arc<UserRec>, WriteError>> + Send;
+    fn deactivate_user(
+        &self,
+        key: &UserKey,
+        lane: WriteLane,
+    ) -> impl Future<Output = Result<Arc<UserRec>, WriteError>> + Send;
+    fn delete_user(
+        &self,
+        key: &UserKey,
+        lane: WriteLane,
+    ) -> impl Future<Output = Result<(), WriteError>> + Send;
+    fn create_group(
+        &self,
+        name: &str,
+        member_keys: &[UserKey],
+        lane: WriteLane,
+    ) -> impl Future<Output = Result<Arc<GroupRec>, WriteError>> + Send;
+    fn rename_group(
+        &self,
+        id: &GroupId,
+        name: &str,
+        lane: WriteLane,
+    ) -> impl Future<Output = Result<Arc<GroupRec>, WriteError>> + Send;
+    fn delete_group(
+        &self,
+        id: &GroupId,
+        lane: WriteLane,
+    ) -> impl Future<Output = Result<(), WriteError>> + Send;
+    fn add_members(
+        &self,
+        id: &GroupId,
+        keys: &[UserKey],
+        lane: WriteLane,
+    ) -> impl Future<Output = Result<Arc<GroupRec>, WriteError>> + Send;
+    fn remove_members(
+        &self,
+        id: &GroupId,
+        keys: &[UserKey],
+        lane: WriteLane,
+    ) -> impl Future<Output = Result<Arc<GroupRec>, WriteError>> + Send;
+}
+
+/// `$name(args)` of the trait, delegated to whatever `$target` makes of `self` (a `Directory`'s
+/// inherent method, or the handle's directory).
+macro_rules! writes {
+    ($ty:ty, $self:ident, $d:ident => $call:ident) => {
+        impl DirectoryWrites for $ty {
+            async fn invite_user(&$self, invite: Invite<'_>, lane: WriteLane) -> Result<Arc<UserRec>, WriteError> {
+                $call!($d, invite_user(invite, lane))
+            }
+            async fn update_user(&$self, key: &UserKey, names: NameChange<'_>, lane: WriteLane) -> Result<Arc<UserRec>, WriteError> {
+                $call!($d, update_user(key, names, lane))
+            }
+            async fn deactivate_user(&$self, key: &UserKey, lane: WriteLane) -> Result<Arc<UserRec>, WriteError> {
+                $call!($d, deactivate_user(key, lane))
+            }
+            async fn delete_user(&$self, key: &UserKey, lane: WriteLane) -> Result<(), WriteError> {
+                $call!($d, delete_user(key, lane))
+            }
+            async fn create_group(&$self, name: &str, member_keys: &[UserKey], lane: WriteLane) -> Result<Arc<GroupRec>, WriteError> {
+                $call!($d, create_group(name, member_keys, lane))
+            }
+            async fn rename_group(&$self, id: &GroupId, name: &str, lane: WriteLane) -> Result<Arc<GroupRec>, WriteError> {
+                $call!($d, rename_group(id, name, lane))
+            }
+            async fn delete_group(&$self, id: &GroupId, lane: WriteLane) -> Result<(), WriteError> {
+                $call!($d, delete_group(id, lane))
+            }
+            async fn add_members(&$self, id: &GroupId, keys: &[UserKey], lane: WriteLane) -> Result<Arc<GroupRec>, WriteError> {
+                $call!($d, add_members(id, keys, lane))
+            }
+            async fn remove_members(&$self, id: &GroupId, keys: &[UserKey], lane: WriteLane) -> Result<Arc<GroupRec>, WriteError> {
+                $call!($d, remove_members(id, keys, lane))
+            }
+        }
+    };
+}
+
+/// A `Directory`'s own (inherent) write entry point.
+macro_rules! inherent {
+    ($d:ident, $name:ident($($arg:expr),*)) => {
+        Directory::$name($d, $($arg),*).await
+    };
+}
+
+/// The entry point of whichever directory the handle holds.
+macro_rules! held {
+    ($d:ident, $name:ident($($arg:expr),*)) => {
+        dispatch!($d, x => x.$name($($arg),*).await)
+    };
 }
 
 impl DirectoryReads for Directory {
@@ -112,6 +222,9 @@ impl DirectoryReads for Directory {
     }
     async fn user_by_email(&self, email: &Email) -> Result<Option<Arc<UserRec>>, DirectoryError> {
         Directory::user_by_email(self, email).await
+    }
+    async fn user_key_by_email(&self, email: &Email) -> Result<Option<UserKey>, DirectoryError> {
+        Directory::user_key_by_email(self, email).await
     }
     async fn group(&self, id: &GroupId) -> Result<Option<Arc<GroupRec>>, DirectoryError> {
         Directory::group(self, id).await
@@ -204,6 +317,9 @@ impl DirectoryReads for DirHandle {
     async fn user_by_email(&self, email: &Email) -> Result<Option<Arc<UserRec>>, DirectoryError> {
         dispatch!(self, d => d.user_by_email(email).await)
     }
+    async fn user_key_by_email(&self, email: &Email) -> Result<Option<UserKey>, DirectoryError> {
+        dispatch!(self, d => d.user_key_by_email(email).await)
+    }
     async fn group(&self, id: &GroupId) -> Result<Option<Arc<GroupRec>>, DirectoryError> {
         dispatch!(self, d => d.group(id).await)
     }
@@ -214,3 +330,6 @@ impl DirectoryReads for DirHandle {
         dispatch!(self, d => d.complete_snapshot().await)
     }
 }
+
+writes!(Directory, self, self => inherent);
+writes!(DirHandle, self, self => held);

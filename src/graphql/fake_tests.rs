@@ -11,7 +11,9 @@ use serde_json::{Value, json};
 use super::ids::{GlobalId, Kind};
 use super::{GatewaySchema, build_schema_over, prepare};
 use crate::auth::{OrgScope, Principal, Role};
-use crate::directory::{Dialect, Directories, DirectoryError, FakeDirectory, Person, Team};
+use crate::directory::{
+    Dialect, Directories, DirectoryError, FakeDirectory, Person, Team, WriteError,
+};
 use crate::keys::OrgId;
 
 fn acme() -> Arc<FakeDirectory> {
@@ -303,4 +305,95 @@ async fn reads_the_directory_cannot_answer_are_coded_errors_on_the_fake() {
         "{body}"
     );
     assert_eq!(body["errors"][0]["path"], json!(["org", "user"]), "{body}");
+}
+
+#[tokio::test]
+async fn a_mutations_write_errors_are_mapped_to_user_errors_on_the_fake() {
+    let a = acme();
+    let s = schema_of(&[&a]);
+    let writer = key(Role::Write, &[]);
+    let deactivate = r#"mutation { deactivateUser(input: { id: "Ada@acme.test" }) {
+        outcome user { email } userErrors { code field retryAfter retryAfterMs } } }"#;
+    // Each way a write can fail, as the directory reports it, and the payload it becomes.
+    let cases = [
+        (
+            WriteError::NotApplied(DirectoryError::RateLimited {
+                retry_after: Some(Duration::from_millis(2500)),
+            }),
+            json!({ "outcome": "FAILED", "user": null, "userErrors": [
+                { "code": "RATE_LIMITED", "field": ["input", "id"], "retryAfter": 3, "retryAfterMs": 2500 }] }),
+        ),
+        (
+            WriteError::NotFound,
+            json!({ "outcome": "FAILED", "user": null, "userErrors": [
+                { "code": "NOT_FOUND", "field": ["input", "id"], "retryAfter": null, "retryAfterMs": null }] }),
+        ),
+        (
+            WriteError::Rejected { status: 400 },
+            json!({ "outcome": "FAILED", "user": null, "userErrors": [
+                { "code": "UPSTREAM_REJECTED", "field": ["input", "id"], "retryAfter": null, "retryAfterMs": null }] }),
+        ),
+        (
+            WriteError::Unknown {
+                reason: "no answer".into(),
+            },
+            json!({ "outcome": "UNKNOWN", "user": null, "userErrors": [
+                { "code": "OUTCOME_UNKNOWN", "field": ["input", "id"], "retryAfter": null, "retryAfterMs": null }] }),
+        ),
+    ];
+    for (failure, payload) in cases {
+        a.fail_writes(failure.clone());
+        let body = run(&s, &writer, deactivate).await;
+        assert!(body.get("errors").is_none(), "{failure:?}: {body}");
+        assert_eq!(body["data"]["deactivateUser"], payload, "{failure:?}");
+    }
+    // Each reached the directory's entry point once, in the critical lane, by the user's key.
+    assert_eq!(
+        a.writes(),
+        vec!["deactivate_user ada@acme.test Critical"; 4]
+    );
+}
+
+#[tokio::test]
+async fn a_mutation_calls_its_entry_point_once_and_a_refused_input_none_on_the_fake() {
+    let a = acme();
+    let s = schema_of(&[&a]);
+    let writer = key(Role::Write, &[]);
+    let body = run(
+        &s,
+        &writer,
+        r#"mutation {
+            add: addGroupMembers(input: { groupId: "1", userIds: ["alan@acme.test"] }) { outcome group { name } userErrors { code } }
+            bad: inviteUser(input: { email: "<script>@x.com", givenName: "X", familyName: "Y" }) { outcome userErrors { code field } }
+            stranger: addGroupMembers(input: { groupId: "1", userIds: ["zed@acme.test"] }) { outcome userErrors { code field } }
+        }"#,
+    )
+    .await;
+    assert!(body.get("errors").is_none(), "{body}");
+    assert_eq!(
+        body["data"],
+        json!({
+            "add": { "outcome": "SUCCESS", "group": { "name": "Admins" }, "userErrors": [] },
+            "bad": { "outcome": "FAILED", "userErrors": [{ "code": "INVALID_EMAIL", "field": ["input", "email"] }] },
+            "stranger": { "outcome": "FAILED", "userErrors": [{ "code": "NOT_FOUND", "field": ["input", "userIds", "0"] }] },
+        })
+    );
+    // Only the valid input reached the directory, in the write lane.
+    assert_eq!(a.writes(), ["add_members 1 alan@acme.test Write"]);
+    // An organization the key may not see is not found, and its directory is never called.
+    let g = globex();
+    let s = schema_of(&[&a, &g]);
+    let hank = GlobalId::new(Kind::User, "globex", "hank@globex.test").encode();
+    let body = run(
+        &s,
+        &key(Role::Admin, &["acme"]),
+        &format!(r#"mutation {{ deleteUser(input: {{ id: "{hank}" }}) {{ outcome userErrors {{ code field }} }} }}"#),
+    )
+    .await;
+    assert_eq!(
+        body["data"]["deleteUser"],
+        json!({ "outcome": "FAILED", "userErrors": [{ "code": "NOT_FOUND", "field": ["input", "id"] }] }),
+        "{body}"
+    );
+    assert!(g.writes().is_empty());
 }

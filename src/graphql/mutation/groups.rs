@@ -8,7 +8,7 @@ use super::{
     orgs_named, payload, user_of, write_error,
 };
 use crate::auth::Role;
-use crate::directory::{Directories, Directory, WriteLane};
+use crate::directory::{DirHandle, Directories, DirectoryReads, DirectoryWrites, WriteLane};
 use crate::graphql::guard::RoleGuard;
 use crate::graphql::ids::{GlobalId, Kind};
 use crate::graphql::types::{Group, Org};
@@ -135,8 +135,8 @@ payload!(
 
 /// User keys of `ids`, all in `dir`; with `known`, each must be in the organization.
 async fn members(
-    dirs: &Directories,
-    dir: &Directory,
+    dirs: &Directories<DirHandle>,
+    dir: &DirHandle,
     ids: &[ID],
     known: bool,
 ) -> Result<Vec<UserKey>, UserError> {
@@ -181,7 +181,7 @@ impl GroupMutation {
         ctx: &Context<'_>,
         input: CreateGroupInput,
     ) -> Result<CreateGroupPayload> {
-        let dirs = ctx.data::<Directories>()?;
+        let dirs = ctx.data::<Directories<DirHandle>>()?;
         let orgs = orgs_named(dirs, input.org.as_ref(), input.member_ids.iter().flatten());
         Call::new("createGroup", &input, &input.options, orgs)
             .run(ctx, async move {
@@ -212,7 +212,7 @@ impl GroupMutation {
         ctx: &Context<'_>,
         input: RenameGroupInput,
     ) -> Result<RenameGroupPayload> {
-        let dirs = ctx.data::<Directories>()?;
+        let dirs = ctx.data::<Directories<DirHandle>>()?;
         Call::new(
             "renameGroup",
             &input,
@@ -238,7 +238,7 @@ impl GroupMutation {
         ctx: &Context<'_>,
         input: DeleteGroupInput,
     ) -> Result<DeleteGroupPayload> {
-        let dirs = ctx.data::<Directories>()?;
+        let dirs = ctx.data::<Directories<DirHandle>>()?;
         Call::new(
             "deleteGroup",
             &input,
@@ -264,7 +264,7 @@ impl GroupMutation {
         ctx: &Context<'_>,
         input: AddGroupMembersInput,
     ) -> Result<AddGroupMembersPayload> {
-        let dirs = ctx.data::<Directories>()?;
+        let dirs = ctx.data::<Directories<DirHandle>>()?;
         let orgs = orgs_named(
             dirs,
             None,
@@ -291,7 +291,7 @@ impl GroupMutation {
         ctx: &Context<'_>,
         input: RemoveGroupMembersInput,
     ) -> Result<RemoveGroupMembersPayload> {
-        let dirs = ctx.data::<Directories>()?;
+        let dirs = ctx.data::<Directories<DirHandle>>()?;
         let orgs = orgs_named(
             dirs,
             None,

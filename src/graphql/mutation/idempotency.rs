@@ -10,7 +10,7 @@ use async_graphql::ID;
 use moka::future::Cache;
 use tokio::sync::Mutex;
 
-use crate::directory::Directories;
+use crate::directory::{Directories, DirectoryReads};
 use crate::graphql::ids::{GlobalId, Kind};
 
 /// The longest idempotency key accepted, in characters (as payment APIs allow).
@@ -72,8 +72,8 @@ pub fn check_key(key: &str) -> Result<(), String> {
 /// The organizations an input names, as its idempotency scope: those of the global ids and of
 /// `org`, else the only one served. An input that names none (and so fails validation) gets
 /// an empty set; nothing is remembered for it anyway.
-pub fn orgs_named<'a>(
-    dirs: &Directories,
+pub fn orgs_named<'a, D: DirectoryReads + Clone>(
+    dirs: &Directories<D>,
     org: Option<&ID>,
     ids: impl IntoIterator<Item = &'a ID>,
 ) -> String {

@@ -1,10 +1,12 @@
 //! Ids in mutation inputs: which organization and key they name, refused (with a user error on
-//! the input field) when they are not ids, name another organization, or name nothing.
+//! the input field) when they are not ids, name another organization, or name nothing. Over any
+//! directories the seam reads (`D`): the handles of user and group mutations, the real
+//! directories of grants.
 
 use async_graphql::ID;
 
 use super::{UserError, UserErrorCode, write_error};
-use crate::directory::{Directories, Directory, WriteError};
+use crate::directory::{Directories, DirectoryReads, WriteError};
 use crate::graphql::ids::{GlobalId, Kind};
 use crate::keys::{Email, GroupId, UserKey};
 
@@ -13,11 +15,11 @@ fn error(code: UserErrorCode, field: &[&str], message: impl Into<String>) -> Use
 }
 
 /// The organization an input names (its global id or slug), or the only one.
-pub fn org_of(
-    dirs: &Directories,
+pub fn org_of<D: DirectoryReads + Clone>(
+    dirs: &Directories<D>,
     org: Option<&ID>,
     field: &[&str],
-) -> Result<Directory, UserError> {
+) -> Result<D, UserError> {
     let Some(id) = org else {
         return only(dirs, None, field, "give `org`");
     };
@@ -42,12 +44,12 @@ pub fn org_of(
 }
 
 /// `within`, else the only organization, for ids that do not carry one.
-fn only(
-    dirs: &Directories,
-    within: Option<&Directory>,
+fn only<D: DirectoryReads + Clone>(
+    dirs: &Directories<D>,
+    within: Option<&D>,
     field: &[&str],
     hint: &str,
-) -> Result<Directory, UserError> {
+) -> Result<D, UserError> {
     match (within, dirs.all()) {
         (Some(d), _) => Ok(d.clone()),
         (None, [only]) => Ok(only.clone()),
@@ -60,12 +62,12 @@ fn only(
 }
 
 /// The organization of a global id of `kind`, or why not.
-fn decoded(
-    dirs: &Directories,
+fn decoded<D: DirectoryReads + Clone>(
+    dirs: &Directories<D>,
     g: GlobalId,
     kind: Kind,
     field: &[&str],
-) -> Result<(Directory, String), UserError> {
+) -> Result<(D, String), UserError> {
     if g.kind != kind {
         return Err(error(
             UserErrorCode::InvalidId,
@@ -84,11 +86,11 @@ fn decoded(
 }
 
 /// Refuses an object of another organization than `within`.
-fn same_org<K>(
-    found: (Directory, K),
-    within: Option<&Directory>,
+fn same_org<K, D: DirectoryReads + Clone>(
+    found: (D, K),
+    within: Option<&D>,
     field: &[&str],
-) -> Result<(Directory, K), UserError> {
+) -> Result<(D, K), UserError> {
     match within {
         Some(w) if w.org_id() != found.0.org_id() => Err(error(
             UserErrorCode::WrongOrganization,
@@ -105,12 +107,12 @@ fn same_org<K>(
 
 /// A user id (global id, or an e-mail address where the organization is known) as the
 /// organization and user key it names. `within`: the organization it must belong to.
-pub async fn user_of(
-    dirs: &Directories,
+pub async fn user_of<D: DirectoryReads + Clone>(
+    dirs: &Directories<D>,
     id: &ID,
-    within: Option<&Directory>,
+    within: Option<&D>,
     field: &[&str],
-) -> Result<(Directory, UserKey), UserError> {
+) -> Result<(D, UserKey), UserError> {
     let found = match GlobalId::decode(id) {
         Some(g) => {
             let (dir, id) = decoded(dirs, g, Kind::User, field)?;
@@ -148,12 +150,12 @@ pub async fn user_of(
 }
 
 /// A group id (global id, or the upstream's id where the organization is known).
-pub fn group_of(
-    dirs: &Directories,
+pub fn group_of<D: DirectoryReads + Clone>(
+    dirs: &Directories<D>,
     id: &ID,
-    within: Option<&Directory>,
+    within: Option<&D>,
     field: &[&str],
-) -> Result<(Directory, GroupId), UserError> {
+) -> Result<(D, GroupId), UserError> {
     let found = match GlobalId::decode(id) {
         Some(g) => {
             let (dir, id) = decoded(dirs, g, Kind::Group, field)?;
@@ -181,11 +183,11 @@ pub fn group_of(
 }
 
 /// The grant an input names (a Grant id): its organization and its id in the store.
-pub fn grant_of(
-    dirs: &Directories,
+pub fn grant_of<D: DirectoryReads + Clone>(
+    dirs: &Directories<D>,
     id: &ID,
     field: &[&str],
-) -> Result<(Directory, String), UserError> {
+) -> Result<(D, String), UserError> {
     match GlobalId::decode(id) {
         Some(g) => decoded(dirs, g, Kind::Grant, field),
         None => Err(error(

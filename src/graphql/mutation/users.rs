@@ -9,7 +9,9 @@ use super::{
     check_name, group_of, org_of, orgs_named, payload, user_of, write_error,
 };
 use crate::auth::Role;
-use crate::directory::{Directories, Invite, NameChange, WriteLane};
+use crate::directory::{
+    DirHandle, Directories, DirectoryReads, DirectoryWrites, Invite, NameChange, WriteLane,
+};
 use crate::graphql::guard::RoleGuard;
 use crate::graphql::ids::{GlobalId, Kind};
 use crate::graphql::types::{Group, User};
@@ -176,7 +178,7 @@ impl UserMutation {
         ctx: &Context<'_>,
         input: InviteUserInput,
     ) -> Result<InviteUserPayload> {
-        let dirs = ctx.data::<Directories>()?;
+        let dirs = ctx.data::<Directories<DirHandle>>()?;
         let orgs = orgs_named(dirs, input.org.as_ref(), input.group_ids.iter().flatten());
         Call::new("inviteUser", &input, &input.options, orgs)
             .run(ctx, invite(dirs, input))
@@ -191,7 +193,7 @@ impl UserMutation {
         ctx: &Context<'_>,
         input: UpdateUserInput,
     ) -> Result<UpdateUserPayload> {
-        let dirs = ctx.data::<Directories>()?;
+        let dirs = ctx.data::<Directories<DirHandle>>()?;
         Call::new(
             "updateUser",
             &input,
@@ -243,7 +245,7 @@ impl UserMutation {
         ctx: &Context<'_>,
         input: DeactivateUserInput,
     ) -> Result<DeactivateUserPayload> {
-        let dirs = ctx.data::<Directories>()?;
+        let dirs = ctx.data::<Directories<DirHandle>>()?;
         Call::new(
             "deactivateUser",
             &input,
@@ -270,7 +272,7 @@ impl UserMutation {
         ctx: &Context<'_>,
         input: DeleteUserInput,
     ) -> Result<DeleteUserPayload> {
-        let dirs = ctx.data::<Directories>()?;
+        let dirs = ctx.data::<Directories<DirHandle>>()?;
         Call::new(
             "deleteUser",
             &input,
@@ -298,7 +300,7 @@ impl UserMutation {
         ctx: &Context<'_>,
         input: DeactivateUsersInput,
     ) -> Result<DeactivateUsersPayload> {
-        let dirs = ctx.data::<Directories>()?;
+        let dirs = ctx.data::<Directories<DirHandle>>()?;
         Call::new(
             "deactivateUsers",
             &input,
@@ -311,7 +313,7 @@ impl UserMutation {
 }
 
 async fn invite(
-    dirs: &Directories,
+    dirs: &Directories<DirHandle>,
     input: InviteUserInput,
 ) -> Result<InviteUserPayload, UserError> {
     let dir = org_of(dirs, input.org.as_ref(), &["input", "org"])?;
@@ -378,7 +380,7 @@ async fn invite(
 }
 
 async fn deactivate_many(
-    dirs: &Directories,
+    dirs: &Directories<DirHandle>,
     input: DeactivateUsersInput,
 ) -> Result<DeactivateUsersPayload, UserError> {
     check_count(input.ids.len(), &["input", "ids"])?;
@@ -419,7 +421,7 @@ async fn deactivate_many(
     let calls = targets.len();
     let interval = targets
         .first()
-        .map(|(_, d, _)| d.emission_interval())
+        .map(|(_, d, _)| d.budget().emission_interval)
         .unwrap_or_default();
     let estimated_seconds = interval.as_secs_f64() * calls.saturating_sub(1) as f64;
     if !input.dry_run {
