@@ -12,7 +12,7 @@ pub mod graphql;
 /// Governance over the directory: time-bound group grants and their expiry scheduler.
 pub mod governance;
 
-/// One organization's directory: the mirror, its refresh, paging and point reads.
+/// One organization's directory: the mirror, its refresh, pages, point reads, writes, and the seam the layers above use.
 pub mod directory;
 
 /// The SCIM client: wire types, dialect profiles, the retry policy and the pager.

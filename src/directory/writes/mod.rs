@@ -6,7 +6,8 @@
 //! Each is a method of [`Directory`]; callers (GraphQL today, governance and the SCIM proxy
 //! tomorrow) pass typed inputs and a [`WriteLane`], and get the record as written or a
 //! [`WriteError`]. The lane shown is the one GraphQL passes, and the one to pass by default:
-//! revocations go `Critical` so they never wait behind other work.
+//! revocations go `Critical` so they never wait behind other work. The same nine make the
+//! seam's `DirectoryWrites` (`seam.rs`), which GraphQL's mutations call through their handle.
 //!
 //! | change (request)              | entry point                    | default lane | file         |
 //! |-------------------------------|--------------------------------|--------------|--------------|
