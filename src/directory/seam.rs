@@ -130,8 +130,8 @@ pub(crate) trait DirectoryWrites {
     ) -> impl Future<Output = Result<Arc<GroupRec>, WriteError>> + Send;
 }
 
-/// `$name(args)` of the trait, delegated to whatever `$target` makes of `self` (a `Directory`'s
-/// inherent method, or the handle's directory).
+/// Implements `DirectoryWrites` for `$ty`: each method hands its arguments to `$call!`
+/// (`inherent` for a `Directory`, `held` for a handle).
 macro_rules! writes {
     ($ty:ty, $self:ident, $d:ident => $call:ident) => {
         impl DirectoryWrites for $ty {
