@@ -6,6 +6,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::{Deserialize, Serialize};
 
 use crate::directory::SortKey;
+use crate::keys::OrgId;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kind {
@@ -34,7 +35,9 @@ impl Kind {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct GlobalId {
     pub kind: Kind,
-    pub org: String,
+    /// The organization as the id names it: one a key may see only if `Directories::get`
+    /// finds it among the request's.
+    pub org: OrgId,
     pub key: String,
 }
 
@@ -42,13 +45,13 @@ impl GlobalId {
     pub fn new(kind: Kind, org: &str, key: &str) -> GlobalId {
         GlobalId {
             kind,
-            org: org.to_owned(),
+            org: OrgId::new(org),
             key: key.to_owned(),
         }
     }
 
     pub fn encode(&self) -> String {
-        let json = serde_json::to_string(&(1, self.kind.tag(), &self.org, &self.key))
+        let json = serde_json::to_string(&(1, self.kind.tag(), self.org.as_str(), &self.key))
             .expect("strings serialize");
         URL_SAFE_NO_PAD.encode(json)
     }
@@ -65,7 +68,11 @@ impl GlobalId {
             (1, "Grant") => Kind::Grant,
             _ => return None,
         };
-        Some(GlobalId { kind, org, key })
+        Some(GlobalId {
+            kind,
+            org: OrgId::new(&org),
+            key,
+        })
     }
 }
 

@@ -110,7 +110,7 @@ impl Query {
                 }
             },
             Some(id) => match GlobalId::decode(&id) {
-                Some(g) if g.kind == Kind::Org => dirs.get(g.org.as_str()),
+                Some(g) if g.kind == Kind::Org => dirs.get(&g.org),
                 Some(_) => None,
                 None => dirs.get(id.as_str()),
             },
@@ -160,7 +160,7 @@ async fn node(ctx: &Context<'_>, id: &ID) -> Result<Option<Node>> {
         Kind::Grant => require(ctx, Role::Read)?,
     }
     let dirs = ctx.data::<Directories<DirHandle>>()?;
-    let Some(dir) = dirs.get(g.org.as_str()) else {
+    let Some(dir) = dirs.get(&g.org) else {
         return Ok(None);
     };
     let req = match g.kind {

@@ -80,13 +80,13 @@ pub fn orgs_named<'a, D: DirectoryReads + Clone>(
     let mut orgs: Vec<String> = Vec::new();
     if let Some(org) = org {
         orgs.push(match GlobalId::decode(org) {
-            Some(g) if g.kind == Kind::Org => g.org,
+            Some(g) if g.kind == Kind::Org => g.org.to_string(),
             _ => org.to_string(),
         });
     }
     orgs.extend(
         ids.into_iter()
-            .filter_map(|id| GlobalId::decode(id).map(|g| g.org)),
+            .filter_map(|id| GlobalId::decode(id).map(|g| g.org.to_string())),
     );
     if orgs.is_empty()
         && let [only] = dirs.all()

@@ -8,7 +8,7 @@ use async_graphql::ID;
 use super::{UserError, UserErrorCode, write_error};
 use crate::directory::{Directories, DirectoryReads, WriteError};
 use crate::graphql::ids::{GlobalId, Kind};
-use crate::keys::{Email, GroupId, UserKey};
+use crate::keys::{Email, GroupId, OrgId, UserKey};
 
 fn error(code: UserErrorCode, field: &[&str], message: impl Into<String>) -> UserError {
     UserError::new(code, field, message)
@@ -32,9 +32,9 @@ pub fn org_of<D: DirectoryReads + Clone>(
                 format!("{:?} is not an organization id", id.as_str()),
             ));
         }
-        None => id.to_string(),
+        None => OrgId::new(id.as_str()),
     };
-    dirs.get(slug.as_str()).cloned().ok_or_else(|| {
+    dirs.get(&slug).cloned().ok_or_else(|| {
         error(
             UserErrorCode::NotFound,
             field,
@@ -75,7 +75,7 @@ fn decoded<D: DirectoryReads + Clone>(
             format!("this is {:?} id, not {kind:?} id", g.kind),
         ));
     }
-    match dirs.get(g.org.as_str()) {
+    match dirs.get(&g.org) {
         Some(d) => Ok((d.clone(), g.key)),
         None => Err(error(
             UserErrorCode::NotFound,

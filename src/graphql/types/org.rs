@@ -25,7 +25,7 @@ impl Org {
     /// The key of a group given as a global id of this organization, or as the upstream's id.
     pub fn group_key(&self, id: &ID) -> Result<String> {
         match GlobalId::decode(id) {
-            Some(g) if g.kind == Kind::Group && *self.dir.org_id() == *g.org => Ok(g.key),
+            Some(g) if g.kind == Kind::Group && *self.dir.org_id() == g.org => Ok(g.key),
             Some(_) => Err(bad_input(format!(
                 "{:?} is not a group of organization {:?}",
                 id.as_str(),
