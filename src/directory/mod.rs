@@ -276,7 +276,7 @@ impl Directory {
     }
 
     /// The budget's steady spacing between requests.
-    pub(crate) fn emission_interval(&self) -> Duration {
+    pub fn emission_interval(&self) -> Duration {
         self.inner.client.budget().config().emission_interval()
     }
 
