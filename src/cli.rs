@@ -253,7 +253,7 @@ async fn serve(
     let mut gateway = Gateway::new(&config, store)?;
     gateway.restore().await?;
     gateway.start();
-    gateway.start_store_upkeep(config.store.audit_retention);
+    gateway.start_store_upkeep(config.store.audit_retention, config.events.retention);
     gateway.start_grants();
     let state = gateway.app_state(default_headers);
     let addr = listener.local_addr()?;
@@ -305,6 +305,7 @@ async fn demo(args: DemoArgs) -> Result<(), Box<dyn std::error::Error>> {
             ..Default::default()
         },
         grants: Default::default(),
+        events: Default::default(),
         api_keys: vec![api_key],
         orgs: vec![org],
     };

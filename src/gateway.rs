@@ -121,7 +121,8 @@ impl Gateway {
         let dirs = Directories::new(list);
         let journal = graphql::Journal::new(store.clone(), config.store.idempotency_ttl);
         let grants = Grants::new(dirs.clone(), store.clone(), config.grants.max_duration)
-            .with_group_limits(config.grants.groups.clone());
+            .with_group_limits(config.grants.groups.clone())
+            .with_warnings(&config.grants.warn_before);
         let schema = graphql::build_schema(
             dirs.clone(),
             &config.limits,
@@ -180,10 +181,14 @@ impl Gateway {
         Ok(())
     }
 
-    /// Keeps the store tidy: every hour, idempotency records past their time go, and audit
-    /// rows older than `retention` are pruned (the chain stays verifiable from the oldest
-    /// kept row; each pruning is a row of its own).
-    pub fn start_store_upkeep(&mut self, retention: std::time::Duration) {
+    /// Keeps the store tidy: every hour, idempotency records past their time go, audit rows
+    /// older than `retention` are pruned (the chain stays verifiable from the oldest kept row;
+    /// each pruning is a row of its own), and so are events older than `event_retention`.
+    pub fn start_store_upkeep(
+        &mut self,
+        retention: std::time::Duration,
+        event_retention: std::time::Duration,
+    ) {
         let store = self.store.clone();
         self.tasks.push(tokio::spawn(async move {
             let mut tick = tokio::time::interval(std::time::Duration::from_secs(3600));
@@ -199,20 +204,27 @@ impl Gateway {
                     Ok(rows) => tracing::info!(rows, "audit rows past retention pruned"),
                     Err(e) => tracing::warn!(error = %e, "pruning the audit log failed; trying again in an hour"),
                 }
+                let events_ms = i64::try_from(event_retention.as_millis()).unwrap_or(i64::MAX);
+                let before = crate::store::now_ms().saturating_sub(events_ms);
+                match store.prune_events(before).await {
+                    Ok(0) => {}
+                    Ok(rows) => tracing::info!(rows, "events past retention pruned"),
+                    Err(e) => tracing::warn!(error = %e, "pruning the event log failed; trying again in an hour"),
+                }
             }
         }));
     }
 
-    /// Ends grants on time: every second (the first at once, so grants that fell due while
-    /// the gateway was stopped go now), one scheduler step at the clock's time; restarted with
-    /// backoff should it panic.
+    /// Ends grants on time: a scheduler step at once (grants that fell due while the gateway
+    /// was stopped go now), then at each grant's due time and at least every second (see
+    /// `governance::Grants::run_loop`); restarted with backoff should it panic.
     pub fn start_grants(&mut self) {
         let grants = self.grants.clone();
         self.tasks.push(tokio::spawn(async move {
             supervise(
                 "grant scheduler",
                 Backoff::default(),
-                move || run_grants(grants.clone()),
+                move || grants.clone().run_loop(),
                 |_| {},
             )
             .await;
@@ -231,23 +243,6 @@ impl Gateway {
             keys: self.keys.clone(),
             limits: self.limits.clone(),
             cors_origins: self.cors_origins.clone(),
-        }
-    }
-}
-
-/// The grant scheduler's loop: one step a second at the clock's time, the first at once.
-async fn run_grants(grants: Grants) {
-    let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tick.tick().await;
-        match grants.run_once(crate::store::now_ms()).await {
-            Ok(report) if report.claimed > 0 => tracing::info!(?report, "due grants ended"),
-            Ok(_) => {}
-            Err(e) => tracing::warn!(
-                error = %e,
-                "the grant scheduler could not reach the store; trying again in a second"
-            ),
         }
     }
 }

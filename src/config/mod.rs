@@ -46,6 +46,7 @@ pub struct Config {
     pub limits: LimitsConfig,
     pub store: StoreConfig,
     pub grants: GrantsConfig,
+    pub events: EventsConfig,
     /// Client API keys, by hash. Without any, `serve` refuses to start.
     pub api_keys: Vec<ApiKeyConfig>,
     pub orgs: Vec<OrgConfig>,
@@ -136,6 +137,51 @@ pub struct GrantsConfig {
     /// `{ "Admins" = "4h" }`. The lower of a group's and `max_duration` applies.
     #[serde(with = "duration_map")]
     pub groups: BTreeMap<String, Duration>,
+    /// How long before its end a grant emits a `grant.expiring` event, once per offset
+    /// (default 24 h and 1 h; an empty list emits none).
+    #[serde(with = "duration_list")]
+    pub warn_before: Vec<Duration>,
+}
+
+/// The directory event log (`org { events }`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EventsConfig {
+    /// How long events are kept; a client resuming from an older one is told so.
+    #[serde(with = "humantime_serde")]
+    pub retention: Duration,
+}
+
+impl Default for EventsConfig {
+    fn default() -> Self {
+        EventsConfig {
+            retention: Duration::from_secs(30 * 86_400),
+        }
+    }
+}
+
+/// A list of human durations: `["24h", "1h"]`.
+mod duration_list {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer, Serializer, de::Error};
+
+    pub fn serialize<S: Serializer>(list: &[Duration], s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(
+            list.iter()
+                .map(|v| humantime::format_duration(*v).to_string()),
+        )
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Duration>, D::Error> {
+        Vec::<String>::deserialize(d)?
+            .iter()
+            .map(|v| {
+                humantime::parse_duration(v.trim())
+                    .map_err(|_| D::Error::custom("not a duration; write e.g. \"1h\""))
+            })
+            .collect()
+    }
 }
 
 impl Default for GrantsConfig {
@@ -143,6 +189,7 @@ impl Default for GrantsConfig {
         GrantsConfig {
             max_duration: Duration::from_secs(7 * 86_400),
             groups: BTreeMap::new(),
+            warn_before: vec![Duration::from_secs(86_400), Duration::from_secs(3_600)],
         }
     }
 }
@@ -346,6 +393,8 @@ struct RawConfig {
     #[serde(default)]
     grants: GrantsConfig,
     #[serde(default)]
+    events: EventsConfig,
+    #[serde(default)]
     api_keys: Vec<ApiKeyConfig>,
     #[serde(default)]
     orgs: Vec<RawOrg>,
@@ -374,6 +423,7 @@ struct Redacted<'a> {
     limits: &'a LimitsConfig,
     store: StoreConfig,
     grants: &'a GrantsConfig,
+    events: &'a EventsConfig,
     api_keys: Vec<ApiKeyConfig>,
     orgs: Vec<RedactedOrg<'a>>,
 }
@@ -449,6 +499,7 @@ impl Config {
                 ..self.store.clone()
             },
             grants: &self.grants,
+            events: &self.events,
             api_keys,
             orgs,
         })
@@ -510,6 +561,7 @@ impl Config {
             limits: raw.limits,
             store: raw.store,
             grants: raw.grants,
+            events: raw.events,
             api_keys: raw.api_keys,
             orgs,
         })

@@ -21,6 +21,8 @@ pub(super) enum Kind {
     StrList,
     /// A table of durations by name: `{ "Admins" = "4h" }`.
     DurationMap,
+    /// A list of durations: `["24h", "1h"]`.
+    DurationList,
 }
 
 pub(super) type Fields = &'static [(&'static str, Kind)];
@@ -51,7 +53,9 @@ pub(super) const STORE: Fields = &[
 pub(super) const GRANTS: Fields = &[
     ("max_duration", Kind::Duration),
     ("groups", Kind::DurationMap),
+    ("warn_before", Kind::DurationList),
 ];
+pub(super) const EVENTS: Fields = &[("retention", Kind::Duration)];
 pub(super) const API_KEY: Fields = &[
     ("name", Kind::Str),
     ("hash", Kind::Str),
@@ -131,6 +135,7 @@ pub(super) fn check(
             "limits" => checker.table(value, "limits", LIMITS, &[])?,
             "store" => checker.table(value, "store", STORE, &[])?,
             "grants" => checker.table(value, "grants", GRANTS, &[])?,
+            "events" => checker.table(value, "events", EVENTS, &[])?,
             "api_keys" => {
                 let Some(keys) = value.as_array() else {
                     return Err(
@@ -188,7 +193,9 @@ pub(super) fn check(
             _ => {
                 return Err(checker.unknown(
                     key,
-                    &["server", "limits", "store", "grants", "api_keys", "orgs"],
+                    &[
+                        "server", "limits", "store", "grants", "events", "api_keys", "orgs",
+                    ],
                 ));
             }
         }
@@ -307,6 +314,16 @@ fn check_value(kind: Kind, value: &Value) -> Result<(), String> {
             Some("read" | "write" | "admin" | "auditor") => Ok(()),
             _ => Err("expected \"read\", \"write\", \"admin\" or \"auditor\"".to_string()),
         },
+        Kind::DurationList => {
+            let items = value.as_array().ok_or(format!(
+                "expected a list of durations such as [\"24h\", \"1h\"], found {found}"
+            ))?;
+            for (i, duration) in items.iter().enumerate() {
+                check_value(Kind::Duration, duration)
+                    .map_err(|message| format!("item {}: {message}", i + 1))?;
+            }
+            Ok(())
+        }
         Kind::StrList => match value.as_array() {
             Some(items) if items.iter().all(Value::is_str) => Ok(()),
             _ => Err(format!("expected a list of strings, found {found}")),

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use super::{Arg, Store, StoreError};
+use super::{Arg, NewEvent, Store, StoreError};
 
 /// Where a grant is in its life.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -180,6 +180,11 @@ impl Store {
             .execute(&mut *tx)
             .await?;
             add_event(&mut tx, &id, new.granted_ms, state, note).await?;
+            if state == GrantState::Active {
+                let data = serde_json::json!({ "note": note, "standing": new.standing });
+                grant_event(&mut tx, &id, "grant.granted", &new.granted_by, new.granted_ms, data)
+                    .await?;
+            }
             tx.commit().await
         }
         .await;
@@ -329,8 +334,10 @@ impl Store {
         }
     }
 
-    /// Moves a grant from `from` to `to` (with a history entry), setting its end and lag when
-    /// `to` ends it. False when the grant was not in `from` (another call moved it first).
+    /// Moves a grant from `from` to `to` (with a history entry and its event: `grant.granted`,
+    /// `.expired`, `.revoked` or `.failed`, by `actor`), setting its end and lag when `to`
+    /// ends it. False when the grant was not in `from` (another call moved it first).
+    #[allow(clippy::too_many_arguments)]
     pub async fn transition_grant(
         &self,
         id: &str,
@@ -339,6 +346,7 @@ impl Store {
         at_ms: i64,
         lag_ms: Option<i64>,
         note: &str,
+        actor: &str,
     ) -> Result<bool, StoreError> {
         let ends = matches!(
             to,
@@ -360,6 +368,15 @@ impl Store {
             .rows_affected();
             if moved == 1 {
                 add_event(&mut tx, id, at_ms, to, note).await?;
+                let kind = match to {
+                    GrantState::Active => "grant.granted",
+                    GrantState::Expired => "grant.expired",
+                    GrantState::Revoked => "grant.revoked",
+                    GrantState::Failed => "grant.failed",
+                    GrantState::Pending => "grant.pending",
+                };
+                let data = serde_json::json!({ "note": note, "lagMs": lag_ms });
+                grant_event(&mut tx, id, kind, actor, at_ms, data).await?;
             }
             tx.commit().await?;
             Ok(moved == 1)
@@ -395,14 +412,18 @@ impl Store {
                 &format!("removal failed: {error}"),
             )
             .await?;
+            let data = serde_json::json!({ "error": error, "nextTryAtMs": next_try_ms });
+            grant_event(&mut tx, id, "grant.overdue", "system", at_ms, data).await?;
             tx.commit().await
         }
         .await;
         self.noted(result)
     }
 
-    /// Moves an active grant's end to `expires_ms` (an extension, or a revocation that is
-    /// now due, with `end_as` `Revoked`), with a history entry. False when it is not active.
+    /// Moves an active grant's end to `expires_ms` (an extension, with a `grant.extended`
+    /// event by `actor`; or a revocation that is now due, with `end_as` `Revoked`), with a
+    /// history entry; the expiry warnings start again for the new end. False when it is not
+    /// active.
     pub async fn reschedule_grant(
         &self,
         id: &str,
@@ -410,11 +431,12 @@ impl Store {
         end_as: GrantState,
         at_ms: i64,
         note: &str,
+        actor: &str,
     ) -> Result<bool, StoreError> {
         let result = async {
             let mut tx = self.pool().begin().await?;
             let moved = sqlx::query(
-                "UPDATE grants SET expires_ms = $1, end_as = $2, next_try_ms = 0 WHERE id = $3 AND state = 'active'",
+                "UPDATE grants SET expires_ms = $1, end_as = $2, next_try_ms = 0, warned = 0 WHERE id = $3 AND state = 'active'",
             )
             .bind(expires_ms)
             .bind(end_as.as_str())
@@ -424,6 +446,10 @@ impl Store {
             .rows_affected();
             if moved == 1 {
                 add_event(&mut tx, id, at_ms, GrantState::Active, note).await?;
+                if end_as == GrantState::Expired {
+                    let data = serde_json::json!({ "note": note });
+                    grant_event(&mut tx, id, "grant.extended", actor, at_ms, data).await?;
+                }
             }
             tx.commit().await?;
             Ok(moved == 1)
@@ -431,6 +457,110 @@ impl Store {
         .await;
         self.noted(result)
     }
+
+    /// Active grants ending after `now_ms` and by `until_ms` with fewer than `warned`
+    /// warnings emitted: the candidates for an expiry warning.
+    pub async fn grants_to_warn(
+        &self,
+        now_ms: i64,
+        until_ms: i64,
+        warned: i64,
+    ) -> Result<Vec<(Grant, i64)>, StoreError> {
+        let sql = format!(
+            "SELECT {COLUMNS}, warned FROM grants WHERE state = 'active' AND end_as = 'expired' AND expires_ms > $1 AND expires_ms <= $2 AND warned < $3 ORDER BY expires_ms, id"
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(now_ms)
+            .bind(until_ms)
+            .bind(warned)
+            .fetch_all(self.pool())
+            .await?;
+        rows.iter()
+            .map(|r| Ok((grant_of(r)?, r.try_get("warned")?)))
+            .collect()
+    }
+
+    /// Records that a grant's end passed `warned` warning offsets, with one `grant.expiring`
+    /// event (`data`), if it still had `from` (once across replicas). True when this call did.
+    pub async fn warn_grant(
+        &self,
+        id: &str,
+        from: i64,
+        warned: i64,
+        at_ms: i64,
+        data: serde_json::Value,
+    ) -> Result<bool, StoreError> {
+        let result = async {
+            let mut tx = self.pool().begin().await?;
+            let moved = sqlx::query(
+                "UPDATE grants SET warned = $1 WHERE id = $2 AND warned = $3 AND state = 'active'",
+            )
+            .bind(warned)
+            .bind(id)
+            .bind(from)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            if moved == 1 {
+                grant_event(&mut tx, id, "grant.expiring", "system", at_ms, data).await?;
+            }
+            tx.commit().await?;
+            Ok(moved == 1)
+        }
+        .await;
+        self.noted(result)
+    }
+
+    /// The earliest time a grant is due (its end or its next try), if any is active: when
+    /// the scheduler should look next.
+    pub async fn next_grant_due(&self) -> Result<Option<i64>, StoreError> {
+        let row = sqlx::query(
+            "SELECT MIN(CASE WHEN next_try_ms > expires_ms THEN next_try_ms ELSE expires_ms END) AS due FROM grants WHERE state IN ('active', 'pending')",
+        )
+        .fetch_one(self.pool())
+        .await?;
+        Ok(row.try_get("due")?)
+    }
+}
+
+/// Appends the directory event `kind` of grant `id` (with its user, group and end) inside
+/// the grant's own transaction; `extra`'s fields are added to the event's data.
+async fn grant_event(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    id: &str,
+    kind: &str,
+    actor: &str,
+    at_ms: i64,
+    extra: serde_json::Value,
+) -> Result<(), sqlx::Error> {
+    let row = sqlx::query(
+        "SELECT org, user_key, user_email, group_id, expires_ms, reason, granted_by FROM grants WHERE id = $1",
+    )
+    .bind(id)
+    .fetch_one(&mut **tx)
+    .await?;
+    let mut data = serde_json::json!({
+        "grant": id,
+        "user": row.try_get::<String, _>("user_key")?,
+        "email": row.try_get::<String, _>("user_email")?,
+        "group": row.try_get::<String, _>("group_id")?,
+        "expiresAtMs": row.try_get::<i64, _>("expires_ms")?,
+        "reason": row.try_get::<String, _>("reason")?,
+        "grantedBy": row.try_get::<String, _>("granted_by")?,
+    });
+    if let (Some(data), serde_json::Value::Object(extra)) = (data.as_object_mut(), extra) {
+        data.extend(extra);
+    }
+    let event = NewEvent {
+        org: row.try_get("org")?,
+        kind: kind.to_owned(),
+        object_kind: "grant".into(),
+        object_id: id.to_owned(),
+        actor: actor.to_owned(),
+        data,
+        at_ms,
+    };
+    Store::append_event_in(tx, &event).await.map(|_| ())
 }
 
 async fn add_event(

@@ -8,6 +8,7 @@
 //! `/readyz` can say the store is down and writes can be refused before anything is sent.
 
 mod audit;
+mod events;
 mod export;
 mod grants;
 mod intents;
@@ -30,6 +31,7 @@ pub use audit::{
     AuditEntry, AuditFilter, AuditRecord, Break, Target, UpstreamCall, Verified, Window,
     canonical_hash,
 };
+pub use events::{Event, EventPage, NewEvent, Resume};
 pub use export::{EXPORT_CHUNK, EXPORT_COLUMNS, ExportFormat, parse_time_bound};
 pub use grants::{Grant, GrantEvent, GrantFilter, GrantState, NewGrant};
 pub use intents::{Begin, IntentKey, IntentMeta, IntentState, Recovered, input_of};
@@ -92,6 +94,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         2,
         "time-bound group grants and their history",
         include_str!("migrations/0002_grants.sql"),
+    ),
+    (
+        3,
+        "directory events and grant expiry warnings",
+        include_str!("migrations/0003_events.sql"),
     ),
 ];
 

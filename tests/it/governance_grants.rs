@@ -31,7 +31,7 @@ fn pick(dir: &Directory) -> (String, String, String) {
     (group.id.clone(), member, outsider)
 }
 
-async fn grant(
+pub(crate) async fn grant(
     app: &TestApp,
     dir: &Directory,
     group: &str,
@@ -57,7 +57,7 @@ async fn grant(
         .await
 }
 
-async fn setup() -> (TestApp, Directory, String, String, String) {
+pub(crate) async fn setup() -> (TestApp, Directory, String, String, String) {
     let app = TestApp::one(40, 3).await;
     app.warm().await;
     let dir = app.gateway.dirs.all()[0].clone();

@@ -10,6 +10,7 @@ mod crash;
 mod crash_grants;
 mod emulator;
 mod governance_grants;
+mod grant_events;
 mod graphql;
 mod load_shedding;
 mod mutations;

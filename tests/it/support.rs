@@ -181,6 +181,7 @@ pub async fn spawn_app_on(
             ..StoreConfig::default()
         },
         grants: Default::default(),
+        events: Default::default(),
         api_keys,
         orgs: org_configs,
     };

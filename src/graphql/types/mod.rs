@@ -12,6 +12,7 @@
 //! counts the large allocations of such a page in an optimized build.
 
 pub(crate) mod audit;
+mod event;
 pub(crate) mod grant;
 mod group;
 mod inputs;
@@ -25,6 +26,7 @@ use std::time::SystemTime;
 use async_graphql::{Enum, InputValueError, InputValueResult, Scalar, ScalarType, Value};
 
 pub use audit::{AuditEntry, AuditEntryConnection, AuditLogFilter};
+pub use event::DirectoryEventConnection;
 pub use grant::{Grant, GrantConnection, GrantFilter};
 pub use group::Group;
 pub use inputs::{GroupFilter, GroupOrder, OrderDirection, UserFilter, UserOrder};

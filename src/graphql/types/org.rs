@@ -3,8 +3,9 @@
 use async_graphql::{Context, ID, Object, Result};
 
 use super::{
-    AuditEntryConnection, AuditLogFilter, Budget, GrantConnection, GrantFilter, Group, GroupFilter,
-    GroupOrder, OrderDirection, ScimProfile, Scope, SyncStatus, User, UserFilter, UserOrder,
+    AuditEntryConnection, AuditLogFilter, Budget, DirectoryEventConnection, GrantConnection,
+    GrantFilter, Group, GroupFilter, GroupOrder, OrderDirection, ScimProfile, Scope, SyncStatus,
+    User, UserFilter, UserOrder,
 };
 use crate::auth::Role;
 use crate::directory::{self, Dialect, Directory};
@@ -228,6 +229,24 @@ impl Org {
         filter: Option<GrantFilter>,
     ) -> Result<GrantConnection> {
         super::grant::list(ctx, &self.dir, first, after, filter).await
+    }
+
+    /// The organization's directory events, oldest first by `seq`: `first`/`after` walk to
+    /// newer events (keep the last cursor to resume exactly there), `last`/`before` to older
+    /// (`last: 20` alone: the newest 20). `kinds` keeps only those kinds (`grant.expiring`).
+    /// Pages hold at most 100 (default 50). Resuming after an event past `events.retention`
+    /// is refused with `EVENTS_EXPIRED`.
+    #[graphql(guard = "RoleGuard(Role::Read)")]
+    async fn events(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+        kinds: Option<Vec<String>>,
+    ) -> Result<DirectoryEventConnection> {
+        super::event::list(ctx, self.dir.org_id(), first, after, last, before, kinds).await
     }
 
     /// The state of the organization's mirror.
