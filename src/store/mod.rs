@@ -10,6 +10,7 @@
 mod audit;
 mod events;
 mod export;
+mod grant_schedule;
 mod grants;
 mod intents;
 mod invites;

@@ -54,7 +54,7 @@ async fn gql(http: &reqwest::Client, port: u16, query: &str, variables: Value) -
 }
 
 /// Most requests in the log within any sliding window of `window_ms`.
-fn max_in_window(log: &[LoggedRequest], window_ms: u64) -> usize {
+pub(crate) fn max_in_window(log: &[LoggedRequest], window_ms: u64) -> usize {
     let times: Vec<u64> = log.iter().map(|r| r.t_ms).collect();
     let mut start = 0;
     let mut most = 0;
