@@ -16,6 +16,7 @@ mod graphql;
 mod load_shedding;
 mod mutations;
 mod ops;
+mod replica_grants;
 mod scim_client;
 mod store_restart;
 mod support;

@@ -1,16 +1,18 @@
 //! The scheduler's step: due grants are claimed (leased, so one replica handles each), sorted
 //! into those whose membership stays (standing access, a longer overlapping grant, already
-//! gone) and those to remove, and the removals go as one PATCH per group in the critical lane,
-//! the groups' PATCHes queued together: 1,000 grants due in a minute on a few groups cost a few
-//! requests, not 1,000.
+//! gone: which the upstream confirms when the mirror says so, as the mirror may be behind
+//! another replica's write) and those to remove, and the removals go as one PATCH per group in
+//! the critical lane, the groups' PATCHes queued together: 1,000 grants due in a minute on a few
+//! groups cost a few requests, not 1,000.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 use std::time::Instant;
 
 use futures_util::future::join_all;
 
 use super::{Grants, RunReport};
-use crate::directory::{Directory, WriteError, WriteLane};
+use crate::directory::{Directory, GroupRec, WriteError, WriteLane};
 use crate::keys::{GroupId, UserKey};
 use crate::store::{AuditRecord, Grant, GrantState, StoreError, Target};
 
@@ -40,6 +42,9 @@ struct Removal {
     grants: Vec<usize>,
     users: Vec<UserKey>,
 }
+
+/// Groups read from the upstream in one step, by organization and id.
+type Fresh = HashMap<(String, String), Option<Arc<GroupRec>>>;
 
 /// What a due grant needs: nothing upstream (it ended already), or its member removed.
 enum Plan {
@@ -79,8 +84,9 @@ impl Grants {
         let mut ended: Vec<Option<(Ended, i64)>> = Vec::with_capacity(grants.len());
         // By organization and group: the grants (their places in `grants`) and the members.
         let mut removals: BTreeMap<(String, String), Removal> = BTreeMap::new();
+        let mut fresh = Fresh::new();
         for (i, grant) in grants.iter().enumerate() {
-            match self.plan(grant, now_ms).await? {
+            match self.plan(grant, now_ms, &mut fresh).await? {
                 Plan::Done(end) => ended.push(Some((end, elapsed_ms(started)))),
                 Plan::Remove(dir, group, user) => {
                     ended.push(None);
@@ -183,8 +189,14 @@ impl Grants {
         Ok(error)
     }
 
-    /// Whether the grant's membership is the grant's to remove, and how.
-    async fn plan(&self, grant: &Grant, now_ms: i64) -> Result<Plan, StoreError> {
+    /// Whether the grant's membership is the grant's to remove, and how. `fresh`: groups read
+    /// from the upstream in this step, by organization and id.
+    async fn plan(
+        &self,
+        grant: &Grant,
+        now_ms: i64,
+        fresh: &mut Fresh,
+    ) -> Result<Plan, StoreError> {
         if grant.standing {
             let why = "standing access (a member before the grant)";
             return Ok(Plan::Done(Ended::Kept(why.into())));
@@ -215,13 +227,35 @@ impl Grants {
         };
         let group = GroupId::new(grant.group_id.clone());
         let user = dir.user_key(&grant.user_key);
-        Ok(match dir.group(&group).await {
-            Ok(Some(g)) if !g.member_keys.contains(user.as_str()) => {
-                Plan::Done(Ended::AlreadyGone("the user was no longer a member".into()))
+        let mirrored = match dir.group(&group).await {
+            Ok(g) => g,
+            Err(e) => return Ok(Plan::Done(Ended::Failed(WriteError::NotApplied(e)))),
+        };
+        if mirrored
+            .as_ref()
+            .is_some_and(|g| g.member_keys.contains(user.as_str()))
+        {
+            return Ok(Plan::Remove(dir.clone(), group, user));
+        }
+        // The mirror says there is nothing to remove; it may be behind (another replica
+        // added the member, or a refresh is due), so the upstream decides.
+        let key = (grant.org.clone(), grant.group_id.clone());
+        let now = match fresh.get(&key) {
+            Some(g) => g.clone(),
+            None => match dir.group_now(&group, WriteLane::Critical).await {
+                Ok(g) => {
+                    fresh.insert(key, g.clone());
+                    g
+                }
+                Err(e) => return Ok(Plan::Done(Ended::Failed(WriteError::NotApplied(e)))),
+            },
+        };
+        Ok(match now {
+            Some(g) if g.member_keys.contains(user.as_str()) => {
+                Plan::Remove(dir.clone(), group, user)
             }
-            Ok(None) => Plan::Done(Ended::AlreadyGone("the group no longer exists".into())),
-            Ok(Some(_)) => Plan::Remove(dir.clone(), group, user),
-            Err(e) => Plan::Done(Ended::Failed(WriteError::NotApplied(e))),
+            Some(_) => Plan::Done(Ended::AlreadyGone("the user was no longer a member".into())),
+            None => Plan::Done(Ended::AlreadyGone("the group no longer exists".into())),
         })
     }
 
