@@ -331,7 +331,10 @@ async fn demo(args: DemoArgs) -> Result<(), Box<dyn std::error::Error>> {
     );
     let headers = serde_json::json!({ "Authorization": format!("Bearer {key}") }).to_string();
     let store_url = config.store.url.clone();
+    say!("sample grants: three time-bound grants are made once the mirror loads; one ends 90 s in");
+    let seeding = tokio::spawn(crate::demo_seed::grants(args.port, key.clone()));
     let result = serve(config, Some(&headers)).await;
+    seeding.abort();
     emulator.shutdown().await;
     // The demo's store lives as long as the demo.
     crate::store::remove_sqlite_files(&store_url);

@@ -36,9 +36,14 @@ query Dashboard {
     groups(first: 20, orderBy: { field: NAME }) {
       edges { node { name memberCount } }
     }
-    # Time-bound group access (grantGroupAccess), newest first.
+    # Time-bound group access (grantGroupAccess), newest first. The demo's second grant
+    # ends 90 s after it starts: run again to see it EXPIRED, with its lag.
     grants(first: 5) {
-      edges { node { userEmail group { name } state expiresAt overdue } }
+      edges { node { userEmail group { name } reason state expiresAt overdue revocationLagMs } }
+    }
+    # What happened, newest last: grants made, warned (24 h and 1 h ahead), ended.
+    events(last: 10) {
+      edges { node { seq at kind actor data } }
     }
     # Every write and refresh, newest first (admin and auditor keys).
     auditLog(first: 5) {

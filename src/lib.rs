@@ -42,6 +42,9 @@ pub mod gateway;
 /// The command line: `serve`, `demo`, `emulate`, `schema`, `check-config`, `hash-key`.
 pub mod cli;
 
+/// The demo's sample grants, made through GraphQL once the demo's gateway answers.
+pub(crate) mod demo_seed;
+
 /// `scimgate audit verify | export`: the audit log checked or exported from the store.
 pub mod audit_cli;
 
