@@ -12,6 +12,7 @@ mod emulator;
 mod governance_grants;
 mod graphql;
 mod load_shedding;
+mod metrics;
 mod mutations;
 mod ops;
 mod scim_client;

@@ -10,6 +10,7 @@ use secrecy::ExposeSecret;
 use super::*;
 
 mod env_layer;
+mod metrics_key;
 
 const SECRET: &str = "sk-live-7f3a9c-very-secret";
 
