@@ -374,6 +374,59 @@ mod tests {
         assert_eq!(lanes, LANES);
     }
 
+    /// Every `scimgate_*` name in a string of the dashboard, histogram series by their family.
+    fn dashboard_names() -> HashSet<String> {
+        fn walk(value: &serde_json::Value, out: &mut HashSet<String>) {
+            match value {
+                serde_json::Value::String(s) => {
+                    let mut rest = s.as_str();
+                    while let Some(at) = rest.find("scimgate_") {
+                        let name: String = rest[at..]
+                            .chars()
+                            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                            .collect();
+                        rest = &rest[at + name.len()..];
+                        let family = ["_bucket", "_sum", "_count"]
+                            .iter()
+                            .find_map(|suffix| {
+                                let base = name.strip_suffix(suffix)?;
+                                ALL.iter()
+                                    .any(|(n, k, ..)| *n == base && matches!(k, Kind::Histogram))
+                                    .then(|| base.to_owned())
+                            })
+                            .unwrap_or(name);
+                        out.insert(family);
+                    }
+                }
+                serde_json::Value::Array(items) => items.iter().for_each(|v| walk(v, out)),
+                serde_json::Value::Object(map) => map.values().for_each(|v| walk(v, out)),
+                _ => {}
+            }
+        }
+        let text = include_str!("../deploy/grafana/scimgate.json");
+        let dashboard: serde_json::Value =
+            serde_json::from_str(text).expect("the dashboard is JSON");
+        let mut out = HashSet::new();
+        walk(&dashboard, &mut out);
+        out
+    }
+
+    #[test]
+    fn the_dashboard_uses_exactly_the_described_metrics() {
+        let used = dashboard_names();
+        let described: HashSet<String> = names().map(str::to_owned).collect();
+        let unknown: Vec<_> = used.difference(&described).collect();
+        assert!(
+            unknown.is_empty(),
+            "the dashboard uses undescribed names: {unknown:?}"
+        );
+        let unused: Vec<_> = described.difference(&used).collect();
+        assert!(unused.is_empty(), "the dashboard shows none of: {unused:?}");
+        // Histograms are queried through their buckets, never as a bare name.
+        let text = include_str!("../deploy/grafana/scimgate.json");
+        assert!(text.contains("scimgate_upstream_request_duration_seconds_bucket"));
+    }
+
     #[test]
     fn every_name_is_prefixed_and_described_once() {
         let mut names: Vec<_> = names().collect();
