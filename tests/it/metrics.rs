@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use openmetrics_parser::prometheus::parse_prometheus;
 use openmetrics_parser::{MetricsExposition, PrometheusType, PrometheusValue};
-use scimgate::emulator::{self, EmulatorConfig, RunningEmulator};
+use scimgate::emulator::{self, EmulatorConfig, Faults, RunningEmulator};
 use serde_json::{Value, json};
 
 use crate::cli::{Running, free_port};
@@ -273,6 +273,15 @@ async fn metrics_count_what_the_emulator_received_and_the_requests_sent() {
         "{body}"
     );
 
+    // A 429 window: the invite's first try is refused, the org pauses, the retry lands.
+    emu.set_faults(Faults {
+        force_429_secs: 0.3,
+        ..Faults::default()
+    });
+    let input = json!({ "email": "metrics.late@example.org", "givenName": "Metrics", "familyName": "Late" });
+    let body = graphql(&http, port, INVITE, json!({ "input": input })).await;
+    assert_eq!(body["data"]["inviteUser"]["outcome"], "SUCCESS", "{body}");
+
     // Every try the emulator received is counted, by method and status, and nothing else.
     let deadline = Instant::now() + Duration::from_secs(10);
     let last = loop {
@@ -290,12 +299,14 @@ async fn metrics_count_what_the_emulator_received_and_the_requests_sent() {
     let upstream = at_emulator(&emu);
     assert_eq!(
         upstream.get(&("POST".into(), "201".into())),
-        Some(&2.0),
+        Some(&3.0),
         "{upstream:?}"
     );
-    assert!(
-        upstream.contains_key(&("PUT".into(), "404".into()))
-            || upstream.contains_key(&("PATCH".into(), "404".into())),
+    let refused = upstream.get(&("POST".into(), "429".into())).copied();
+    assert!(refused >= Some(1.0), "{upstream:?}");
+    assert_eq!(
+        upstream.get(&("PUT".into(), "404".into())),
+        Some(&1.0),
         "{upstream:?}"
     );
     assert_eq!(
@@ -311,9 +322,15 @@ async fn metrics_count_what_the_emulator_received_and_the_requests_sent() {
             "scimgate_upstream_requests_total",
             &[("method", "POST"), ("lane", "write")]
         ),
-        2.0
+        3.0 + refused.unwrap()
     );
-    assert_eq!(last.sum("scimgate_upstream_rate_limited_total", &[]), 0.0);
+    assert_eq!(
+        last.sum(
+            "scimgate_upstream_rate_limited_total",
+            &[("org", "acme"), ("lane", "write")]
+        ),
+        refused.unwrap()
+    );
     // Each try's latency and each call's queue wait are in their histograms.
     let tries: f64 = upstream.values().sum();
     assert_eq!(
@@ -344,9 +361,9 @@ async fn metrics_count_what_the_emulator_received_and_the_requests_sent() {
     assert_eq!(ops("anonymous", "ok"), 2.0);
     assert_eq!(ops("Broken", "errors"), 1.0);
     assert_eq!(ops("TooDeep", "refused"), 1.0);
-    assert_eq!(ops("Invite", "ok"), 2.0);
+    assert_eq!(ops("Invite", "ok"), 3.0);
     assert_eq!(ops("Deactivate", "ok"), 1.0);
-    assert_eq!(last.sum("scimgate_graphql_requests_total", &[]), 12.0);
+    assert_eq!(last.sum("scimgate_graphql_requests_total", &[]), 13.0);
     assert_eq!(
         last.sum(
             "scimgate_graphql_request_duration_seconds",
@@ -356,7 +373,7 @@ async fn metrics_count_what_the_emulator_received_and_the_requests_sent() {
     );
     assert_eq!(
         last.sum("scimgate_graphql_request_duration_seconds", &[]),
-        12.0
+        13.0
     );
 
     // The store: each mutation's intent begun and finished.
@@ -366,13 +383,13 @@ async fn metrics_count_what_the_emulator_received_and_the_requests_sent() {
             &[("operation", op)],
         )
     };
-    assert_eq!(store("intent_begin"), 3.0);
-    assert_eq!(store("intent_finish"), 3.0);
+    assert_eq!(store("intent_begin"), 4.0);
+    assert_eq!(store("intent_finish"), 4.0);
     assert!(store("audit_append") >= 1.0, "the refresh's audit row");
     assert_eq!(last.sum("scimgate_store_errors_total", &[]), 0.0);
     assert_eq!(
         last.sum("scimgate_mirror_users", &[("org", "acme")]),
-        USERS as f64 - 1.0 + 2.0
+        USERS as f64 - 1.0 + 3.0
     );
     assert_eq!(last.sum("scimgate_build_info", &[]), 1.0);
     let _ = std::fs::remove_dir_all(&dir);
