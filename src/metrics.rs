@@ -286,10 +286,13 @@ pub fn queue_wait(org: &str, lane: &'static str, waited: Duration) {
 }
 
 /// A mirror refresh that finished: its outcome, duration and the upstream requests it made.
-pub fn refresh(org: &str, ok: bool, took: Duration, calls: usize) {
+/// A refresh that stopped before its end (a panic) counts as failed, with no duration.
+pub fn refresh(org: &str, ok: bool, took: Option<Duration>, calls: usize) {
     let outcome = if ok { "ok" } else { "failed" };
     counter!(MIRROR_REFRESHES, "org" => org.to_owned(), "outcome" => outcome).increment(1);
-    histogram!(MIRROR_REFRESH_DURATION, "org" => org.to_owned()).record(took.as_secs_f64());
+    if let Some(took) = took {
+        histogram!(MIRROR_REFRESH_DURATION, "org" => org.to_owned()).record(took.as_secs_f64());
+    }
     counter!(MIRROR_REFRESH_CALLS, "org" => org.to_owned()).increment(calls as u64);
 }
 

@@ -170,7 +170,7 @@ impl Directory {
         crate::metrics::refresh(
             self.org_id(),
             result.is_ok(),
-            started.elapsed(),
+            Some(started.elapsed()),
             calls.len(),
         );
         let audited = match &result {
@@ -414,7 +414,7 @@ impl Drop for Unfinished<'_> {
     fn drop(&mut self) {
         let Some(dir) = self.0 else { return };
         tracing::error!(org = %dir.org_id(), "mirror refresh stopped unexpectedly; keeping the previous mirror");
-        crate::metrics::refresh(dir.org_id(), false, std::time::Duration::ZERO, 0);
+        crate::metrics::refresh(dir.org_id(), false, None, 0);
         dir.inner.state.send_modify(|s| {
             s.refreshing = false;
             s.finished += 1;

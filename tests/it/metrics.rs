@@ -226,6 +226,13 @@ async fn metrics_count_what_the_emulator_received_and_the_requests_sent() {
         1.0
     );
     assert_eq!(
+        first.sum(
+            "scimgate_mirror_refresh_duration_seconds",
+            &[("org", "acme")]
+        ),
+        1.0
+    );
+    assert_eq!(
         first.sum("scimgate_mirror_refresh_calls_total", &[("org", "acme")]),
         3.0
     );
