@@ -431,6 +431,16 @@ mod tests {
     }
 
     #[test]
+    fn the_readme_lists_every_metric_in_order() {
+        let listed: Vec<&str> = include_str!("../README.md")
+            .lines()
+            .filter_map(|l| l.strip_prefix("| `")?.split('`').next())
+            .filter(|name| name.starts_with("scimgate_"))
+            .collect();
+        assert_eq!(listed, names().collect::<Vec<_>>());
+    }
+
+    #[test]
     fn every_name_is_prefixed_and_described_once() {
         let mut names: Vec<_> = names().collect();
         assert!(names.iter().all(|n| n.starts_with("scimgate_")));
