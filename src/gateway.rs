@@ -11,7 +11,7 @@ use crate::config::{ApiKeyConfig, Config, LimitsConfig, OrgConfig};
 use crate::directory::{Directories, Directory, DirectorySettings, PointCache};
 use crate::governance::Grants;
 use crate::graphql::{self, GatewaySchema};
-use crate::http::{AppState, GraphiqlPage};
+use crate::http::{AppState, GraphiqlPage, MetricsGate};
 use crate::scim::{ClientConfig, ScimClient, ScimError};
 use crate::store::Store;
 use crate::supervise::{Backoff, supervise};
@@ -63,6 +63,7 @@ pub struct Gateway {
     limits: Arc<LimitsConfig>,
     cors_origins: Vec<String>,
     graphiql: bool,
+    metrics_gate: Option<Arc<MetricsGate>>,
     tasks: Vec<JoinHandle<()>>,
 }
 
@@ -105,6 +106,8 @@ impl Gateway {
     /// Builds every organization's parts over an open `store`. Nothing is sent upstream until
     /// asked or `start`.
     pub fn new(config: &Config, store: Store) -> Result<Gateway, ScimError> {
+        // Before anything records: the recorder is the process's, installed once.
+        crate::metrics::install();
         let points = PointCache::new(100_000);
         let mut list = Vec::new();
         for org in &config.orgs {
@@ -143,6 +146,11 @@ impl Gateway {
             limits: Arc::new(config.limits.clone()),
             cors_origins: config.server.cors_origins.clone(),
             graphiql: config.server.graphiql,
+            metrics_gate: config
+                .server
+                .metrics_key
+                .as_ref()
+                .map(|k| Arc::new(MetricsGate::new(&k.0))),
             tasks: Vec::new(),
         })
     }
@@ -248,6 +256,7 @@ impl Gateway {
             keys: self.keys.clone(),
             limits: self.limits.clone(),
             cors_origins: self.cors_origins.clone(),
+            metrics_gate: self.metrics_gate.clone(),
         }
     }
 }

@@ -24,6 +24,9 @@ pub mod budget;
 /// The domain's keys and addresses (`UserKey`, `GroupId`, `Email`) that every layer names.
 pub mod keys;
 
+/// Every exported metric's name and description, the process-wide recorder, recording helpers.
+pub mod metrics;
+
 /// The durable store (SQLite or PostgreSQL): the hash-chained audit log, write intents, open invitations.
 pub mod store;
 

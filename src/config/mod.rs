@@ -2,7 +2,8 @@
 //! environment < command-line flags, validated at load, with each org's SCIM key resolved.
 //!
 //! # Environment variables
-//! `SCIMGATE_SERVER__<FIELD>` (`LISTEN`, `GRAPHIQL`, `SHUTDOWN_GRACE`), `SCIMGATE_STORE__<FIELD>`
+//! `SCIMGATE_SERVER__<FIELD>` (`LISTEN`, `GRAPHIQL`, `SHUTDOWN_GRACE`, `CORS_ORIGINS`,
+//! `METRICS_KEY_ENV`), `SCIMGATE_STORE__<FIELD>`
 //! (`URL`, `AUDIT_RETENTION`, `IDEMPOTENCY_TTL`, `REPLICA`) and, per org,
 //! `SCIMGATE_ORGS__<ID>__<FIELD>` (`NAME`, `BASE_URL`, `PROFILE`, `KEY_ENV`, `KEY_FILE`) or
 //! `SCIMGATE_ORGS__<ID>__<SECTION>__<FIELD>` (`BUDGET__LIMIT`, `MIRROR__MAX_AGE`, ...), where
@@ -37,7 +38,8 @@ use crate::scim::{Profile, RetryPolicy};
 
 pub(crate) use error::ConfigError;
 use validate::{
-    RawOrg, reject_unknown_vars, resolve_key, validate_api_keys, validate_limits, validate_org,
+    RawOrg, reject_unknown_vars, resolve_key, resolve_metrics_key, validate_api_keys,
+    validate_limits, validate_org,
 };
 
 #[derive(Clone, Debug)]
@@ -264,6 +266,24 @@ pub struct ServerConfig {
     pub(crate) shutdown_grace: Duration,
     /// Browser origins allowed to call the API (CORS); none by default.
     pub(crate) cors_origins: Vec<String>,
+    /// The name of an environment variable holding a token that `GET /metrics` then asks for
+    /// (`Authorization: Bearer <token>`); unset, `/metrics` is open.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) metrics_key_env: Option<String>,
+    /// The token `metrics_key_env` names, read at load; never serialized.
+    #[serde(skip)]
+    pub(crate) metrics_key: Option<MetricsKey>,
+}
+
+/// The token `/metrics` asks for. Shown as `[REDACTED]`; equal when the tokens are.
+#[derive(Clone, Debug)]
+pub(crate) struct MetricsKey(pub(crate) SecretString);
+
+impl PartialEq for MetricsKey {
+    fn eq(&self, other: &MetricsKey) -> bool {
+        use secrecy::ExposeSecret;
+        self.0.expose_secret() == other.0.expose_secret()
+    }
 }
 
 impl Default for ServerConfig {
@@ -273,6 +293,8 @@ impl Default for ServerConfig {
             graphiql: true,
             shutdown_grace: Duration::from_secs(10),
             cors_origins: Vec::new(),
+            metrics_key_env: None,
+            metrics_key: None,
         }
     }
 }
@@ -540,6 +562,7 @@ impl Config {
         if let Some(listen) = overrides.listen {
             server.listen = listen;
         }
+        server.metrics_key = resolve_metrics_key(&server, env)?;
         if raw.orgs.is_empty() {
             return Err(ConfigError::NoOrgs);
         }

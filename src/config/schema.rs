@@ -32,6 +32,7 @@ pub(super) const SERVER: Fields = &[
     ("graphiql", Kind::Bool),
     ("shutdown_grace", Kind::Duration),
     ("cors_origins", Kind::StrList),
+    ("metrics_key_env", Kind::Str),
 ];
 pub(super) const LIMITS: Fields = &[
     ("max_depth", Kind::Int),

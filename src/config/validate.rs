@@ -42,9 +42,13 @@ pub(super) fn reject_unknown_vars(
         .and_then(toml::Value::as_array)
         .map(Vec::as_slice)
         .unwrap_or_default();
+    let metrics_key_env = table
+        .get("server")
+        .and_then(|s| s.get("metrics_key_env")?.as_str());
     let key_envs: Vec<&str> = orgs
         .iter()
         .filter_map(|o| o.get("key_env")?.as_str())
+        .chain(metrics_key_env)
         .collect();
     names.retain(|name| !key_envs.contains(&name.as_str()));
     if names.is_empty() {
@@ -189,6 +193,26 @@ pub(super) fn resolve_key(
         });
     }
     Ok(SecretString::from(key))
+}
+
+/// The token `server.metrics_key_env` names, if it names one: set and not empty.
+pub(super) fn resolve_metrics_key(
+    server: &super::ServerConfig,
+    env: &[(String, String)],
+) -> Result<Option<super::MetricsKey>, ConfigError> {
+    let Some(var) = &server.metrics_key_env else {
+        return Ok(None);
+    };
+    let token = env
+        .iter()
+        .rev()
+        .find(|(name, _)| name == var.trim())
+        .map(|(_, value)| value.trim().to_owned())
+        .unwrap_or_default();
+    if token.is_empty() {
+        return Err(ConfigError::MetricsKeyEnv);
+    }
+    Ok(Some(super::MetricsKey(SecretString::from(token))))
 }
 
 pub(super) fn validate_limits(limits: &LimitsConfig) -> Result<(), ConfigError> {

@@ -14,6 +14,7 @@ mod grant_events;
 mod grant_timing;
 mod graphql;
 mod load_shedding;
+mod metrics;
 mod mutations;
 mod ops;
 mod replica_grants;
