@@ -40,6 +40,11 @@ pub const GRAPHQL_DURATION: &str = "scimgate_graphql_request_duration_seconds";
 // The store.
 pub const STORE_DURATION: &str = "scimgate_store_operation_duration_seconds";
 pub const STORE_ERRORS: &str = "scimgate_store_errors_total";
+// Time-bound grants.
+pub const GRANTS_ACTIVE: &str = "scimgate_grants_active";
+pub const GRANTS_OVERDUE: &str = "scimgate_grants_overdue";
+pub const GRANTS_OVERDUE_AGE: &str = "scimgate_grants_overdue_seconds";
+pub const GRANT_REVOCATION_LAG: &str = "scimgate_grant_revocation_lag_seconds";
 // The process.
 pub const BUILD_INFO: &str = "scimgate_build_info";
 
@@ -178,6 +183,30 @@ const ALL: &[(&str, Kind, Unit, &str)] = &[
         "Store operations that failed (label operation)",
     ),
     (
+        GRANTS_ACTIVE,
+        Kind::Gauge,
+        Unit::Count,
+        "Time-bound grants not ended yet, overdue ones included (label org)",
+    ),
+    (
+        GRANTS_OVERDUE,
+        Kind::Gauge,
+        Unit::Count,
+        "Grants past their end whose membership is not removed yet (label org)",
+    ),
+    (
+        GRANTS_OVERDUE_AGE,
+        Kind::Gauge,
+        Unit::Seconds,
+        "How long past its end the oldest overdue grant is; 0 when none is (label org)",
+    ),
+    (
+        GRANT_REVOCATION_LAG,
+        Kind::Histogram,
+        Unit::Seconds,
+        "Due time to the upstream's answer to a grant's removal (labels org, end = expired | revoked)",
+    ),
+    (
         BUILD_INFO,
         Kind::Gauge,
         Unit::Count,
@@ -309,6 +338,13 @@ pub fn store_operation(operation: &'static str, started: Instant, ok: bool) {
     if !ok {
         counter!(STORE_ERRORS, "operation" => operation).increment(1);
     }
+}
+
+/// A grant ended: the time from its due time to the upstream's answer (or the finding that
+/// nothing was to remove). `end`: `expired` or `revoked`.
+pub fn grant_ended(org: &str, end: &'static str, lag: Duration) {
+    histogram!(GRANT_REVOCATION_LAG, "org" => org.to_owned(), "end" => end)
+        .record(lag.as_secs_f64());
 }
 
 /// Longest operation name kept as a label value.

@@ -61,7 +61,7 @@ pub(super) async fn metrics(State(state): State<AppState>, headers: HeaderMap) -
             return response;
         }
     }
-    per_scrape(&state);
+    per_scrape(&state).await;
     let text = names::install().render();
     (
         [(
@@ -74,9 +74,39 @@ pub(super) async fn metrics(State(state): State<AppState>, headers: HeaderMap) -
 }
 
 /// The scrape-time hook: every gauge whose value is state is set here, just before rendering.
-/// Grants (due, overdue) and the webhook backlog add theirs here, next to the directories'.
-fn per_scrape(state: &AppState) {
+/// The webhook backlog adds its own here, next to the directories' and the grants'.
+async fn per_scrape(state: &AppState) {
     directory_gauges(&state.dirs);
+    if let Some(store) = &state.store {
+        grant_gauges(&state.dirs, store).await;
+    }
+}
+
+/// Per organization: grants not ended, overdue, and the oldest overdue's age, from one store
+/// read. A store that cannot be read leaves the last values (and logs).
+async fn grant_gauges(dirs: &Directories, store: &crate::store::Store) {
+    let now = crate::store::now_ms();
+    let counts = match store.grant_counts(now).await {
+        Ok(counts) => counts,
+        Err(e) => {
+            tracing::warn!(error = %e, "the grant gauges could not be read from the store");
+            return;
+        }
+    };
+    for dir in dirs.all() {
+        let org = dir.org_id();
+        let c = counts
+            .iter()
+            .find(|c| c.org == org)
+            .cloned()
+            .unwrap_or_default();
+        gauge!(names::GRANTS_ACTIVE, "org" => org.to_owned()).set(c.active as f64);
+        gauge!(names::GRANTS_OVERDUE, "org" => org.to_owned()).set(c.overdue as f64);
+        let age = c
+            .oldest_overdue_ms
+            .map_or(0.0, |due| (now - due).max(0) as f64 / 1_000.0);
+        gauge!(names::GRANTS_OVERDUE_AGE, "org" => org.to_owned()).set(age);
+    }
 }
 
 /// Per organization: the budget (queues, refusals, remaining, pause, revocation) and the

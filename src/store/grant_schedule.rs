@@ -7,7 +7,43 @@ use sqlx::Row;
 use super::grants::{COLUMNS, STALE_PENDING_MS, grant_event, grant_of};
 use super::{Grant, Store, StoreError};
 
+/// One organization's grants not ended yet, for the metrics.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct GrantCounts {
+    pub org: String,
+    /// Active or pending, overdue ones included.
+    pub active: i64,
+    /// Past their end, not removed yet.
+    pub overdue: i64,
+    /// The end of the oldest overdue one.
+    pub oldest_overdue_ms: Option<i64>,
+}
+
 impl Store {
+    /// Per organization with grants not ended: how many, how many overdue at `now_ms`, and
+    /// the oldest overdue end.
+    pub async fn grant_counts(&self, now_ms: i64) -> Result<Vec<GrantCounts>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT org, COUNT(*) AS active, \
+             SUM(CASE WHEN expires_ms <= $1 THEN 1 ELSE 0 END) AS overdue, \
+             MIN(CASE WHEN expires_ms <= $1 THEN expires_ms END) AS oldest \
+             FROM grants WHERE state IN ('active', 'pending') GROUP BY org ORDER BY org",
+        )
+        .bind(now_ms)
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(GrantCounts {
+                    org: r.try_get("org")?,
+                    active: r.try_get("active")?,
+                    overdue: r.try_get::<Option<i64>, _>("overdue")?.unwrap_or(0),
+                    oldest_overdue_ms: r.try_get("oldest")?,
+                })
+            })
+            .collect()
+    }
+
     /// Takes up to `limit` active grants due at `now_ms` (ended, and past their next try)
     /// (and pending ones older than two minutes: a stop between the add and its confirmation
     /// leaves one pending, and the membership it may have added still ends on time)

@@ -34,6 +34,7 @@ pub use audit::{
 };
 pub use events::{Event, EventPage, NewEvent, Resume};
 pub use export::{EXPORT_CHUNK, EXPORT_COLUMNS, ExportFormat, parse_time_bound};
+pub use grant_schedule::GrantCounts;
 pub use grants::{Grant, GrantEvent, GrantFilter, GrantState, NewGrant};
 pub use intents::{Begin, IntentKey, IntentMeta, IntentState, Recovered, input_of};
 pub use scratch::ScratchSchema;

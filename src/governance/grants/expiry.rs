@@ -186,6 +186,12 @@ impl Grants {
             )
             .await?;
         self.audit(grant, "SUCCESS", &note, Some(lag)).await?;
+        let end = match grant.end_as {
+            GrantState::Revoked => "revoked",
+            _ => "expired",
+        };
+        let lag = std::time::Duration::from_millis(u64::try_from(lag).unwrap_or(0));
+        crate::metrics::grant_ended(&grant.org, end, lag);
         Ok(error)
     }
 

@@ -3,6 +3,7 @@
 //! workload (`workload.rs`), under a flood the budget sheds and behind the bearer token
 //! (`guarded.rs`). Counts are checked against what the emulator itself logged.
 
+mod grants;
 mod guarded;
 mod workload;
 
@@ -135,6 +136,27 @@ impl Scrape {
     /// The sum of the samples of `name` matching `labels` (a histogram's: their counts).
     pub(super) fn sum(&self, name: &str, labels: &[(&str, &str)]) -> f64 {
         self.samples(name, labels).iter().map(|(_, v)| v).sum()
+    }
+
+    /// The sum of the `_sum`s of histogram `name`'s samples matching `labels`.
+    pub(super) fn histogram_sum(&self, name: &str, labels: &[(&str, &str)]) -> f64 {
+        let Some(family) = self.0.families.get(name) else {
+            return 0.0;
+        };
+        let names = family.get_label_names().to_vec();
+        family
+            .iter_samples()
+            .filter(|sample| {
+                let set = sample.get_labelset().unwrap();
+                labels.iter().all(|(k, v)| {
+                    names.iter().any(|n| n == k) && set.get_label_value(k) == Some(*v)
+                })
+            })
+            .map(|sample| match &sample.value {
+                PrometheusValue::Histogram(h) => h.sum.as_ref().map_or(0.0, |s| s.as_f64()),
+                other => panic!("{name}: not a histogram: {other:?}"),
+            })
+            .sum()
     }
 
     pub(super) fn family_type(&self, name: &str) -> Option<PrometheusType> {
