@@ -108,6 +108,57 @@ impl Store {
         }
     }
 
+    /// Takes up to `limit` pending grants older than two minutes (a stopped process left them
+    /// between recording the grant and confirming its add) whose lease is free and whose next
+    /// try is due, leasing each to this replica until `lease_until_ms`: the scheduler settles
+    /// each by reading the group.
+    pub async fn claim_stale_pending(
+        &self,
+        now_ms: i64,
+        lease_until_ms: i64,
+        limit: i64,
+    ) -> Result<Vec<Grant>, StoreError> {
+        let sql = format!(
+            "SELECT id FROM grants WHERE state = 'pending' AND granted_ms <= $1 AND next_try_ms <= $2 AND lease_until_ms <= $2 ORDER BY granted_ms, id LIMIT {limit}"
+        );
+        let ids = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(now_ms.saturating_sub(STALE_PENDING_MS))
+            .bind(now_ms)
+            .fetch_all(self.pool())
+            .await?;
+        let mut claimed = Vec::new();
+        for row in ids {
+            let id: String = row.try_get("id")?;
+            let taken = sqlx::query(
+                "UPDATE grants SET lease_owner = $1, lease_until_ms = $2 WHERE id = $3 AND state = 'pending' AND lease_until_ms <= $4",
+            )
+            .bind(&self.inner.owner)
+            .bind(lease_until_ms)
+            .bind(&id)
+            .bind(now_ms)
+            .execute(self.pool())
+            .await;
+            if self.noted(taken)?.rows_affected() == 1
+                && let Some(grant) = self.grant(&id).await?
+            {
+                claimed.push(grant);
+            }
+        }
+        Ok(claimed)
+    }
+
+    /// Puts a claimed grant back until `next_try_ms` (its settling read failed), lease freed.
+    pub async fn defer_grant(&self, id: &str, next_try_ms: i64) -> Result<(), StoreError> {
+        let result = sqlx::query(
+            "UPDATE grants SET next_try_ms = $1, lease_owner = '', lease_until_ms = 0 WHERE id = $2",
+        )
+        .bind(next_try_ms)
+        .bind(id)
+        .execute(self.pool())
+        .await;
+        self.noted(result).map(|_| ())
+    }
+
     /// Active grants ending after `now_ms` and by `until_ms` with fewer than `warned`
     /// warnings emitted: the candidates for an expiry warning.
     pub async fn grants_to_warn(

@@ -11,6 +11,7 @@ mod crash_grants;
 mod emulator;
 mod governance_grants;
 mod grant_events;
+mod grant_pending;
 mod grant_timing;
 mod graphql;
 mod load_shedding;

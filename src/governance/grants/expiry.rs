@@ -53,11 +53,12 @@ enum Plan {
 }
 
 impl Grants {
-    /// One scheduler step at `now_ms`: expiry warnings, then every active grant due is taken
-    /// and ended.
+    /// One scheduler step at `now_ms`: expiry warnings, pending grants a stopped process left
+    /// settled by reading, then every active grant due is taken and ended.
     pub async fn run_once(&self, now_ms: i64) -> Result<RunReport, StoreError> {
         let mut report = RunReport::default();
         self.warn_expiring(now_ms, &mut report).await?;
+        self.settle_pending(now_ms, &mut report).await?;
         loop {
             let batch = self
                 .store

@@ -5,6 +5,7 @@
 
 mod expiry;
 mod schedule;
+mod settle;
 mod warnings;
 
 use std::collections::HashMap;
@@ -81,6 +82,8 @@ pub struct RunReport {
     pub failed: u32,
     /// `grant.expiring` events emitted.
     pub warned: u32,
+    /// Pending grants a stopped process left, settled by reading (active or failed).
+    pub settled: u32,
 }
 
 fn ms(d: Duration) -> i64 {

@@ -17,7 +17,7 @@ impl Grants {
         loop {
             let stepped_at = now_ms();
             match self.run_once(stepped_at).await {
-                Ok(report) if report.claimed + report.warned > 0 => {
+                Ok(report) if report.claimed + report.warned + report.settled > 0 => {
                     tracing::info!(?report, "grant scheduler step");
                 }
                 Ok(_) => {}
