@@ -255,6 +255,7 @@ async fn serve(
     gateway.start();
     gateway.start_store_upkeep(config.store.audit_retention, config.events.retention);
     gateway.start_grants();
+    gateway.start_webhooks();
     let state = gateway.app_state(default_headers);
     let addr = listener.local_addr()?;
     tracing::info!(%addr, orgs = config.orgs.len(), "gateway listening");
@@ -306,6 +307,7 @@ async fn demo(args: DemoArgs) -> Result<(), Box<dyn std::error::Error>> {
         },
         grants: Default::default(),
         events: Default::default(),
+        webhooks: Vec::new(),
         api_keys: vec![api_key],
         orgs: vec![org],
     };

@@ -9,7 +9,7 @@ use crate::auth::{KeyStore, OrgScope, Principal};
 use crate::budget::Budget;
 use crate::config::{ApiKeyConfig, Config, LimitsConfig, OrgConfig};
 use crate::directory::{Directories, Directory, DirectorySettings, PointCache};
-use crate::governance::Grants;
+use crate::governance::{Grants, Webhooks};
 use crate::graphql::{self, GatewaySchema};
 use crate::http::{AppState, GraphiqlPage, MetricsGate};
 use crate::scim::{ClientConfig, ScimClient, ScimError};
@@ -58,6 +58,8 @@ pub struct Gateway {
     pub store: Store,
     /// Time-bound group access; its scheduler runs in `start_grants`.
     pub grants: Grants,
+    /// Signed deliveries of the organizations' events; its loop runs in `start_webhooks`.
+    pub webhooks: Webhooks,
     pub(crate) schema: GatewaySchema,
     keys: Arc<KeyStore>,
     limits: Arc<LimitsConfig>,
@@ -137,10 +139,12 @@ impl Gateway {
             Some(journal),
             Some(grants.clone()),
         );
+        let webhooks = Webhooks::new(store.clone(), &config.webhooks);
         Ok(Gateway {
             dirs,
             store,
             grants,
+            webhooks,
             schema,
             keys: Arc::new(key_store(&config.api_keys)),
             limits: Arc::new(config.limits.clone()),
@@ -238,6 +242,24 @@ impl Gateway {
                 "grant scheduler",
                 Backoff::default(),
                 move || grants.clone().run_loop(),
+                |_| {},
+            )
+            .await;
+        }));
+    }
+
+    /// Delivers the organizations' events to the configured webhooks: a step every second
+    /// (none when no webhook is configured); restarted with backoff should it panic.
+    pub fn start_webhooks(&mut self) {
+        if self.webhooks.is_empty() {
+            return;
+        }
+        let hooks = self.webhooks.clone();
+        self.tasks.push(tokio::spawn(async move {
+            supervise(
+                "webhook deliveries",
+                Backoff::default(),
+                move || hooks.clone().run_loop(),
                 |_| {},
             )
             .await;

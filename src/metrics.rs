@@ -45,6 +45,9 @@ pub const GRANTS_ACTIVE: &str = "scimgate_grants_active";
 pub const GRANTS_OVERDUE: &str = "scimgate_grants_overdue";
 pub const GRANTS_OVERDUE_AGE: &str = "scimgate_grants_overdue_seconds";
 pub const GRANT_REVOCATION_LAG: &str = "scimgate_grant_revocation_lag_seconds";
+// Webhooks.
+pub const WEBHOOK_BACKLOG: &str = "scimgate_webhook_backlog";
+pub const WEBHOOK_DELIVERIES: &str = "scimgate_webhook_deliveries_total";
 // The process.
 pub const BUILD_INFO: &str = "scimgate_build_info";
 
@@ -207,6 +210,18 @@ const ALL: &[(&str, Kind, Unit, &str)] = &[
         "Due time to the upstream's answer to a grant's removal (labels org, end = expired | revoked)",
     ),
     (
+        WEBHOOK_BACKLOG,
+        Kind::Gauge,
+        Unit::Count,
+        "Webhook deliveries waiting for a first try or a retry (label endpoint)",
+    ),
+    (
+        WEBHOOK_DELIVERIES,
+        Kind::Counter,
+        Unit::Count,
+        "Webhook tries (labels endpoint, outcome = delivered | retrying | failed | gone)",
+    ),
+    (
         BUILD_INFO,
         Kind::Gauge,
         Unit::Count,
@@ -345,6 +360,12 @@ pub fn store_operation(operation: &'static str, started: Instant, ok: bool) {
 pub fn grant_ended(org: &str, end: &'static str, lag: Duration) {
     histogram!(GRANT_REVOCATION_LAG, "org" => org.to_owned(), "end" => end)
         .record(lag.as_secs_f64());
+}
+
+/// A webhook try's outcome (`delivered`, `retrying`, `failed`, `gone`).
+pub fn webhook_try(endpoint: &str, outcome: &'static str) {
+    counter!(WEBHOOK_DELIVERIES, "endpoint" => endpoint.to_owned(), "outcome" => outcome)
+        .increment(1);
 }
 
 /// Longest operation name kept as a label value.

@@ -58,6 +58,8 @@ pub enum ConfigError {
     Limit { name: &'static str, reason: String },
     #[error("API key `{name}`: {reason}")]
     ApiKey { name: String, reason: String },
+    #[error("webhook `{name}`: {reason}")]
+    Webhook { name: String, reason: String },
     #[error(
         "no organization configured: add at least one [[orgs]] table (or SCIMGATE_ORGS__<ID>__BASE_URL)"
     )]

@@ -49,6 +49,8 @@ pub struct Config {
     pub store: StoreConfig,
     pub grants: GrantsConfig,
     pub events: EventsConfig,
+    /// Endpoints the organizations' events are delivered to, signed.
+    pub webhooks: Vec<WebhookConfig>,
     /// Client API keys, by hash. Without any, `serve` refuses to start.
     pub api_keys: Vec<ApiKeyConfig>,
     pub orgs: Vec<OrgConfig>,
@@ -160,6 +162,27 @@ impl Default for EventsConfig {
             retention: Duration::from_secs(30 * 86_400),
         }
     }
+}
+
+/// One webhook endpoint: an organization's events (all, or those `events` names; `grant.*`
+/// for a family) POSTed to `url`, signed the Standard Webhooks way with the secret in the
+/// environment variable `secret_env` (`whsec_` and base64, or any other text used as it is).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookConfig {
+    /// Unique; deliveries and their cursor are kept under it.
+    pub name: String,
+    /// The organization whose events it receives.
+    pub org: String,
+    pub url: String,
+    /// Event kinds (`grant.expiring`) or families (`grant.*`); empty: every event.
+    #[serde(default)]
+    pub events: Vec<String>,
+    /// The variable holding the signing secret; the secret itself is never in the file.
+    pub secret_env: String,
+    /// The secret, read from `secret_env` when the configuration loads.
+    #[serde(skip)]
+    pub secret: Option<SecretString>,
 }
 
 /// A list of human durations: `["24h", "1h"]`.
@@ -417,6 +440,8 @@ struct RawConfig {
     #[serde(default)]
     events: EventsConfig,
     #[serde(default)]
+    webhooks: Vec<WebhookConfig>,
+    #[serde(default)]
     api_keys: Vec<ApiKeyConfig>,
     #[serde(default)]
     orgs: Vec<RawOrg>,
@@ -446,6 +471,7 @@ struct Redacted<'a> {
     store: StoreConfig,
     grants: &'a GrantsConfig,
     events: &'a EventsConfig,
+    webhooks: &'a [WebhookConfig],
     api_keys: Vec<ApiKeyConfig>,
     orgs: Vec<RedactedOrg<'a>>,
 }
@@ -522,6 +548,7 @@ impl Config {
             },
             grants: &self.grants,
             events: &self.events,
+            webhooks: &self.webhooks,
             api_keys,
             orgs,
         })
@@ -579,12 +606,15 @@ impl Config {
         }
         validate_limits(&raw.limits)?;
         validate_api_keys(&raw.api_keys, &orgs)?;
+        let mut webhooks = raw.webhooks;
+        validate::validate_webhooks(&mut webhooks, &orgs, env)?;
         Ok(Config {
             server,
             limits: raw.limits,
             store: raw.store,
             grants: raw.grants,
             events: raw.events,
+            webhooks,
             api_keys: raw.api_keys,
             orgs,
         })

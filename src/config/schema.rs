@@ -57,6 +57,13 @@ pub(super) const GRANTS: Fields = &[
     ("warn_before", Kind::DurationList),
 ];
 pub(super) const EVENTS: Fields = &[("retention", Kind::Duration)];
+pub(super) const WEBHOOK: Fields = &[
+    ("name", Kind::Str),
+    ("org", Kind::Str),
+    ("url", Kind::Str),
+    ("events", Kind::StrList),
+    ("secret_env", Kind::Str),
+];
 pub(super) const API_KEY: Fields = &[
     ("name", Kind::Str),
     ("hash", Kind::Str),
@@ -137,6 +144,34 @@ pub(super) fn check(
             "store" => checker.table(value, "store", STORE, &[])?,
             "grants" => checker.table(value, "grants", GRANTS, &[])?,
             "events" => checker.table(value, "events", EVENTS, &[])?,
+            "webhooks" => {
+                let Some(hooks) = value.as_array() else {
+                    return Err(
+                        checker.value_error("webhooks", "expected an array of [[webhooks]] tables")
+                    );
+                };
+                for (i, hook) in hooks.iter().enumerate() {
+                    let label = match hook.get("name").and_then(Value::as_str) {
+                        Some(name) => format!("webhooks[{name}]"),
+                        None => format!("webhooks[#{}]", i + 1),
+                    };
+                    if hook.as_table().is_some_and(|t| t.contains_key("secret")) {
+                        return Err(checker.value_error(
+                            &label,
+                            "a webhook's secret comes from the environment (`secret_env = \"VAR\"`), never the file",
+                        ));
+                    }
+                    checker.table(hook, &label, WEBHOOK, &[])?;
+                    for required in ["name", "org", "url", "secret_env"] {
+                        if hook.get(required).is_none() {
+                            return Err(checker.value_error(
+                                &label,
+                                &format!("missing required key `{required}`"),
+                            ));
+                        }
+                    }
+                }
+            }
             "api_keys" => {
                 let Some(keys) = value.as_array() else {
                     return Err(
@@ -195,7 +230,8 @@ pub(super) fn check(
                 return Err(checker.unknown(
                     key,
                     &[
-                        "server", "limits", "store", "grants", "events", "api_keys", "orgs",
+                        "server", "limits", "store", "grants", "events", "webhooks", "api_keys",
+                        "orgs",
                     ],
                 ));
             }

@@ -269,3 +269,48 @@ pub(super) fn validate_api_keys(
     }
     Ok(())
 }
+
+/// Names unique, organizations configured, URLs http(s), and each secret read from its
+/// variable (refused when unset or empty; its value is never shown).
+pub(super) fn validate_webhooks(
+    hooks: &mut [super::WebhookConfig],
+    orgs: &[OrgConfig],
+    env: &[(String, String)],
+) -> Result<(), ConfigError> {
+    let mut names = std::collections::HashSet::new();
+    for hook in hooks.iter_mut() {
+        let bad = |reason: String| ConfigError::Webhook {
+            name: hook.name.clone(),
+            reason,
+        };
+        if hook.name.trim().is_empty() {
+            return Err(bad("the name is empty".into()));
+        }
+        if !names.insert(hook.name.clone()) {
+            return Err(bad("another webhook has the same name".into()));
+        }
+        if !orgs.iter().any(|o| o.id == hook.org) {
+            return Err(bad(format!(
+                "`org` names `{}`, which is not a configured organization",
+                hook.org
+            )));
+        }
+        if !(hook.url.starts_with("https://") || hook.url.starts_with("http://")) {
+            return Err(bad("`url` must be an http:// or https:// URL".into()));
+        }
+        let secret = env
+            .iter()
+            .rev()
+            .find(|(name, _)| name == &hook.secret_env)
+            .map(|(_, value)| value.trim().to_owned())
+            .filter(|v| !v.is_empty());
+        let Some(secret) = secret else {
+            return Err(bad(format!(
+                "the environment variable `{}` (`secret_env`) is not set or empty",
+                hook.secret_env
+            )));
+        };
+        hook.secret = Some(SecretString::from(secret));
+    }
+    Ok(())
+}

@@ -20,6 +20,8 @@ pub const AUDIT_ORDER: &str = "audit";
 pub const GRANT_ORDER: &str = "grants";
 /// An organization's directory events, by sequence number.
 pub const EVENT_ORDER: &str = "events";
+/// Webhook deliveries, newest first by id.
+pub const DELIVERY_ORDER: &str = "deliveries";
 
 /// An item of a page and the order it was paged in: enough to compute its position, which is
 /// done only when a client asks for a cursor (most answers show few of their cursors, and a
@@ -30,7 +32,7 @@ pub enum Anchor {
     Group(GroupOrderField, Group),
     /// An audit row or an event, by sequence number.
     Seq(u64),
-    /// A grant, by its id.
+    /// A grant or a webhook delivery, by its id.
     Grant(String),
 }
 
@@ -127,8 +129,20 @@ impl PageInfo {
         start: Option<String>,
         end: Option<String>,
     ) -> PageInfo {
+        PageInfo::of_ids(GRANT_ORDER, has_next_page, has_previous_page, start, end)
+    }
+
+    /// The page information of a forward page in `order` (grants, webhook deliveries) whose
+    /// first and last are `start` and `end` (their ids).
+    pub fn of_ids(
+        order: &'static str,
+        has_next_page: bool,
+        has_previous_page: bool,
+        start: Option<String>,
+        end: Option<String>,
+    ) -> PageInfo {
         let position = |id| Position {
-            order: GRANT_ORDER,
+            order,
             anchor: Anchor::Grant(id),
         };
         PageInfo {
@@ -138,6 +152,11 @@ impl PageInfo {
             end: end.map(position),
         }
     }
+}
+
+/// The cursor of the webhook delivery `id`.
+pub fn delivery_cursor(id: &str) -> String {
+    encode_cursor(DELIVERY_ORDER, &SortKey::Text(vec![id.to_owned()]))
 }
 
 /// The cursor of the grant `id`.

@@ -74,11 +74,19 @@ pub(super) async fn metrics(State(state): State<AppState>, headers: HeaderMap) -
 }
 
 /// The scrape-time hook: every gauge whose value is state is set here, just before rendering.
-/// The webhook backlog adds its own here, next to the directories' and the grants'.
+/// The directories', the grants' and the webhook backlog.
 async fn per_scrape(state: &AppState) {
     directory_gauges(&state.dirs);
     if let Some(store) = &state.store {
         grant_gauges(&state.dirs, store).await;
+        match store.delivery_backlog().await {
+            Ok(backlog) => {
+                for (endpoint, n) in backlog {
+                    gauge!(names::WEBHOOK_BACKLOG, "endpoint" => endpoint).set(n as f64);
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "the webhook backlog could not be read"),
+        }
     }
 }
 

@@ -17,6 +17,7 @@ mod invites;
 mod scratch;
 #[cfg(test)]
 mod tests;
+mod webhooks;
 
 use std::borrow::Cow;
 use std::sync::Arc;
@@ -38,6 +39,7 @@ pub use grant_schedule::GrantCounts;
 pub use grants::{Grant, GrantEvent, GrantFilter, GrantState, NewGrant};
 pub use intents::{Begin, IntentKey, IntentMeta, IntentState, Recovered, input_of};
 pub use scratch::ScratchSchema;
+pub use webhooks::{Delivery, DeliveryFilter, DeliveryState, NewDelivery};
 
 /// Which database a store runs on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -101,6 +103,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         3,
         "directory events and grant expiry warnings",
         include_str!("migrations/0003_events.sql"),
+    ),
+    (
+        4,
+        "the webhook outbox",
+        include_str!("migrations/0004_webhooks.sql"),
     ),
 ];
 

@@ -22,3 +22,4 @@ mod replica_grants;
 mod scim_client;
 mod store_restart;
 mod support;
+mod webhooks;

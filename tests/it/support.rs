@@ -182,6 +182,7 @@ pub async fn spawn_app_on(
         },
         grants: Default::default(),
         events: Default::default(),
+        webhooks: Vec::new(),
         api_keys,
         orgs: org_configs,
     };

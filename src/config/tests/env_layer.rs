@@ -275,3 +275,52 @@ fn grant_warnings_and_event_retention_come_from_the_file_or_the_environment_and_
     );
     assert!(bad_env.contains("SCIMGATE_EVENTS__RETENTION"), "{bad_env}");
 }
+
+#[test]
+fn webhooks_take_their_secret_from_the_environment_and_are_checked() {
+    let hook = |extra: &str| {
+        format!(
+            "{MINIMAL}\n[[webhooks]]\nname = \"siem\"\norg = \"acme\"\nurl = \"https://siem.example/hook\"\nevents = [\"grant.*\"]\nsecret_env = \"SIEM_SECRET\"\n{extra}"
+        )
+    };
+    let config = load(
+        &hook(""),
+        &[("ACME_KEY", SECRET), ("SIEM_SECRET", "whsec_c2VjcmV0")],
+    )
+    .unwrap();
+    let webhook = &config.webhooks[0];
+    assert_eq!(
+        (webhook.name.as_str(), webhook.events.as_slice()),
+        ("siem", &["grant.*".to_owned()][..])
+    );
+    assert!(webhook.secret.is_some());
+    let shown = config.to_redacted_toml();
+    assert!(
+        shown.contains("secret_env = \"SIEM_SECRET\"") && !shown.contains("whsec_c2VjcmV0"),
+        "{shown}"
+    );
+
+    let unset = err(&hook(""), &[("ACME_KEY", SECRET)]);
+    assert!(
+        unset.contains("siem") && unset.contains("SIEM_SECRET"),
+        "{unset}"
+    );
+    let in_file = err(
+        &hook("secret = \"whsec_x\"\n"),
+        &[("ACME_KEY", SECRET), ("SIEM_SECRET", "s")],
+    );
+    assert!(
+        in_file.contains("environment") && !in_file.contains("whsec_x"),
+        "{in_file}"
+    );
+    let other_org = err(
+        &hook("").replace("org = \"acme\"", "org = \"nobody\""),
+        &[("ACME_KEY", SECRET), ("SIEM_SECRET", "s")],
+    );
+    assert!(other_org.contains("nobody"), "{other_org}");
+    let not_http = err(
+        &hook("").replace("https://siem.example/hook", "ftp://siem.example"),
+        &[("ACME_KEY", SECRET), ("SIEM_SECRET", "s")],
+    );
+    assert!(not_http.contains("url"), "{not_http}");
+}

@@ -20,6 +20,7 @@ mod org;
 mod scope;
 mod status;
 mod user;
+pub(crate) mod webhook;
 
 use std::time::SystemTime;
 
@@ -34,6 +35,7 @@ pub use org::Org;
 pub use scope::Scope;
 pub use status::{Budget, SyncStatus};
 pub use user::User;
+pub use webhook::{WebhookDelivery, WebhookDeliveryConnection, WebhookDeliveryFilter};
 
 /// A point in time, as an RFC 3339 string in UTC (`2026-11-29T15:04:05.123Z`).
 #[derive(Clone, Copy, Debug)]

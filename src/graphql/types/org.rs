@@ -5,7 +5,7 @@ use async_graphql::{Context, ID, Object, Result};
 use super::{
     AuditEntryConnection, AuditLogFilter, Budget, DirectoryEventConnection, GrantConnection,
     GrantFilter, Group, GroupFilter, GroupOrder, OrderDirection, ScimProfile, Scope, SyncStatus,
-    User, UserFilter, UserOrder,
+    User, UserFilter, UserOrder, WebhookDeliveryConnection, WebhookDeliveryFilter,
 };
 use crate::auth::Role;
 use crate::directory::{self, Dialect, Directory};
@@ -247,6 +247,19 @@ impl Org {
         kinds: Option<Vec<String>>,
     ) -> Result<DirectoryEventConnection> {
         super::event::list(ctx, self.dir.org_id(), first, after, last, before, kinds).await
+    }
+
+    /// Deliveries of the organization's events to its webhooks (`[[webhooks]]`), newest first
+    /// (`first`/`after`; pages hold at most 100, default 50). Admin keys only.
+    #[graphql(guard = "RoleGuard(Role::Admin)")]
+    async fn webhook_deliveries(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        filter: Option<WebhookDeliveryFilter>,
+    ) -> Result<WebhookDeliveryConnection> {
+        super::webhook::list(ctx, self.dir.org_id(), first, after, filter).await
     }
 
     /// The state of the organization's mirror.
