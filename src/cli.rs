@@ -253,8 +253,9 @@ async fn serve(
     let mut gateway = Gateway::new(&config, store)?;
     gateway.restore().await?;
     gateway.start();
-    gateway.start_store_upkeep(config.store.audit_retention);
+    gateway.start_store_upkeep(config.store.audit_retention, config.events.retention);
     gateway.start_grants();
+    gateway.start_webhooks();
     let state = gateway.app_state(default_headers);
     let addr = listener.local_addr()?;
     tracing::info!(%addr, orgs = config.orgs.len(), "gateway listening");
@@ -305,6 +306,8 @@ async fn demo(args: DemoArgs) -> Result<(), Box<dyn std::error::Error>> {
             ..Default::default()
         },
         grants: Default::default(),
+        events: Default::default(),
+        webhooks: Vec::new(),
         api_keys: vec![api_key],
         orgs: vec![org],
     };
@@ -330,7 +333,10 @@ async fn demo(args: DemoArgs) -> Result<(), Box<dyn std::error::Error>> {
     );
     let headers = serde_json::json!({ "Authorization": format!("Bearer {key}") }).to_string();
     let store_url = config.store.url.clone();
+    say!("sample grants: three time-bound grants are made once the mirror loads; one ends 90 s in");
+    let seeding = tokio::spawn(crate::demo_seed::grants(args.port, key.clone()));
     let result = serve(config, Some(&headers)).await;
+    seeding.abort();
     emulator.shutdown().await;
     // The demo's store lives as long as the demo.
     crate::store::remove_sqlite_files(&store_url);

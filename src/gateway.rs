@@ -9,9 +9,9 @@ use crate::auth::{KeyStore, OrgScope, Principal};
 use crate::budget::Budget;
 use crate::config::{ApiKeyConfig, Config, LimitsConfig, OrgConfig};
 use crate::directory::{Directories, Directory, DirectorySettings, PointCache};
-use crate::governance::Grants;
+use crate::governance::{Grants, Webhooks};
 use crate::graphql::{self, GatewaySchema};
-use crate::http::{AppState, GraphiqlPage};
+use crate::http::{AppState, GraphiqlPage, MetricsGate};
 use crate::keys::OrgId;
 use crate::scim::{ClientConfig, ScimClient, ScimError};
 use crate::store::Store;
@@ -37,9 +37,14 @@ query Dashboard {
     groups(first: 20, orderBy: { field: NAME }) {
       edges { node { name memberCount } }
     }
-    # Time-bound group access (grantGroupAccess), newest first.
+    # Time-bound group access (grantGroupAccess), newest first. The demo's second grant
+    # ends 90 s after it starts: run again to see it EXPIRED, with its lag.
     grants(first: 5) {
-      edges { node { userEmail group { name } state expiresAt overdue } }
+      edges { node { userEmail group { name } reason state expiresAt overdue revocationLagMs } }
+    }
+    # What happened, newest last: grants made, warned (24 h and 1 h ahead), ended.
+    events(last: 10) {
+      edges { node { seq at kind actor data } }
     }
     # Every write and refresh, newest first (admin and auditor keys).
     auditLog(first: 5) {
@@ -54,11 +59,14 @@ pub struct Gateway {
     pub store: Store,
     /// Time-bound group access; its scheduler runs in `start_grants`.
     pub grants: Grants,
+    /// Signed deliveries of the organizations' events; its loop runs in `start_webhooks`.
+    pub webhooks: Webhooks,
     pub(crate) schema: GatewaySchema,
     keys: Arc<KeyStore>,
     limits: Arc<LimitsConfig>,
     cors_origins: Vec<String>,
     graphiql: bool,
+    metrics_gate: Option<Arc<MetricsGate>>,
     tasks: Vec<JoinHandle<()>>,
 }
 
@@ -101,6 +109,8 @@ impl Gateway {
     /// Builds every organization's parts over an open `store`. Nothing is sent upstream until
     /// asked or `start`.
     pub fn new(config: &Config, store: Store) -> Result<Gateway, ScimError> {
+        // Before anything records: the recorder is the process's, installed once.
+        crate::metrics::install();
         let points = PointCache::new(100_000);
         let mut list = Vec::new();
         for org in &config.orgs {
@@ -122,22 +132,30 @@ impl Gateway {
         let dirs = Directories::new(list);
         let journal = graphql::Journal::new(store.clone(), config.store.idempotency_ttl);
         let grants = Grants::new(dirs.clone(), store.clone(), config.grants.max_duration)
-            .with_group_limits(config.grants.groups.clone());
+            .with_group_limits(config.grants.groups.clone())
+            .with_warnings(&config.grants.warn_before);
         let schema = graphql::build_schema(
             dirs.clone(),
             &config.limits,
             Some(journal),
             Some(grants.clone()),
         );
+        let webhooks = Webhooks::new(store.clone(), &config.webhooks);
         Ok(Gateway {
             dirs,
             store,
             grants,
+            webhooks,
             schema,
             keys: Arc::new(key_store(&config.api_keys)),
             limits: Arc::new(config.limits.clone()),
             cors_origins: config.server.cors_origins.clone(),
             graphiql: config.server.graphiql,
+            metrics_gate: config
+                .server
+                .metrics_key
+                .as_ref()
+                .map(|k| Arc::new(MetricsGate::new(&k.0))),
             tasks: Vec::new(),
         })
     }
@@ -181,10 +199,14 @@ impl Gateway {
         Ok(())
     }
 
-    /// Keeps the store tidy: every hour, idempotency records past their time go, and audit
-    /// rows older than `retention` are pruned (the chain stays verifiable from the oldest
-    /// kept row; each pruning is a row of its own).
-    pub fn start_store_upkeep(&mut self, retention: std::time::Duration) {
+    /// Keeps the store tidy: every hour, idempotency records past their time go, audit rows
+    /// older than `retention` are pruned (the chain stays verifiable from the oldest kept row;
+    /// each pruning is a row of its own), and so are events older than `event_retention`.
+    pub fn start_store_upkeep(
+        &mut self,
+        retention: std::time::Duration,
+        event_retention: std::time::Duration,
+    ) {
         let store = self.store.clone();
         self.tasks.push(tokio::spawn(async move {
             let mut tick = tokio::time::interval(std::time::Duration::from_secs(3600));
@@ -200,20 +222,45 @@ impl Gateway {
                     Ok(rows) => tracing::info!(rows, "audit rows past retention pruned"),
                     Err(e) => tracing::warn!(error = %e, "pruning the audit log failed; trying again in an hour"),
                 }
+                let events_ms = i64::try_from(event_retention.as_millis()).unwrap_or(i64::MAX);
+                let before = crate::store::now_ms().saturating_sub(events_ms);
+                match store.prune_events(before).await {
+                    Ok(0) => {}
+                    Ok(rows) => tracing::info!(rows, "events past retention pruned"),
+                    Err(e) => tracing::warn!(error = %e, "pruning the event log failed; trying again in an hour"),
+                }
             }
         }));
     }
 
-    /// Ends grants on time: every second (the first at once, so grants that fell due while
-    /// the gateway was stopped go now), one scheduler step at the clock's time; restarted with
-    /// backoff should it panic.
+    /// Ends grants on time: a scheduler step at once (grants that fell due while the gateway
+    /// was stopped go now), then at each grant's due time and at least every second (see
+    /// `governance::Grants::run_loop`); restarted with backoff should it panic.
     pub fn start_grants(&mut self) {
         let grants = self.grants.clone();
         self.tasks.push(tokio::spawn(async move {
             supervise(
                 "grant scheduler",
                 Backoff::default(),
-                move || run_grants(grants.clone()),
+                move || grants.clone().run_loop(),
+                |_| {},
+            )
+            .await;
+        }));
+    }
+
+    /// Delivers the organizations' events to the configured webhooks: a step every second
+    /// (none when no webhook is configured); restarted with backoff should it panic.
+    pub fn start_webhooks(&mut self) {
+        if self.webhooks.is_empty() {
+            return;
+        }
+        let hooks = self.webhooks.clone();
+        self.tasks.push(tokio::spawn(async move {
+            supervise(
+                "webhook deliveries",
+                Backoff::default(),
+                move || hooks.clone().run_loop(),
                 |_| {},
             )
             .await;
@@ -232,23 +279,7 @@ impl Gateway {
             keys: self.keys.clone(),
             limits: self.limits.clone(),
             cors_origins: self.cors_origins.clone(),
-        }
-    }
-}
-
-/// The grant scheduler's loop: one step a second at the clock's time, the first at once.
-async fn run_grants(grants: Grants) {
-    let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tick.tick().await;
-        match grants.run_once(crate::store::now_ms()).await {
-            Ok(report) if report.claimed > 0 => tracing::info!(?report, "due grants ended"),
-            Ok(_) => {}
-            Err(e) => tracing::warn!(
-                error = %e,
-                "the grant scheduler could not reach the store; trying again in a second"
-            ),
+            metrics_gate: self.metrics_gate.clone(),
         }
     }
 }

@@ -24,6 +24,9 @@ pub mod budget;
 /// The domain's keys and addresses (`OrgId`, `UserKey`, `GroupId`, `Email`) that every layer names.
 pub mod keys;
 
+/// Every exported metric's name and description, the process-wide recorder, recording helpers.
+pub mod metrics;
+
 /// The durable store (SQLite or PostgreSQL): the hash-chained audit log, write intents, open invitations.
 pub mod store;
 
@@ -41,6 +44,9 @@ pub mod gateway;
 
 /// The command line: `serve`, `demo`, `emulate`, `schema`, `check-config`, `hash-key`.
 pub mod cli;
+
+/// The demo's sample grants, made through GraphQL once the demo's gateway answers.
+pub(crate) mod demo_seed;
 
 /// `scimgate audit verify | export`: the audit log checked or exported from the store.
 pub mod audit_cli;

@@ -7,7 +7,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use scimgate::emulator::{LoggedRequest, Stats};
+use scimgate::emulator::{LoggedRequest, MemberChange, Stats};
 use serde_json::{Value, json};
 
 use crate::client::Gql;
@@ -236,6 +236,11 @@ impl Emulator {
         serde_json::from_value(self.get_json("requests").await).expect("request log")
     }
 
+    /// The memberships PATCHes changed, in order, on the request log's clock.
+    pub async fn member_changes(&self) -> Vec<MemberChange> {
+        serde_json::from_value(self.get_json("members").await).expect("membership log")
+    }
+
     /// `{users, groups, pending}`: the directory as get-by-id shows it, in creation order.
     pub async fn state(&self) -> Value {
         self.get_json("state").await
@@ -289,6 +294,8 @@ pub struct BudgetSpec {
     pub limit: u32,
     pub window: String,
     pub background_share: f64,
+    /// The mirror's `max_age` (default 1 h: it does not age during a row).
+    pub max_age: String,
 }
 
 impl BudgetSpec {
@@ -297,6 +304,7 @@ impl BudgetSpec {
             limit,
             window: window.to_owned(),
             background_share,
+            max_age: "1h".to_owned(),
         }
     }
 }
@@ -304,6 +312,8 @@ impl BudgetSpec {
 /// `scimgate serve` for one organization (the emulator's), and a GraphQL client for it.
 pub struct Gateway {
     pub proc: Proc,
+    /// The store it keeps its state in.
+    pub store_url: String,
     pub gql: Gql,
     /// From spawning the process to `/healthz` answering.
     pub up_in: Duration,
@@ -372,6 +382,7 @@ impl Gateway {
             .await;
         Gateway {
             proc,
+            store_url,
             up_in: spawned.elapsed(),
             gql: Gql::new(
                 env.http.clone(),
@@ -413,11 +424,12 @@ window = "{window}"
 background_share = {share:?}
 
 [orgs.mirror]
-max_age = "1h"
+max_age = "{max_age}"
 "#,
         limit = b.limit,
         window = b.window,
         share = b.background_share,
+        max_age = b.max_age,
     );
     if let Some(key) = key {
         toml.push_str(&format!(

@@ -10,11 +10,12 @@ use super::schema::{self, Kind, Provenance};
 
 const PREFIX: &str = "SCIMGATE_";
 /// Top-level tables of scalars settable as `SCIMGATE_<TABLE>__<FIELD>`.
-const TABLES: [(&str, &str, schema::Fields); 4] = [
+const TABLES: [(&str, &str, schema::Fields); 5] = [
     ("SCIMGATE_SERVER__", "server", schema::SERVER),
     ("SCIMGATE_LIMITS__", "limits", schema::LIMITS),
     ("SCIMGATE_STORE__", "store", schema::STORE),
     ("SCIMGATE_GRANTS__", "grants", schema::GRANTS),
+    ("SCIMGATE_EVENTS__", "events", schema::EVENTS),
 ];
 const ORGS_PREFIX: &str = "SCIMGATE_ORGS__";
 
@@ -248,8 +249,8 @@ fn convert(var: &str, kind: Kind, raw: &str) -> Result<Value, ConfigError> {
         Kind::Str | Kind::Duration | Kind::Addr | Kind::Profile | Kind::Role => {
             Value::String(trimmed.to_string())
         }
-        // A comma-separated list: `https://a.example,https://b.example`.
-        Kind::StrList => Value::Array(
+        // A comma-separated list: `https://a.example,https://b.example`, `24h,1h`.
+        Kind::StrList | Kind::DurationList => Value::Array(
             trimmed
                 .split(',')
                 .map(str::trim)

@@ -58,6 +58,8 @@ pub enum ConfigError {
     Limit { name: &'static str, reason: String },
     #[error("API key `{name}`: {reason}")]
     ApiKey { name: String, reason: String },
+    #[error("webhook `{name}`: {reason}")]
+    Webhook { name: String, reason: String },
     #[error(
         "no organization configured: add at least one [[orgs]] table (or SCIMGATE_ORGS__<ID>__BASE_URL)"
     )]
@@ -78,6 +80,12 @@ pub enum ConfigError {
          variable's name, never the key itself)"
     )]
     KeyEnvMissing { org: String },
+    /// The variable's name is not repeated, as for `KeyEnvMissing`.
+    #[error(
+        "server.metrics_key_env: the environment variable it names is not set or is empty \
+         (metrics_key_env takes the variable's name, never the token itself)"
+    )]
+    MetricsKeyEnv,
     /// The path is not repeated: a key typed where its file's path belongs would be.
     #[error(
         "org `{org}`: cannot read the file that key_file names ({source}; key_file takes a path, \

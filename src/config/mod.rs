@@ -2,7 +2,8 @@
 //! environment < command-line flags, validated at load, with each org's SCIM key resolved.
 //!
 //! # Environment variables
-//! `SCIMGATE_SERVER__<FIELD>` (`LISTEN`, `GRAPHIQL`, `SHUTDOWN_GRACE`), `SCIMGATE_STORE__<FIELD>`
+//! `SCIMGATE_SERVER__<FIELD>` (`LISTEN`, `GRAPHIQL`, `SHUTDOWN_GRACE`, `CORS_ORIGINS`,
+//! `METRICS_KEY_ENV`), `SCIMGATE_STORE__<FIELD>`
 //! (`URL`, `AUDIT_RETENTION`, `IDEMPOTENCY_TTL`, `REPLICA`) and, per org,
 //! `SCIMGATE_ORGS__<ID>__<FIELD>` (`NAME`, `BASE_URL`, `PROFILE`, `KEY_ENV`, `KEY_FILE`) or
 //! `SCIMGATE_ORGS__<ID>__<SECTION>__<FIELD>` (`BUDGET__LIMIT`, `MIRROR__MAX_AGE`, ...), where
@@ -37,7 +38,8 @@ use crate::scim::{Profile, RetryPolicy};
 
 pub(crate) use error::ConfigError;
 use validate::{
-    RawOrg, reject_unknown_vars, resolve_key, validate_api_keys, validate_limits, validate_org,
+    RawOrg, reject_unknown_vars, resolve_key, resolve_metrics_key, validate_api_keys,
+    validate_limits, validate_org,
 };
 
 #[derive(Clone, Debug)]
@@ -46,6 +48,9 @@ pub struct Config {
     pub limits: LimitsConfig,
     pub store: StoreConfig,
     pub grants: GrantsConfig,
+    pub events: EventsConfig,
+    /// Endpoints the organizations' events are delivered to, signed.
+    pub webhooks: Vec<WebhookConfig>,
     /// Client API keys, by hash. Without any, `serve` refuses to start.
     pub api_keys: Vec<ApiKeyConfig>,
     pub orgs: Vec<OrgConfig>,
@@ -136,6 +141,72 @@ pub struct GrantsConfig {
     /// `{ "Admins" = "4h" }`. The lower of a group's and `max_duration` applies.
     #[serde(with = "duration_map")]
     pub groups: BTreeMap<String, Duration>,
+    /// How long before its end a grant emits a `grant.expiring` event, once per offset
+    /// (default 24 h and 1 h; an empty list emits none).
+    #[serde(with = "duration_list")]
+    pub warn_before: Vec<Duration>,
+}
+
+/// The directory event log (`org { events }`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EventsConfig {
+    /// How long events are kept; a client resuming from an older one is told so.
+    #[serde(with = "humantime_serde")]
+    pub retention: Duration,
+}
+
+impl Default for EventsConfig {
+    fn default() -> Self {
+        EventsConfig {
+            retention: Duration::from_secs(30 * 86_400),
+        }
+    }
+}
+
+/// One webhook endpoint: an organization's events (all, or those `events` names; `grant.*`
+/// for a family) POSTed to `url`, signed the Standard Webhooks way with the secret in the
+/// environment variable `secret_env` (`whsec_` and base64, or any other text used as it is).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookConfig {
+    /// Unique; deliveries and their cursor are kept under it.
+    pub name: String,
+    /// The organization whose events it receives.
+    pub org: String,
+    pub url: String,
+    /// Event kinds (`grant.expiring`) or families (`grant.*`); empty: every event.
+    #[serde(default)]
+    pub events: Vec<String>,
+    /// The variable holding the signing secret; the secret itself is never in the file.
+    pub secret_env: String,
+    /// The secret, read from `secret_env` when the configuration loads.
+    #[serde(skip)]
+    pub secret: Option<SecretString>,
+}
+
+/// A list of human durations: `["24h", "1h"]`.
+mod duration_list {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer, Serializer, de::Error};
+
+    pub fn serialize<S: Serializer>(list: &[Duration], s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(
+            list.iter()
+                .map(|v| humantime::format_duration(*v).to_string()),
+        )
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Duration>, D::Error> {
+        Vec::<String>::deserialize(d)?
+            .iter()
+            .map(|v| {
+                humantime::parse_duration(v.trim())
+                    .map_err(|_| D::Error::custom("not a duration; write e.g. \"1h\""))
+            })
+            .collect()
+    }
 }
 
 impl Default for GrantsConfig {
@@ -143,6 +214,7 @@ impl Default for GrantsConfig {
         GrantsConfig {
             max_duration: Duration::from_secs(7 * 86_400),
             groups: BTreeMap::new(),
+            warn_before: vec![Duration::from_secs(86_400), Duration::from_secs(3_600)],
         }
     }
 }
@@ -217,6 +289,24 @@ pub struct ServerConfig {
     pub(crate) shutdown_grace: Duration,
     /// Browser origins allowed to call the API (CORS); none by default.
     pub(crate) cors_origins: Vec<String>,
+    /// The name of an environment variable holding a token that `GET /metrics` then asks for
+    /// (`Authorization: Bearer <token>`); unset, `/metrics` is open.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) metrics_key_env: Option<String>,
+    /// The token `metrics_key_env` names, read at load; never serialized.
+    #[serde(skip)]
+    pub(crate) metrics_key: Option<MetricsKey>,
+}
+
+/// The token `/metrics` asks for. Shown as `[REDACTED]`; equal when the tokens are.
+#[derive(Clone, Debug)]
+pub(crate) struct MetricsKey(pub(crate) SecretString);
+
+impl PartialEq for MetricsKey {
+    fn eq(&self, other: &MetricsKey) -> bool {
+        use secrecy::ExposeSecret;
+        self.0.expose_secret() == other.0.expose_secret()
+    }
 }
 
 impl Default for ServerConfig {
@@ -226,6 +316,8 @@ impl Default for ServerConfig {
             graphiql: true,
             shutdown_grace: Duration::from_secs(10),
             cors_origins: Vec::new(),
+            metrics_key_env: None,
+            metrics_key: None,
         }
     }
 }
@@ -346,6 +438,10 @@ struct RawConfig {
     #[serde(default)]
     grants: GrantsConfig,
     #[serde(default)]
+    events: EventsConfig,
+    #[serde(default)]
+    webhooks: Vec<WebhookConfig>,
+    #[serde(default)]
     api_keys: Vec<ApiKeyConfig>,
     #[serde(default)]
     orgs: Vec<RawOrg>,
@@ -374,6 +470,8 @@ struct Redacted<'a> {
     limits: &'a LimitsConfig,
     store: StoreConfig,
     grants: &'a GrantsConfig,
+    events: &'a EventsConfig,
+    webhooks: &'a [WebhookConfig],
     api_keys: Vec<ApiKeyConfig>,
     orgs: Vec<RedactedOrg<'a>>,
 }
@@ -449,6 +547,8 @@ impl Config {
                 ..self.store.clone()
             },
             grants: &self.grants,
+            events: &self.events,
+            webhooks: &self.webhooks,
             api_keys,
             orgs,
         })
@@ -489,6 +589,7 @@ impl Config {
         if let Some(listen) = overrides.listen {
             server.listen = listen;
         }
+        server.metrics_key = resolve_metrics_key(&server, env)?;
         if raw.orgs.is_empty() {
             return Err(ConfigError::NoOrgs);
         }
@@ -505,11 +606,15 @@ impl Config {
         }
         validate_limits(&raw.limits)?;
         validate_api_keys(&raw.api_keys, &orgs)?;
+        let mut webhooks = raw.webhooks;
+        validate::validate_webhooks(&mut webhooks, &orgs, env)?;
         Ok(Config {
             server,
             limits: raw.limits,
             store: raw.store,
             grants: raw.grants,
+            events: raw.events,
+            webhooks,
             api_keys: raw.api_keys,
             orgs,
         })

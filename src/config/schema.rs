@@ -21,6 +21,8 @@ pub(super) enum Kind {
     StrList,
     /// A table of durations by name: `{ "Admins" = "4h" }`.
     DurationMap,
+    /// A list of durations: `["24h", "1h"]`.
+    DurationList,
 }
 
 pub(super) type Fields = &'static [(&'static str, Kind)];
@@ -30,6 +32,7 @@ pub(super) const SERVER: Fields = &[
     ("graphiql", Kind::Bool),
     ("shutdown_grace", Kind::Duration),
     ("cors_origins", Kind::StrList),
+    ("metrics_key_env", Kind::Str),
 ];
 pub(super) const LIMITS: Fields = &[
     ("max_depth", Kind::Int),
@@ -51,6 +54,15 @@ pub(super) const STORE: Fields = &[
 pub(super) const GRANTS: Fields = &[
     ("max_duration", Kind::Duration),
     ("groups", Kind::DurationMap),
+    ("warn_before", Kind::DurationList),
+];
+pub(super) const EVENTS: Fields = &[("retention", Kind::Duration)];
+pub(super) const WEBHOOK: Fields = &[
+    ("name", Kind::Str),
+    ("org", Kind::Str),
+    ("url", Kind::Str),
+    ("events", Kind::StrList),
+    ("secret_env", Kind::Str),
 ];
 pub(super) const API_KEY: Fields = &[
     ("name", Kind::Str),
@@ -131,6 +143,35 @@ pub(super) fn check(
             "limits" => checker.table(value, "limits", LIMITS, &[])?,
             "store" => checker.table(value, "store", STORE, &[])?,
             "grants" => checker.table(value, "grants", GRANTS, &[])?,
+            "events" => checker.table(value, "events", EVENTS, &[])?,
+            "webhooks" => {
+                let Some(hooks) = value.as_array() else {
+                    return Err(
+                        checker.value_error("webhooks", "expected an array of [[webhooks]] tables")
+                    );
+                };
+                for (i, hook) in hooks.iter().enumerate() {
+                    let label = match hook.get("name").and_then(Value::as_str) {
+                        Some(name) => format!("webhooks[{name}]"),
+                        None => format!("webhooks[#{}]", i + 1),
+                    };
+                    if hook.as_table().is_some_and(|t| t.contains_key("secret")) {
+                        return Err(checker.value_error(
+                            &label,
+                            "a webhook's secret comes from the environment (`secret_env = \"VAR\"`), never the file",
+                        ));
+                    }
+                    checker.table(hook, &label, WEBHOOK, &[])?;
+                    for required in ["name", "org", "url", "secret_env"] {
+                        if hook.get(required).is_none() {
+                            return Err(checker.value_error(
+                                &label,
+                                &format!("missing required key `{required}`"),
+                            ));
+                        }
+                    }
+                }
+            }
             "api_keys" => {
                 let Some(keys) = value.as_array() else {
                     return Err(
@@ -188,7 +229,10 @@ pub(super) fn check(
             _ => {
                 return Err(checker.unknown(
                     key,
-                    &["server", "limits", "store", "grants", "api_keys", "orgs"],
+                    &[
+                        "server", "limits", "store", "grants", "events", "webhooks", "api_keys",
+                        "orgs",
+                    ],
                 ));
             }
         }
@@ -307,6 +351,16 @@ fn check_value(kind: Kind, value: &Value) -> Result<(), String> {
             Some("read" | "write" | "admin" | "auditor") => Ok(()),
             _ => Err("expected \"read\", \"write\", \"admin\" or \"auditor\"".to_string()),
         },
+        Kind::DurationList => {
+            let items = value.as_array().ok_or(format!(
+                "expected a list of durations such as [\"24h\", \"1h\"], found {found}"
+            ))?;
+            for (i, duration) in items.iter().enumerate() {
+                check_value(Kind::Duration, duration)
+                    .map_err(|message| format!("item {}: {message}", i + 1))?;
+            }
+            Ok(())
+        }
         Kind::StrList => match value.as_array() {
             Some(items) if items.iter().all(Value::is_str) => Ok(()),
             _ => Err(format!("expected a list of strings, found {found}")),

@@ -42,9 +42,13 @@ pub(super) fn reject_unknown_vars(
         .and_then(toml::Value::as_array)
         .map(Vec::as_slice)
         .unwrap_or_default();
+    let metrics_key_env = table
+        .get("server")
+        .and_then(|s| s.get("metrics_key_env")?.as_str());
     let key_envs: Vec<&str> = orgs
         .iter()
         .filter_map(|o| o.get("key_env")?.as_str())
+        .chain(metrics_key_env)
         .collect();
     names.retain(|name| !key_envs.contains(&name.as_str()));
     if names.is_empty() {
@@ -191,6 +195,26 @@ pub(super) fn resolve_key(
     Ok(SecretString::from(key))
 }
 
+/// The token `server.metrics_key_env` names, if it names one: set and not empty.
+pub(super) fn resolve_metrics_key(
+    server: &super::ServerConfig,
+    env: &[(String, String)],
+) -> Result<Option<super::MetricsKey>, ConfigError> {
+    let Some(var) = &server.metrics_key_env else {
+        return Ok(None);
+    };
+    let token = env
+        .iter()
+        .rev()
+        .find(|(name, _)| name == var.trim())
+        .map(|(_, value)| value.trim().to_owned())
+        .unwrap_or_default();
+    if token.is_empty() {
+        return Err(ConfigError::MetricsKeyEnv);
+    }
+    Ok(Some(super::MetricsKey(SecretString::from(token))))
+}
+
 pub(super) fn validate_limits(limits: &LimitsConfig) -> Result<(), ConfigError> {
     let positive = [
         ("max_depth", limits.max_depth),
@@ -242,6 +266,51 @@ pub(super) fn validate_api_keys(
                 )));
             }
         }
+    }
+    Ok(())
+}
+
+/// Names unique, organizations configured, URLs http(s), and each secret read from its
+/// variable (refused when unset or empty; its value is never shown).
+pub(super) fn validate_webhooks(
+    hooks: &mut [super::WebhookConfig],
+    orgs: &[OrgConfig],
+    env: &[(String, String)],
+) -> Result<(), ConfigError> {
+    let mut names = std::collections::HashSet::new();
+    for hook in hooks.iter_mut() {
+        let bad = |reason: String| ConfigError::Webhook {
+            name: hook.name.clone(),
+            reason,
+        };
+        if hook.name.trim().is_empty() {
+            return Err(bad("the name is empty".into()));
+        }
+        if !names.insert(hook.name.clone()) {
+            return Err(bad("another webhook has the same name".into()));
+        }
+        if !orgs.iter().any(|o| o.id == hook.org) {
+            return Err(bad(format!(
+                "`org` names `{}`, which is not a configured organization",
+                hook.org
+            )));
+        }
+        if !(hook.url.starts_with("https://") || hook.url.starts_with("http://")) {
+            return Err(bad("`url` must be an http:// or https:// URL".into()));
+        }
+        let secret = env
+            .iter()
+            .rev()
+            .find(|(name, _)| name == &hook.secret_env)
+            .map(|(_, value)| value.trim().to_owned())
+            .filter(|v| !v.is_empty());
+        let Some(secret) = secret else {
+            return Err(bad(format!(
+                "the environment variable `{}` (`secret_env`) is not set or empty",
+                hook.secret_env
+            )));
+        };
+        hook.secret = Some(SecretString::from(secret));
     }
     Ok(())
 }

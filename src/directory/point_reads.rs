@@ -100,6 +100,33 @@ impl Directory {
         }
     }
 
+    /// A group read from the upstream now, in `lane`, whatever the mirror holds: for a
+    /// decision the mirror may be behind on (another replica's write), such as whether a
+    /// revocation still has a member to remove. Not cached.
+    pub async fn group_now(
+        &self,
+        id: &GroupId,
+        lane: super::WriteLane,
+    ) -> Result<Option<Arc<GroupRec>>, DirectoryError> {
+        let found = self
+            .inner
+            .client
+            .get_group(lane.budget(), id.as_str())
+            .await
+            .map_err(|e| DirectoryError::from(&e))?;
+        Ok(found
+            .and_then(|g| {
+                Self::group_rec(
+                    self.key_rule(),
+                    g,
+                    u64::MAX,
+                    SystemTime::now(),
+                    Source::Upstream,
+                )
+            })
+            .map(Arc::new))
+    }
+
     // Reads come boxed: a SCIM call's future is large, and nesting it by value in the cache's
     // future would multiply the stack a request needs.
     async fn point_user(

@@ -162,6 +162,12 @@ impl Directory {
             .unwrap_or_else(|e| e.into_inner())
             .counter;
         let (result, calls) = super::traced(None, self.load()).await;
+        crate::metrics::refresh(
+            self.org_id().as_str(),
+            result.is_ok(),
+            Some(started.elapsed()),
+            calls.len(),
+        );
         let audited = match &result {
             Ok((snapshot, _)) => Ok((snapshot.user_count(), snapshot.group_count())),
             Err(e) => Err(e.clone()),
@@ -403,6 +409,7 @@ impl Drop for Unfinished<'_> {
     fn drop(&mut self) {
         let Some(dir) = self.0 else { return };
         tracing::error!(org = %dir.org_id(), "mirror refresh stopped unexpectedly; keeping the previous mirror");
+        crate::metrics::refresh(dir.org_id().as_str(), false, None, 0);
         dir.inner.state.send_modify(|s| {
             s.refreshing = false;
             s.finished += 1;

@@ -22,6 +22,7 @@ pub(crate) fn routes() -> Router<EmulatorState> {
         .route(&format!("{ADMIN_PATH}/health"), get(|| async { "ok" }))
         .route(&format!("{ADMIN_PATH}/stats"), get(stats))
         .route(&format!("{ADMIN_PATH}/requests"), get(requests))
+        .route(&format!("{ADMIN_PATH}/members"), get(members))
         .route(
             &format!("{ADMIN_PATH}/faults"),
             post(set_faults).get(faults),
@@ -38,6 +39,11 @@ pub(crate) fn routes() -> Router<EmulatorState> {
 
 async fn stats(State(s): State<EmulatorState>) -> Json<Stats> {
     Json(s.stats())
+}
+
+/// The memberships PATCHes changed, in order.
+async fn members(State(s): State<EmulatorState>) -> Json<Vec<super::config::MemberChange>> {
+    Json(s.member_changes())
 }
 
 async fn requests(State(s): State<EmulatorState>) -> Json<Vec<LoggedRequest>> {

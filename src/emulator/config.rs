@@ -178,6 +178,18 @@ pub struct LoggedRequest {
     pub status: u16,
 }
 
+/// One member added to or removed from a group by a PATCH, as applied.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MemberChange {
+    /// Milliseconds since the emulator started (the request log's clock).
+    pub t_ms: u64,
+    pub group: String,
+    /// The user's e-mail address, lower-cased.
+    pub member: String,
+    /// True for an addition, false for a removal.
+    pub added: bool,
+}
+
 /// Parses a rate limit written `COUNT/DURATION`: `100/60s`, `20/2s`, `90/1m`.
 pub(crate) fn parse_limit(s: &str) -> Result<(u32, Duration), String> {
     let (count, window) = s

@@ -10,7 +10,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 use serde_json::{Value, json};
 
-use super::config::GroupIdFormat;
+use super::config::{GroupIdFormat, MemberChange};
 use super::errors::{ScimError, parse_json};
 use super::filter::{Filter, Lit};
 use super::query::{Page, parse_query};
@@ -371,6 +371,26 @@ pub(crate) async fn patch(
         }
     }
     group.modified = now;
+    let t_ms = s.started_at().elapsed().as_millis() as u64;
+    let before = dir
+        .group(seq)
+        .map(|g| g.members.clone())
+        .unwrap_or_default();
+    let changes: Vec<(u64, bool)> = before
+        .difference(&group.members)
+        .map(|&m| (m, false))
+        .chain(group.members.difference(&before).map(|&m| (m, true)))
+        .collect();
+    for (member, added) in changes {
+        if let Some(email) = dir.user(member).map(|u| u.email.to_lowercase()) {
+            dir.member_log.push(MemberChange {
+                t_ms,
+                group: group.id.clone(),
+                member: email,
+                added,
+            });
+        }
+    }
     if let Some(stored) = dir.group_mut(seq) {
         *stored = group;
     }

@@ -27,7 +27,9 @@ use tokio::time::Instant;
 
 use admin::ADMIN_PATH;
 pub(crate) use config::parse_limit;
-pub use config::{EmulatorConfig, ErrorBodyFormat, Faults, LoggedRequest, Stats, Switches};
+pub use config::{
+    EmulatorConfig, ErrorBodyFormat, Faults, LoggedRequest, MemberChange, Stats, Switches,
+};
 pub use state::EmulatorState;
 
 use crate::scim::Profile;
@@ -152,6 +154,11 @@ impl RunningEmulator {
 
     pub fn requests(&self) -> Vec<LoggedRequest> {
         self.state.requests()
+    }
+
+    /// The memberships PATCHes changed, in order, on the request log's clock.
+    pub fn member_changes(&self) -> Vec<MemberChange> {
+        self.state.member_changes()
     }
 
     pub fn set_faults(&self, faults: Faults) {

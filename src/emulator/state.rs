@@ -111,6 +111,10 @@ impl EmulatorState {
         self.gate_state().requests()
     }
 
+    pub(crate) fn member_changes(&self) -> Vec<super::config::MemberChange> {
+        self.dir().member_log.clone()
+    }
+
     pub(crate) fn faults(&self) -> Faults {
         self.gate_state().faults()
     }

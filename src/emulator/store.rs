@@ -53,6 +53,8 @@ pub(crate) struct Directory {
     next_group: u64,
     next_group_number: u64,
     pub(crate) rng: StdRng,
+    /// Memberships PATCHes changed, in order.
+    pub(crate) member_log: Vec<super::config::MemberChange>,
 }
 
 impl Directory {
@@ -69,6 +71,7 @@ impl Directory {
             next_group: 0,
             next_group_number: FIRST_GROUP_NUMBER,
             rng: StdRng::seed_from_u64(seed),
+            member_log: Vec::new(),
         }
     }
 

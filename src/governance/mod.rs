@@ -4,5 +4,7 @@
 mod grants;
 #[cfg(test)]
 mod tests;
+pub mod webhooks;
 
 pub use grants::{GrantError, GrantRequest, Grants, RunReport, backoff_ms};
+pub use webhooks::{WebhookReport, Webhooks};

@@ -48,12 +48,15 @@ pub enum Code {
     CredentialRevoked,
     /// The gateway's store (the audit log) cannot be read; trying again later is safe.
     StoreUnavailable,
+    /// A resume cursor points before events the log's retention removed: the events between
+    /// are gone; start again without `after` and reconcile by reading.
+    EventsExpired,
     /// A fault of the gateway: logged with the request id, shown only as "internal error".
     Internal,
 }
 
 impl Code {
-    pub const ALL: [Code; 21] = [
+    pub const ALL: [Code; 22] = [
         Code::Unauthenticated,
         Code::Forbidden,
         Code::BadRequest,
@@ -74,6 +77,7 @@ impl Code {
         Code::UpstreamUnavailable,
         Code::CredentialRevoked,
         Code::StoreUnavailable,
+        Code::EventsExpired,
         Code::Internal,
     ];
 
@@ -99,6 +103,7 @@ impl Code {
             Code::UpstreamUnavailable => "UPSTREAM_UNAVAILABLE",
             Code::CredentialRevoked => "CREDENTIAL_REVOKED",
             Code::StoreUnavailable => "STORE_UNAVAILABLE",
+            Code::EventsExpired => "EVENTS_EXPIRED",
             Code::Internal => "INTERNAL",
         }
     }

@@ -18,6 +18,10 @@ pub const DEFAULT_PAGE: usize = 50;
 pub const AUDIT_ORDER: &str = "audit";
 /// Grants, newest first by id.
 pub const GRANT_ORDER: &str = "grants";
+/// An organization's directory events, by sequence number.
+pub const EVENT_ORDER: &str = "events";
+/// Webhook deliveries, newest first by id.
+pub const DELIVERY_ORDER: &str = "deliveries";
 
 /// An item of a page and the order it was paged in: enough to compute its position, which is
 /// done only when a client asks for a cursor (most answers show few of their cursors, and a
@@ -26,9 +30,9 @@ pub const GRANT_ORDER: &str = "grants";
 pub enum Anchor {
     User(UserOrderField, User),
     Group(GroupOrderField, Group),
-    /// An audit row, by sequence number.
-    Audit(u64),
-    /// A grant, by its id.
+    /// An audit row or an event, by sequence number.
+    Seq(u64),
+    /// A grant or a webhook delivery, by its id.
     Grant(String),
 }
 
@@ -37,7 +41,7 @@ impl Anchor {
         match self {
             Anchor::User(field, u) => user_sort_key(*field, u.rec()),
             Anchor::Group(field, g) => group_sort_key(*field, g.rec()),
-            Anchor::Audit(seq) => SortKey::Seq(*seq),
+            Anchor::Seq(seq) => SortKey::Seq(*seq),
             Anchor::Grant(id) => SortKey::Text(vec![id.clone()]),
         }
     }
@@ -46,6 +50,11 @@ impl Anchor {
 /// The cursor of the audit row `seq`.
 pub fn audit_cursor(seq: u64) -> String {
     encode_cursor(AUDIT_ORDER, &SortKey::Seq(seq))
+}
+
+/// The cursor of an organization's event `seq`.
+pub fn event_cursor(seq: u64) -> String {
+    encode_cursor(EVENT_ORDER, &SortKey::Seq(seq))
 }
 
 /// Where an item stands in an order; encoded into a cursor only when asked for.
@@ -89,17 +98,18 @@ impl PageInfo {
 }
 
 impl PageInfo {
-    /// The page information of an audit log page whose first and last rows are `start` and
-    /// `end` (sequence numbers).
-    pub fn of_audit(
+    /// The page information of a page in `order` (the audit log's or the events') whose
+    /// first and last rows are `start` and `end` (sequence numbers).
+    pub fn of_seq(
+        order: &'static str,
         has_next_page: bool,
         has_previous_page: bool,
         start: Option<u64>,
         end: Option<u64>,
     ) -> PageInfo {
         let position = |seq| Position {
-            order: AUDIT_ORDER,
-            anchor: Anchor::Audit(seq),
+            order,
+            anchor: Anchor::Seq(seq),
         };
         PageInfo {
             has_next_page,
@@ -119,8 +129,20 @@ impl PageInfo {
         start: Option<String>,
         end: Option<String>,
     ) -> PageInfo {
+        PageInfo::of_ids(GRANT_ORDER, has_next_page, has_previous_page, start, end)
+    }
+
+    /// The page information of a forward page in `order` (grants, webhook deliveries) whose
+    /// first and last are `start` and `end` (their ids).
+    pub fn of_ids(
+        order: &'static str,
+        has_next_page: bool,
+        has_previous_page: bool,
+        start: Option<String>,
+        end: Option<String>,
+    ) -> PageInfo {
         let position = |id| Position {
-            order: GRANT_ORDER,
+            order,
             anchor: Anchor::Grant(id),
         };
         PageInfo {
@@ -130,6 +152,11 @@ impl PageInfo {
             end: end.map(position),
         }
     }
+}
+
+/// The cursor of the webhook delivery `id`.
+pub fn delivery_cursor(id: &str) -> String {
+    encode_cursor(DELIVERY_ORDER, &SortKey::Text(vec![id.to_owned()]))
 }
 
 /// The cursor of the grant `id`.

@@ -9,6 +9,7 @@ use axum::response::{IntoResponse, Response};
 
 use super::AppState;
 use super::mask::{RequestId, mask, mask_to_string};
+use super::metrics::GraphqlTimer;
 use crate::auth::Principal;
 use crate::graphql;
 use crate::graphql::errors::Code;
@@ -336,10 +337,18 @@ async fn execute(
     gql: bool,
     id: &RequestId,
 ) -> (StatusCode, String, Option<u64>) {
+    let mut timer = GraphqlTimer::start(&request);
     let response = match graphql::prepare(request, &state.schema, principal, &id.0) {
-        Ok(request) => state.schema.execute(request).await,
-        Err(refused) => async_graphql::Response::from_errors(vec![refused]),
+        Ok(mut request) => {
+            timer.prepared(&mut request);
+            state.schema.execute(request).await
+        }
+        Err(refused) => {
+            timer.refused(&refused);
+            async_graphql::Response::from_errors(vec![refused])
+        }
     };
+    timer.finish(&response);
     let retry_after = retry_after_of(&response);
     // A request that failed before execution (parse, limits, validation) has no data at all:
     // its errors carry no path, and its answer no `data` key (GraphQL spec, "Response").

@@ -8,6 +8,7 @@ mod graphiql;
 mod graphql;
 mod health;
 mod mask;
+mod metrics;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -24,6 +25,7 @@ use tower_http::trace::TraceLayer;
 
 pub(crate) use graphiql::GraphiqlPage;
 use mask::RequestId;
+pub(crate) use metrics::MetricsGate;
 
 use crate::auth::KeyStore;
 use crate::config::LimitsConfig;
@@ -44,6 +46,8 @@ pub struct AppState {
     pub(crate) limits: Arc<LimitsConfig>,
     /// Browser origins allowed to call the API; none by default.
     pub cors_origins: Vec<String>,
+    /// The token `/metrics` asks for; `None` leaves it open.
+    pub(crate) metrics_gate: Option<Arc<MetricsGate>>,
 }
 
 /// What a panic in a handler becomes: a coded error, no panic text.
@@ -124,6 +128,7 @@ pub(crate) fn app(state: AppState) -> Router {
         .route("/graphql", get(graphql::get).post(graphql::post))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
+        .route("/metrics", get(metrics::metrics))
         .route("/export/audit", get(export::audit))
         .merge(assets)
         .fallback(not_found)

@@ -121,7 +121,7 @@ impl ScimClient {
         loop {
             attempt += 1;
             match inner.budget.acquire(lane).await {
-                Ok(_) => {}
+                Ok(grant) => crate::metrics::queue_wait(&inner.org, lane.as_str(), grant.waited),
                 // A retry the budget refuses ends the call with the failure that caused it:
                 // that one says what the upstream did (a write's outcome may be unknown).
                 Err(BudgetError::Overloaded { .. }) if previous.is_some() => {
@@ -162,11 +162,15 @@ impl ScimClient {
             let mut transport = None;
             let started = std::time::Instant::now();
             let sent = request.send().await;
-            trace::sent(
-                &method,
-                path,
-                sent.as_ref().ok().map(|r| r.status().as_u16()),
-                started,
+            let status = sent.as_ref().ok().map(|r| r.status().as_u16());
+            trace::sent(&method, path, status, started);
+            // Every try, as the upstream received it (`status` none: no answer came).
+            crate::metrics::upstream_request(
+                &inner.org,
+                lane.as_str(),
+                method.as_str(),
+                status,
+                started.elapsed(),
             );
             let (failure, retry_after, error_body) = match sent {
                 Ok(response) => {

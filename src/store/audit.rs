@@ -169,7 +169,9 @@ pub struct Window {
 impl Store {
     /// Appends one row at the head of the chain; returns its sequence number.
     pub async fn append_audit(&self, record: &AuditRecord) -> Result<i64, StoreError> {
+        let started = std::time::Instant::now();
         let result = self.append_inner(record).await;
+        crate::metrics::store_operation("audit_append", started, result.is_ok());
         self.noted(result)
     }
 

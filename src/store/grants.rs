@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use super::{Arg, Store, StoreError};
+use super::{Arg, NewEvent, Store, StoreError};
 
 /// Where a grant is in its life.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -115,11 +115,11 @@ pub struct GrantFilter {
 
 /// A pending grant this old was left by a stopped process (an add takes seconds): the
 /// scheduler may end it. Younger ones may still have their add in flight.
-const STALE_PENDING_MS: i64 = 120_000;
+pub(super) const STALE_PENDING_MS: i64 = 120_000;
 
-const COLUMNS: &str = "id, org, user_key, user_email, group_id, granted_by, reason, granted_ms, expires_ms, state, standing, end_as, ended_ms, lag_ms, attempts, next_try_ms, last_error";
+pub(super) const COLUMNS: &str = "id, org, user_key, user_email, group_id, granted_by, reason, granted_ms, expires_ms, state, standing, end_as, ended_ms, lag_ms, attempts, next_try_ms, last_error";
 
-fn grant_of(row: &AnyRow) -> Result<Grant, StoreError> {
+pub(super) fn grant_of(row: &AnyRow) -> Result<Grant, StoreError> {
     let state = |column: &str| -> Result<GrantState, StoreError> {
         let text: String = row.try_get(column)?;
         GrantState::parse(&text)
@@ -180,6 +180,11 @@ impl Store {
             .execute(&mut *tx)
             .await?;
             add_event(&mut tx, &id, new.granted_ms, state, note).await?;
+            if state == GrantState::Active {
+                let data = serde_json::json!({ "note": note, "standing": new.standing });
+                grant_event(&mut tx, &id, "grant.granted", &new.granted_by, new.granted_ms, data)
+                    .await?;
+            }
             tx.commit().await
         }
         .await;
@@ -265,72 +270,10 @@ impl Store {
         rows.iter().map(grant_of).collect()
     }
 
-    /// Takes up to `limit` active grants due at `now_ms` (ended, and past their next try)
-    /// (and pending ones older than two minutes: a stop between the add and its confirmation
-    /// leaves one pending, and the membership it may have added still ends on time)
-    /// whose lease is free or lapsed, leasing each to this replica until `lease_until_ms`.
-    /// Each is taken by one conditional UPDATE: two replicas never both take one.
-    pub async fn claim_due_grants(
-        &self,
-        now_ms: i64,
-        lease_until_ms: i64,
-        limit: i64,
-    ) -> Result<Vec<Grant>, StoreError> {
-        let sql = format!(
-            "SELECT id FROM grants WHERE (state = 'active' OR (state = 'pending' AND granted_ms <= $2)) AND expires_ms <= $1 AND next_try_ms <= $1 AND lease_until_ms <= $1 ORDER BY expires_ms, id LIMIT {limit}"
-        );
-        let ids = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(now_ms)
-            .bind(now_ms.saturating_sub(STALE_PENDING_MS))
-            .fetch_all(self.pool())
-            .await?;
-        let mut claimed = Vec::new();
-        for row in ids {
-            let id: String = row.try_get("id")?;
-            let taken = sqlx::query(
-                "UPDATE grants SET lease_owner = $1, lease_until_ms = $2 WHERE id = $3 AND state IN ('active', 'pending') AND lease_until_ms <= $4",
-            )
-            .bind(&self.inner.owner)
-            .bind(lease_until_ms)
-            .bind(&id)
-            .bind(now_ms)
-            .execute(self.pool())
-            .await;
-            if self.noted(taken)?.rows_affected() == 1
-                && let Some(grant) = self.grant(&id).await?
-            {
-                claimed.push(grant);
-            }
-        }
-        Ok(claimed)
-    }
-
-    /// Takes one active grant (a revocation's) if no one holds it: `None` when another
-    /// replica or the scheduler has it.
-    pub async fn claim_grant(
-        &self,
-        id: &str,
-        now_ms: i64,
-        lease_until_ms: i64,
-    ) -> Result<Option<Grant>, StoreError> {
-        let taken = sqlx::query(
-            "UPDATE grants SET lease_owner = $1, lease_until_ms = $2 WHERE id = $3 AND state = 'active' AND lease_until_ms <= $4",
-        )
-        .bind(&self.inner.owner)
-        .bind(lease_until_ms)
-        .bind(id)
-        .bind(now_ms)
-        .execute(self.pool())
-        .await;
-        if self.noted(taken)?.rows_affected() == 1 {
-            self.grant(id).await
-        } else {
-            Ok(None)
-        }
-    }
-
-    /// Moves a grant from `from` to `to` (with a history entry), setting its end and lag when
-    /// `to` ends it. False when the grant was not in `from` (another call moved it first).
+    /// Moves a grant from `from` to `to` (with a history entry and its event: `grant.granted`,
+    /// `.expired`, `.revoked` or `.failed`, by `actor`), setting its end and lag when `to`
+    /// ends it. False when the grant was not in `from` (another call moved it first).
+    #[allow(clippy::too_many_arguments)]
     pub async fn transition_grant(
         &self,
         id: &str,
@@ -339,6 +282,7 @@ impl Store {
         at_ms: i64,
         lag_ms: Option<i64>,
         note: &str,
+        actor: &str,
     ) -> Result<bool, StoreError> {
         let ends = matches!(
             to,
@@ -360,6 +304,15 @@ impl Store {
             .rows_affected();
             if moved == 1 {
                 add_event(&mut tx, id, at_ms, to, note).await?;
+                let kind = match to {
+                    GrantState::Active => "grant.granted",
+                    GrantState::Expired => "grant.expired",
+                    GrantState::Revoked => "grant.revoked",
+                    GrantState::Failed => "grant.failed",
+                    GrantState::Pending => "grant.pending",
+                };
+                let data = serde_json::json!({ "note": note, "lagMs": lag_ms });
+                grant_event(&mut tx, id, kind, actor, at_ms, data).await?;
             }
             tx.commit().await?;
             Ok(moved == 1)
@@ -395,14 +348,18 @@ impl Store {
                 &format!("removal failed: {error}"),
             )
             .await?;
+            let data = serde_json::json!({ "error": error, "nextTryAtMs": next_try_ms });
+            grant_event(&mut tx, id, "grant.overdue", "system", at_ms, data).await?;
             tx.commit().await
         }
         .await;
         self.noted(result)
     }
 
-    /// Moves an active grant's end to `expires_ms` (an extension, or a revocation that is
-    /// now due, with `end_as` `Revoked`), with a history entry. False when it is not active.
+    /// Moves an active grant's end to `expires_ms` (an extension, with a `grant.extended`
+    /// event by `actor`; or a revocation that is now due, with `end_as` `Revoked`), with a
+    /// history entry; the expiry warnings start again for the new end. False when it is not
+    /// active.
     pub async fn reschedule_grant(
         &self,
         id: &str,
@@ -410,11 +367,12 @@ impl Store {
         end_as: GrantState,
         at_ms: i64,
         note: &str,
+        actor: &str,
     ) -> Result<bool, StoreError> {
         let result = async {
             let mut tx = self.pool().begin().await?;
             let moved = sqlx::query(
-                "UPDATE grants SET expires_ms = $1, end_as = $2, next_try_ms = 0 WHERE id = $3 AND state = 'active'",
+                "UPDATE grants SET expires_ms = $1, end_as = $2, next_try_ms = 0, warned = 0 WHERE id = $3 AND state = 'active'",
             )
             .bind(expires_ms)
             .bind(end_as.as_str())
@@ -424,6 +382,10 @@ impl Store {
             .rows_affected();
             if moved == 1 {
                 add_event(&mut tx, id, at_ms, GrantState::Active, note).await?;
+                if end_as == GrantState::Expired {
+                    let data = serde_json::json!({ "note": note });
+                    grant_event(&mut tx, id, "grant.extended", actor, at_ms, data).await?;
+                }
             }
             tx.commit().await?;
             Ok(moved == 1)
@@ -431,6 +393,46 @@ impl Store {
         .await;
         self.noted(result)
     }
+}
+
+/// Appends the directory event `kind` of grant `id` (with its user, group and end) inside
+/// the grant's own transaction; `extra`'s fields are added to the event's data.
+pub(super) async fn grant_event(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    id: &str,
+    kind: &str,
+    actor: &str,
+    at_ms: i64,
+    extra: serde_json::Value,
+) -> Result<(), sqlx::Error> {
+    let row = sqlx::query(
+        "SELECT org, user_key, user_email, group_id, expires_ms, reason, granted_by FROM grants WHERE id = $1",
+    )
+    .bind(id)
+    .fetch_one(&mut **tx)
+    .await?;
+    let mut data = serde_json::json!({
+        "grant": id,
+        "user": row.try_get::<String, _>("user_key")?,
+        "email": row.try_get::<String, _>("user_email")?,
+        "group": row.try_get::<String, _>("group_id")?,
+        "expiresAtMs": row.try_get::<i64, _>("expires_ms")?,
+        "reason": row.try_get::<String, _>("reason")?,
+        "grantedBy": row.try_get::<String, _>("granted_by")?,
+    });
+    if let (Some(data), serde_json::Value::Object(extra)) = (data.as_object_mut(), extra) {
+        data.extend(extra);
+    }
+    let event = NewEvent {
+        org: row.try_get("org")?,
+        kind: kind.to_owned(),
+        object_kind: "grant".into(),
+        object_id: id.to_owned(),
+        actor: actor.to_owned(),
+        data,
+        at_ms,
+    };
+    Store::append_event_in(tx, &event).await.map(|_| ())
 }
 
 async fn add_event(

@@ -104,7 +104,9 @@ impl Store {
         key: Option<&str>,
         ttl_ms: i64,
     ) -> Result<Begin, StoreError> {
+        let started = std::time::Instant::now();
         let result = self.begin_inner(meta, key, ttl_ms).await;
+        crate::metrics::store_operation("intent_begin", started, result.is_ok());
         self.noted(result)
     }
 
@@ -240,6 +242,7 @@ impl Store {
 
     /// Marks an intent as reaching the upstream: called just before its first write request.
     pub async fn mark_sent(&self, id: &str) -> Result<(), StoreError> {
+        let started = std::time::Instant::now();
         let result =
             sqlx::query("UPDATE write_intents SET state = 'sent', updated_ms = $1 WHERE id = $2")
                 .bind(now_ms())
@@ -247,6 +250,7 @@ impl Store {
                 .execute(self.pool())
                 .await
                 .map(|_| ());
+        crate::metrics::store_operation("intent_sent", started, result.is_ok());
         self.noted(result)
     }
 
@@ -259,6 +263,7 @@ impl Store {
         result: Option<&str>,
         audit: &AuditRecord,
     ) -> Result<i64, StoreError> {
+        let started = std::time::Instant::now();
         let outcome = async {
             let mut tx = self.pool().begin().await?;
             match result {
@@ -282,6 +287,7 @@ impl Store {
             Ok(seq)
         }
         .await;
+        crate::metrics::store_operation("intent_finish", started, outcome.is_ok());
         self.noted(outcome)
     }
 

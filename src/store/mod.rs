@@ -8,13 +8,16 @@
 //! `/readyz` can say the store is down and writes can be refused before anything is sent.
 
 mod audit;
+mod events;
 mod export;
+mod grant_schedule;
 mod grants;
 mod intents;
 mod invites;
 mod scratch;
 #[cfg(test)]
 mod tests;
+mod webhooks;
 
 use std::borrow::Cow;
 use std::sync::Arc;
@@ -30,10 +33,13 @@ pub use audit::{
     AuditEntry, AuditFilter, AuditRecord, Break, Target, UpstreamCall, Verified, Window,
     canonical_hash,
 };
+pub use events::{Event, EventPage, NewEvent, Resume};
 pub use export::{EXPORT_CHUNK, EXPORT_COLUMNS, ExportFormat, parse_time_bound};
+pub use grant_schedule::GrantCounts;
 pub use grants::{Grant, GrantEvent, GrantFilter, GrantState, NewGrant};
 pub use intents::{Begin, IntentKey, IntentMeta, IntentState, Recovered, input_of};
 pub use scratch::ScratchSchema;
+pub use webhooks::{Delivery, DeliveryFilter, DeliveryState, NewDelivery};
 
 /// Which database a store runs on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -92,6 +98,16 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         2,
         "time-bound group grants and their history",
         include_str!("migrations/0002_grants.sql"),
+    ),
+    (
+        3,
+        "directory events and grant expiry warnings",
+        include_str!("migrations/0003_events.sql"),
+    ),
+    (
+        4,
+        "the webhook outbox",
+        include_str!("migrations/0004_webhooks.sql"),
     ),
 ];
 

@@ -188,6 +188,52 @@ fn demo_serves_graphql_and_graphiql_over_the_embedded_emulator() {
         3
     );
 
+    // GraphiQL's first query shows the demo's sample grants and their events once made.
+    let sample = serde_json::json!({ "query": scimgate::gateway::SAMPLE_QUERY }).to_string();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let dashboard = loop {
+        let out = Command::new("curl")
+            .args([
+                "-s",
+                &format!("http://127.0.0.1:{port}/graphql"),
+                "-H",
+                "content-type: application/json",
+                "-H",
+                &format!("authorization: Bearer {key}"),
+                "-d",
+                &sample,
+            ])
+            .output()
+            .unwrap();
+        let body: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+        assert!(body.get("errors").is_none(), "{body}");
+        // Made one after another: done when the third is active (its add answered).
+        let active = body["data"]["org"]["grants"]["edges"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|e| e["node"]["state"] == "ACTIVE")
+            .count();
+        if active == 3 {
+            break body;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no sample grants: {body:#}"
+        );
+        // A plain test thread, not a tokio worker.
+        #[allow(clippy::disallowed_methods)]
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    };
+    let org = &dashboard["data"]["org"];
+    let kinds: Vec<&str> = org["events"]["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["node"]["kind"].as_str())
+        .collect();
+    assert_eq!(kinds, ["grant.granted"; 3], "{dashboard:#}");
+
     let out = Command::new("curl")
         .args([
             "-s",

@@ -181,6 +181,8 @@ pub async fn spawn_app_on(
             ..StoreConfig::default()
         },
         grants: Default::default(),
+        events: Default::default(),
+        webhooks: Vec::new(),
         api_keys,
         orgs: org_configs,
     };

@@ -214,3 +214,113 @@ fn per_group_grant_maximums_come_from_the_file_or_the_environment_and_are_checke
     );
     assert!(bad_env.contains("SCIMGATE_GRANTS__GROUPS"), "{bad_env}");
 }
+
+#[test]
+fn grant_warnings_and_event_retention_come_from_the_file_or_the_environment_and_are_checked() {
+    let hours = |h: u64| Duration::from_secs(h * 3_600);
+    let defaults = load(MINIMAL, &[("ACME_KEY", SECRET)]).unwrap();
+    assert_eq!(defaults.grants.warn_before, [hours(24), hours(1)]);
+    assert_eq!(defaults.events.retention, Duration::from_secs(30 * 86_400));
+
+    let text = format!(
+        "{MINIMAL}\n[grants]\nwarn_before = [\"2h\", \"15m\"]\n\n[events]\nretention = \"7days\"\n"
+    );
+    let config = load(&text, &[("ACME_KEY", SECRET)]).unwrap();
+    assert_eq!(
+        config.grants.warn_before,
+        [hours(2), Duration::from_secs(15 * 60)]
+    );
+    assert_eq!(config.events.retention, Duration::from_secs(7 * 86_400));
+    let shown = config.to_redacted_toml();
+    assert!(
+        shown.contains("warn_before = [") && shown.contains("[events]"),
+        "{shown}"
+    );
+
+    let from_env = load(
+        MINIMAL,
+        &[
+            ("ACME_KEY", SECRET),
+            ("SCIMGATE_GRANTS__WARN_BEFORE", "48h, 30m"),
+            ("SCIMGATE_EVENTS__RETENTION", "90d"),
+        ],
+    )
+    .unwrap();
+    assert_eq!(
+        from_env.grants.warn_before,
+        [hours(48), Duration::from_secs(30 * 60)]
+    );
+    assert_eq!(from_env.events.retention, Duration::from_secs(90 * 86_400));
+    let none = load(
+        &format!("{MINIMAL}\n[grants]\nwarn_before = []\n"),
+        &[("ACME_KEY", SECRET)],
+    )
+    .unwrap();
+    assert!(none.grants.warn_before.is_empty());
+
+    let bad = err(
+        &format!("{MINIMAL}\n[grants]\nwarn_before = [\"1h\", \"later\"]\n"),
+        &[("ACME_KEY", SECRET)],
+    );
+    assert!(
+        bad.contains("grants.warn_before") && bad.contains("item 2"),
+        "{bad}"
+    );
+    let bad_env = err(
+        MINIMAL,
+        &[
+            ("ACME_KEY", SECRET),
+            ("SCIMGATE_EVENTS__RETENTION", "forever"),
+        ],
+    );
+    assert!(bad_env.contains("SCIMGATE_EVENTS__RETENTION"), "{bad_env}");
+}
+
+#[test]
+fn webhooks_take_their_secret_from_the_environment_and_are_checked() {
+    let hook = |extra: &str| {
+        format!(
+            "{MINIMAL}\n[[webhooks]]\nname = \"siem\"\norg = \"acme\"\nurl = \"https://siem.example/hook\"\nevents = [\"grant.*\"]\nsecret_env = \"SIEM_SECRET\"\n{extra}"
+        )
+    };
+    let config = load(
+        &hook(""),
+        &[("ACME_KEY", SECRET), ("SIEM_SECRET", "whsec_c2VjcmV0")],
+    )
+    .unwrap();
+    let webhook = &config.webhooks[0];
+    assert_eq!(
+        (webhook.name.as_str(), webhook.events.as_slice()),
+        ("siem", &["grant.*".to_owned()][..])
+    );
+    assert!(webhook.secret.is_some());
+    let shown = config.to_redacted_toml();
+    assert!(
+        shown.contains("secret_env = \"SIEM_SECRET\"") && !shown.contains("whsec_c2VjcmV0"),
+        "{shown}"
+    );
+
+    let unset = err(&hook(""), &[("ACME_KEY", SECRET)]);
+    assert!(
+        unset.contains("siem") && unset.contains("SIEM_SECRET"),
+        "{unset}"
+    );
+    let in_file = err(
+        &hook("secret = \"whsec_x\"\n"),
+        &[("ACME_KEY", SECRET), ("SIEM_SECRET", "s")],
+    );
+    assert!(
+        in_file.contains("environment") && !in_file.contains("whsec_x"),
+        "{in_file}"
+    );
+    let other_org = err(
+        &hook("").replace("org = \"acme\"", "org = \"nobody\""),
+        &[("ACME_KEY", SECRET), ("SIEM_SECRET", "s")],
+    );
+    assert!(other_org.contains("nobody"), "{other_org}");
+    let not_http = err(
+        &hook("").replace("https://siem.example/hook", "ftp://siem.example"),
+        &[("ACME_KEY", SECRET), ("SIEM_SECRET", "s")],
+    );
+    assert!(not_http.contains("url"), "{not_http}");
+}

@@ -10,6 +10,7 @@ use secrecy::ExposeSecret;
 use super::*;
 
 mod env_layer;
+mod metrics_key;
 
 const SECRET: &str = "sk-live-7f3a9c-very-secret";
 
@@ -366,8 +367,13 @@ fn schema_matches_the_typed_tree() {
         v
     };
     assert_eq!(
+        // An optional key shows once set.
         sorted(keys(
-            toml::Table::try_from(ServerConfig::default()).unwrap()
+            toml::Table::try_from(ServerConfig {
+                metrics_key_env: Some("METRICS_TOKEN".into()),
+                ..ServerConfig::default()
+            })
+            .unwrap()
         )),
         sorted(names(schema::SERVER))
     );

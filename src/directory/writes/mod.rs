@@ -68,7 +68,7 @@ pub enum WriteLane {
 }
 
 impl WriteLane {
-    fn budget(self) -> Lane {
+    pub(super) fn budget(self) -> Lane {
         match self {
             WriteLane::Critical => Lane::Critical,
             WriteLane::Write => Lane::Write,

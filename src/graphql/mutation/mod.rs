@@ -8,6 +8,7 @@ mod journal;
 mod replay;
 mod resolve;
 mod users;
+mod webhooks;
 
 use std::time::Duration;
 
@@ -27,6 +28,7 @@ pub struct Mutation(
     users::UserMutation,
     groups::GroupMutation,
     grants::GrantMutation,
+    webhooks::WebhookMutation,
 );
 
 /// Whether a write happened.

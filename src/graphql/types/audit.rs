@@ -191,7 +191,7 @@ fn unavailable(e: StoreError) -> Error {
 }
 
 /// A decoded cursor as a sequence number.
-fn seq_of(key: Option<SortKey>, name: &str) -> Result<Option<i64>> {
+pub(super) fn seq_of(key: Option<SortKey>, name: &str) -> Result<Option<i64>> {
     match key {
         None => Ok(None),
         Some(SortKey::Seq(s)) => i64::try_from(s)
@@ -293,7 +293,8 @@ pub async fn log(
         (more, newer)
     };
     let seq = |e: &store::AuditEntry| u64::try_from(e.seq).unwrap_or(0);
-    let page_info = PageInfo::of_audit(
+    let page_info = PageInfo::of_seq(
+        AUDIT_ORDER,
         has_next_page,
         has_previous_page,
         rows.first().map(seq),

@@ -12,6 +12,7 @@
 //! counts the large allocations of such a page in an optimized build.
 
 pub(crate) mod audit;
+mod event;
 pub(crate) mod grant;
 mod group;
 mod inputs;
@@ -19,12 +20,14 @@ mod org;
 mod scope;
 mod status;
 mod user;
+pub(crate) mod webhook;
 
 use std::time::SystemTime;
 
 use async_graphql::{Enum, InputValueError, InputValueResult, Scalar, ScalarType, Value};
 
 pub use audit::{AuditEntry, AuditEntryConnection, AuditLogFilter};
+pub use event::DirectoryEventConnection;
 pub use grant::{Grant, GrantConnection, GrantFilter};
 pub use group::Group;
 pub use inputs::{GroupFilter, GroupOrder, OrderDirection, UserFilter, UserOrder};
@@ -32,6 +35,7 @@ pub use org::Org;
 pub use scope::Scope;
 pub use status::{Budget, SyncStatus};
 pub use user::User;
+pub use webhook::{WebhookDelivery, WebhookDeliveryConnection, WebhookDeliveryFilter};
 
 /// A point in time, as an RFC 3339 string in UTC (`2026-11-29T15:04:05.123Z`).
 #[derive(Clone, Copy, Debug)]

@@ -3,8 +3,9 @@
 use async_graphql::{Context, ID, Object, Result};
 
 use super::{
-    AuditEntryConnection, AuditLogFilter, Budget, GrantConnection, GrantFilter, Group, GroupFilter,
-    GroupOrder, OrderDirection, ScimProfile, Scope, SyncStatus, User, UserFilter, UserOrder,
+    AuditEntryConnection, AuditLogFilter, Budget, DirectoryEventConnection, GrantConnection,
+    GrantFilter, Group, GroupFilter, GroupOrder, OrderDirection, ScimProfile, Scope, SyncStatus,
+    User, UserFilter, UserOrder, WebhookDeliveryConnection, WebhookDeliveryFilter,
 };
 use crate::auth::Role;
 use crate::directory::{self, Dialect, DirHandle, DirectoryReads};
@@ -238,6 +239,46 @@ impl Org {
     ) -> Result<GrantConnection> {
         let dir = self.dir.real().ok_or_else(errors::no_grants)?;
         super::grant::list(ctx, dir, first, after, filter).await
+    }
+
+    /// The organization's directory events, oldest first by `seq`: `first`/`after` walk to
+    /// newer events (keep the last cursor to resume exactly there), `last`/`before` to older
+    /// (`last: 20` alone: the newest 20). `kinds` keeps only those kinds (`grant.expiring`).
+    /// Pages hold at most 100 (default 50). Resuming after an event past `events.retention`
+    /// is refused with `EVENTS_EXPIRED`.
+    #[graphql(guard = "RoleGuard(Role::Read)")]
+    async fn events(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+        kinds: Option<Vec<String>>,
+    ) -> Result<DirectoryEventConnection> {
+        super::event::list(
+            ctx,
+            self.dir.org_id().as_str(),
+            first,
+            after,
+            last,
+            before,
+            kinds,
+        )
+        .await
+    }
+
+    /// Deliveries of the organization's events to its webhooks (`[[webhooks]]`), newest first
+    /// (`first`/`after`; pages hold at most 100, default 50). Admin keys only.
+    #[graphql(guard = "RoleGuard(Role::Admin)")]
+    async fn webhook_deliveries(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        filter: Option<WebhookDeliveryFilter>,
+    ) -> Result<WebhookDeliveryConnection> {
+        super::webhook::list(ctx, self.dir.org_id().as_str(), first, after, filter).await
     }
 
     /// The state of the organization's mirror.

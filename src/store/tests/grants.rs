@@ -102,7 +102,8 @@ async fn transitions_keep_history_and_listing_pages_newest_first() {
                     GrantState::Active,
                     1_100,
                     None,
-                    "member added"
+                    "member added",
+                    "alice"
                 )
                 .await
                 .unwrap()
@@ -115,7 +116,8 @@ async fn transitions_keep_history_and_listing_pages_newest_first() {
                     GrantState::Failed,
                     1_200,
                     None,
-                    "late"
+                    "late",
+                    "alice"
                 )
                 .await
                 .unwrap(),
@@ -144,7 +146,8 @@ async fn transitions_keep_history_and_listing_pages_newest_first() {
                     GrantState::Expired,
                     6_050,
                     Some(1_050),
-                    "removed"
+                    "removed",
+                    "system"
                 )
                 .await
                 .unwrap()
@@ -171,6 +174,36 @@ async fn transitions_keep_history_and_listing_pages_newest_first() {
                 GrantState::Active,
                 GrantState::Expired
             ]
+        );
+        // The same changes in the organization's event log, in order, each with its actor;
+        // the refused transition left none.
+        let log = store
+            .events_page("acme", &[], Resume::After(0), 10)
+            .await
+            .unwrap();
+        let seen: Vec<_> = log
+            .events
+            .iter()
+            .map(|e| (e.seq, e.kind.as_str(), e.actor.as_str(), e.at_ms))
+            .collect();
+        assert_eq!(
+            seen,
+            [
+                (1, "grant.granted", "alice", 1_100),
+                (2, "grant.overdue", "system", 5_000),
+                (3, "grant.expired", "system", 6_050),
+            ],
+            "{}",
+            s.label
+        );
+        let data: serde_json::Value = serde_json::from_str(&log.events[2].data).unwrap();
+        assert_eq!(
+            (
+                data["grant"].as_str(),
+                data["email"].as_str(),
+                data["lagMs"].as_i64()
+            ),
+            (Some(g.id.as_str()), Some("a@acme.example"), Some(1_050))
         );
         let mut ids = vec![g.id.clone()];
         for n in 0..4 {

@@ -4,6 +4,7 @@
 use super::*;
 
 mod chain;
+mod events;
 mod grants;
 mod intents;
 

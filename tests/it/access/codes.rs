@@ -222,6 +222,39 @@ async fn every_code_is_pinned_by_one_real_error() {
         Code::BatchingDisabled.as_str().into(),
         json!({ "status": status, "body": body }),
     );
+    // A resume cursor from before events that retention removed.
+    let org = plain.gateway.dirs.all()[0].org_id().to_owned();
+    for n in 0..2 {
+        let event = scimgate::store::NewEvent {
+            org: org.to_string(),
+            kind: "grant.granted".into(),
+            object_kind: "grant".into(),
+            object_id: format!("g{n}"),
+            actor: "system".into(),
+            data: json!({}),
+            at_ms: 1_000 + n,
+        };
+        plain.gateway.store.append_event(&event).await.unwrap();
+    }
+    let events = "query($after: String) { org { events(first: 1, after: $after) { pageInfo { endCursor } } } }";
+    let (_, first) = answer(gql(&plain, &plain.key, json!({ "query": events }))).await;
+    let cursor = first["data"]["org"]["events"]["pageInfo"]["endCursor"].clone();
+    plain.gateway.store.prune_events(5_000).await.unwrap();
+    let (status, body) = answer(gql(
+        &plain,
+        &plain.key,
+        json!({ "query": events, "variables": { "after": cursor } }),
+    ))
+    .await;
+    assert_eq!(
+        body["errors"][0]["extensions"]["code"],
+        Code::EventsExpired.as_str(),
+        "{body}"
+    );
+    got.insert(
+        Code::EventsExpired.as_str().into(),
+        json!({ "status": status, "body": body }),
+    );
     // The store taken away: the audit log cannot be read.
     plain.gateway.store.close().await;
     let (status, body) = answer(gql(

@@ -3,18 +3,21 @@
 //! already (standing access) or another active grant of the same user and group lasts longer.
 //! A failed removal keeps the grant active and overdue, tried again with doubling backoff.
 
+mod expiry;
+mod schedule;
+mod settle;
+mod warnings;
+
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::directory::{Directories, Directory, GroupRec, WriteError, WriteLane};
 use crate::keys::{GroupId, UserKey};
-use crate::store::{AuditRecord, Grant, GrantState, NewGrant, Store, StoreError, Target};
+use crate::store::{Grant, GrantState, NewGrant, Store, StoreError};
 
-/// Grants taken per claim; `run_once` claims again until a claim comes back short.
-const BATCH: i64 = 100;
-/// How long a replica holds a due grant it took: longer than a removal can take.
-const LEASE_MS: i64 = 60_000;
+use expiry::LEASE_MS;
+pub use expiry::backoff_ms;
 
 /// The grants service: the directories to change and the store that remembers.
 #[derive(Clone)]
@@ -24,6 +27,8 @@ pub struct Grants {
     max_ms: i64,
     /// Shorter maximums by lower-cased group display name: (the name as configured, ms).
     group_max: HashMap<String, (String, i64)>,
+    /// How long before its end a grant warns (`grant.expiring`), largest first, in ms.
+    warn_before: Vec<i64>,
 }
 
 /// Why a grant, revocation or extension did not happen.
@@ -75,24 +80,14 @@ pub struct RunReport {
     pub already_removed: u32,
     /// Removals that failed, to be tried again.
     pub failed: u32,
+    /// `grant.expiring` events emitted.
+    pub warned: u32,
+    /// Pending grants a stopped process left, settled by reading (active or failed).
+    pub settled: u32,
 }
 
 fn ms(d: Duration) -> i64 {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
-}
-
-/// The pause before removal attempt `attempts + 1`: 1 s, doubling, at most 5 minutes.
-pub fn backoff_ms(attempts: i64) -> i64 {
-    let exp = attempts.clamp(1, 20) - 1;
-    (1_000_i64 << exp).min(300_000)
-}
-
-/// How a grant's end went.
-enum Ended {
-    Removed,
-    Kept(String),
-    AlreadyGone(String),
-    Failed(WriteError),
 }
 
 impl Grants {
@@ -102,7 +97,18 @@ impl Grants {
             store,
             max_ms: ms(max_duration),
             group_max: HashMap::new(),
+            warn_before: vec![86_400_000, 3_600_000],
         }
+    }
+
+    /// When grants warn that they end (`grant.expiring`), once per offset before the end
+    /// (default 24 h and 1 h).
+    pub fn with_warnings(mut self, before: &[Duration]) -> Grants {
+        let mut offsets: Vec<i64> = before.iter().map(|d| ms(*d)).filter(|&m| m > 0).collect();
+        offsets.sort_unstable_by(|a, b| b.cmp(a));
+        offsets.dedup();
+        self.warn_before = offsets;
+        self
     }
 
     /// Shorter maximums for some groups, by display name (matched without regard to case);
@@ -229,6 +235,7 @@ impl Grants {
                         now_ms,
                         None,
                         "member added",
+                        req.granted_by,
                     )
                     .await?;
                 Ok(self.reload(&grant.id).await?)
@@ -242,6 +249,7 @@ impl Grants {
                         now_ms,
                         None,
                         &format!("adding the member failed: {e}"),
+                        req.granted_by,
                     )
                     .await?;
                 Err(GrantError::Write(
@@ -280,7 +288,7 @@ impl Grants {
         let note = format!("revocation asked by {actor}");
         if !self
             .store
-            .reschedule_grant(id, now_ms, GrantState::Revoked, now_ms, &note)
+            .reschedule_grant(id, now_ms, GrantState::Revoked, now_ms, &note, actor)
             .await?
         {
             return Err(GrantError::NotActive(self.reload(id).await?.state));
@@ -294,7 +302,10 @@ impl Grants {
             return Ok(self.reload(id).await?);
         };
         let mut report = RunReport::default();
-        if let Some(e) = self.end(&grant, now_ms, &mut report).await? {
+        let failed = self
+            .end_all(std::slice::from_ref(&grant), now_ms, actor, &mut report)
+            .await?;
+        if let Some(Some(e)) = failed.into_iter().next() {
             return Err(GrantError::Write(e, Some(Box::new(self.reload(id).await?))));
         }
         Ok(self.reload(id).await?)
@@ -318,178 +329,11 @@ impl Grants {
         );
         if !self
             .store
-            .reschedule_grant(id, until_ms, GrantState::Expired, now_ms, &note)
+            .reschedule_grant(id, until_ms, GrantState::Expired, now_ms, &note, actor)
             .await?
         {
             return Err(GrantError::NotActive(self.reload(id).await?.state));
         }
         Ok(self.reload(id).await?)
-    }
-
-    /// One scheduler step: every active grant due at `now_ms` is taken (leased, so one replica
-    /// handles it) and ended.
-    pub async fn run_once(&self, now_ms: i64) -> Result<RunReport, StoreError> {
-        let mut report = RunReport::default();
-        loop {
-            let batch = self
-                .store
-                .claim_due_grants(now_ms, now_ms.saturating_add(LEASE_MS), BATCH)
-                .await?;
-            for grant in &batch {
-                report.claimed += 1;
-                self.end(grant, now_ms, &mut report).await?;
-            }
-            if (batch.len() as i64) < BATCH {
-                return Ok(report);
-            }
-        }
-    }
-
-    /// Ends one claimed grant; the upstream's failure, if the removal failed.
-    async fn end(
-        &self,
-        grant: &Grant,
-        now_ms: i64,
-        report: &mut RunReport,
-    ) -> Result<Option<WriteError>, StoreError> {
-        let started = Instant::now();
-        let ended = self.remove_if_ours(grant, now_ms).await?;
-        let elapsed = i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX);
-        let lag = now_ms.saturating_sub(grant.expires_ms).max(0) + elapsed;
-        let at = now_ms.saturating_add(elapsed);
-        let to = grant.end_as;
-        let (outcome, note, error) = match ended {
-            Ended::Removed => {
-                report.removed += 1;
-                ("SUCCESS", "membership removed".to_owned(), None)
-            }
-            Ended::Kept(why) => {
-                report.kept += 1;
-                ("SUCCESS", format!("membership kept: {why}"), None)
-            }
-            Ended::AlreadyGone(why) => {
-                report.already_removed += 1;
-                ("SUCCESS", format!("nothing to remove: {why}"), None)
-            }
-            Ended::Failed(e) => {
-                report.failed += 1;
-                let attempts = grant.attempts + 1;
-                let next = at.saturating_add(backoff_ms(attempts));
-                let text = e.to_string();
-                self.store.grant_retry(&grant.id, at, next, &text).await?;
-                self.audit(
-                    grant,
-                    "FAILED",
-                    &format!("removal failed (attempt {attempts}): {text}"),
-                    None,
-                )
-                .await?;
-                return Ok(Some(e));
-            }
-        };
-        // `grant.state`: a pending grant a stopped process left ends from where it is.
-        self.store
-            .transition_grant(&grant.id, grant.state, to, at, Some(lag), &note)
-            .await?;
-        self.audit(grant, outcome, &note, Some(lag)).await?;
-        Ok(error)
-    }
-
-    /// Removes the grant's membership unless it is not the grant's to remove.
-    async fn remove_if_ours(&self, grant: &Grant, now_ms: i64) -> Result<Ended, StoreError> {
-        if grant.standing {
-            return Ok(Ended::Kept(
-                "standing access (a member before the grant)".into(),
-            ));
-        }
-        let others = self
-            .store
-            .active_grants_for(
-                &grant.org,
-                &grant.user_key,
-                &grant.group_id,
-                Some(&grant.id),
-            )
-            .await?;
-        if let Some(longer) = others
-            .iter()
-            .filter(|o| o.standing || o.expires_ms > now_ms)
-            .max_by_key(|o| o.expires_ms)
-        {
-            return Ok(Ended::Kept(format!(
-                "grant {} holds it until {}",
-                longer.id, longer.expires_ms
-            )));
-        }
-        let Some(dir) = self.dirs.get(grant.org.as_str()) else {
-            return Ok(Ended::Failed(WriteError::Unknown {
-                reason: format!("the organization {:?} is not configured", grant.org),
-            }));
-        };
-        let group = GroupId::new(grant.group_id.clone());
-        let user = dir.user_key(&grant.user_key);
-        match dir.group(&group).await {
-            Ok(Some(g)) if !g.member_keys.contains(user.as_str()) => {
-                return Ok(Ended::AlreadyGone("the user was no longer a member".into()));
-            }
-            Ok(None) => return Ok(Ended::AlreadyGone("the group no longer exists".into())),
-            Ok(Some(_)) => {}
-            Err(e) => return Ok(Ended::Failed(WriteError::NotApplied(e))),
-        }
-        Ok(
-            match dir
-                .remove_members(&group, std::slice::from_ref(&user), WriteLane::Critical)
-                .await
-            {
-                Ok(_) => Ended::Removed,
-                Err(WriteError::NotFound) => {
-                    Ended::AlreadyGone("the group no longer exists".into())
-                }
-                Err(e) => Ended::Failed(e),
-            },
-        )
-    }
-
-    async fn audit(
-        &self,
-        grant: &Grant,
-        outcome: &str,
-        note: &str,
-        lag_ms: Option<i64>,
-    ) -> Result<(), StoreError> {
-        let action = match grant.end_as {
-            GrantState::Revoked => "grant.revoke",
-            _ => "grant.expire",
-        };
-        let input = serde_json::json!({
-            "grant": grant.id,
-            "expiresAt": grant.expires_ms,
-            "note": note,
-            "lagMs": lag_ms,
-        });
-        self.store
-            .append_audit(&AuditRecord {
-                actor: "system".into(),
-                role: "system".into(),
-                org: grant.org.clone(),
-                action: action.into(),
-                targets: vec![
-                    Target {
-                        kind: "user".into(),
-                        id: grant.user_key.clone(),
-                        email: Some(grant.user_email.clone()),
-                    },
-                    Target {
-                        kind: "group".into(),
-                        id: grant.group_id.clone(),
-                        email: None,
-                    },
-                ],
-                input: input.to_string(),
-                outcome: outcome.into(),
-                ..AuditRecord::default()
-            })
-            .await
-            .map(|_| ())
     }
 }
