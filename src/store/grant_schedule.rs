@@ -20,6 +20,17 @@ pub struct GrantCounts {
 }
 
 impl Store {
+    /// The grants of `ids` that still exist, in order.
+    async fn grants_by_id(&self, ids: Vec<String>) -> Result<Vec<Grant>, StoreError> {
+        let mut grants = Vec::with_capacity(ids.len());
+        for id in ids {
+            if let Some(grant) = self.grant(&id).await? {
+                grants.push(grant);
+            }
+        }
+        Ok(grants)
+    }
+
     /// Per organization with grants not ended: how many, how many overdue at `now_ms`, and
     /// the oldest overdue end.
     pub async fn grant_counts(&self, now_ms: i64) -> Result<Vec<GrantCounts>, StoreError> {
@@ -58,30 +69,22 @@ impl Store {
         let sql = format!(
             "SELECT id FROM grants WHERE (state = 'active' OR (state = 'pending' AND granted_ms <= $2)) AND expires_ms <= $1 AND next_try_ms <= $1 AND lease_until_ms <= $1 ORDER BY expires_ms, id LIMIT {limit}"
         );
-        let ids = sqlx::query(sqlx::AssertSqlSafe(sql))
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(now_ms)
             .bind(now_ms.saturating_sub(STALE_PENDING_MS))
             .fetch_all(self.pool())
             .await?;
-        let mut claimed = Vec::new();
-        for row in ids {
-            let id: String = row.try_get("id")?;
-            let taken = sqlx::query(
-                "UPDATE grants SET lease_owner = $1, lease_until_ms = $2 WHERE id = $3 AND state IN ('active', 'pending') AND lease_until_ms <= $4",
+        let still = "state IN ('active', 'pending')";
+        let taken = self
+            .lease_rows(
+                "grants",
+                still,
+                Store::ids_of(&rows)?,
+                now_ms,
+                lease_until_ms,
             )
-            .bind(&self.inner.owner)
-            .bind(lease_until_ms)
-            .bind(&id)
-            .bind(now_ms)
-            .execute(self.pool())
-            .await;
-            if self.noted(taken)?.rows_affected() == 1
-                && let Some(grant) = self.grant(&id).await?
-            {
-                claimed.push(grant);
-            }
-        }
-        Ok(claimed)
+            .await?;
+        self.grants_by_id(taken).await
     }
 
     /// Takes one active grant (a revocation's) if no one holds it: `None` when another
@@ -92,19 +95,18 @@ impl Store {
         now_ms: i64,
         lease_until_ms: i64,
     ) -> Result<Option<Grant>, StoreError> {
-        let taken = sqlx::query(
-            "UPDATE grants SET lease_owner = $1, lease_until_ms = $2 WHERE id = $3 AND state = 'active' AND lease_until_ms <= $4",
-        )
-        .bind(&self.inner.owner)
-        .bind(lease_until_ms)
-        .bind(id)
-        .bind(now_ms)
-        .execute(self.pool())
-        .await;
-        if self.noted(taken)?.rows_affected() == 1 {
-            self.grant(id).await
-        } else {
-            Ok(None)
+        let taken = self
+            .lease_rows(
+                "grants",
+                "state = 'active'",
+                [id.to_owned()],
+                now_ms,
+                lease_until_ms,
+            )
+            .await?;
+        match taken.first() {
+            Some(id) => self.grant(id).await,
+            None => Ok(None),
         }
     }
 
@@ -121,30 +123,21 @@ impl Store {
         let sql = format!(
             "SELECT id FROM grants WHERE state = 'pending' AND granted_ms <= $1 AND next_try_ms <= $2 AND lease_until_ms <= $2 ORDER BY granted_ms, id LIMIT {limit}"
         );
-        let ids = sqlx::query(sqlx::AssertSqlSafe(sql))
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(now_ms.saturating_sub(STALE_PENDING_MS))
             .bind(now_ms)
             .fetch_all(self.pool())
             .await?;
-        let mut claimed = Vec::new();
-        for row in ids {
-            let id: String = row.try_get("id")?;
-            let taken = sqlx::query(
-                "UPDATE grants SET lease_owner = $1, lease_until_ms = $2 WHERE id = $3 AND state = 'pending' AND lease_until_ms <= $4",
+        let taken = self
+            .lease_rows(
+                "grants",
+                "state = 'pending'",
+                Store::ids_of(&rows)?,
+                now_ms,
+                lease_until_ms,
             )
-            .bind(&self.inner.owner)
-            .bind(lease_until_ms)
-            .bind(&id)
-            .bind(now_ms)
-            .execute(self.pool())
-            .await;
-            if self.noted(taken)?.rows_affected() == 1
-                && let Some(grant) = self.grant(&id).await?
-            {
-                claimed.push(grant);
-            }
-        }
-        Ok(claimed)
+            .await?;
+        self.grants_by_id(taken).await
     }
 
     /// Puts a claimed grant back until `next_try_ms` (its settling read failed), lease freed.

@@ -331,3 +331,43 @@ pub fn fresh_sqlite_url(name: &str) -> String {
     ));
     format!("sqlite://{}", path.display())
 }
+
+impl Store {
+    /// Leases to this replica, until `lease_until_ms`, each row of `table` named in `ids` that
+    /// still matches `still` and whose lease is free at `now_ms`: one conditional UPDATE a
+    /// row, so two replicas never both take one. The ids it took, in order.
+    async fn lease_rows(
+        &self,
+        table: &str,
+        still: &str,
+        ids: impl IntoIterator<Item = String>,
+        now_ms: i64,
+        lease_until_ms: i64,
+    ) -> Result<Vec<String>, StoreError> {
+        let sql = format!(
+            "UPDATE {table} SET lease_owner = $1, lease_until_ms = $2 WHERE id = $3 AND {still} AND lease_until_ms <= $4"
+        );
+        let mut taken = Vec::new();
+        for id in ids {
+            let result = sqlx::query(AssertSqlSafe(sql.as_str()))
+                .bind(&self.inner.owner)
+                .bind(lease_until_ms)
+                .bind(&id)
+                .bind(now_ms)
+                .execute(self.pool())
+                .await;
+            if self.noted(result)?.rows_affected() == 1 {
+                taken.push(id);
+            }
+        }
+        Ok(taken)
+    }
+
+    /// The `id` column of `rows`.
+    fn ids_of(rows: &[sqlx::any::AnyRow]) -> Result<Vec<String>, StoreError> {
+        use sqlx::Row as _;
+        rows.iter()
+            .map(|r| r.try_get::<String, _>("id").map_err(StoreError::from))
+            .collect()
+    }
+}

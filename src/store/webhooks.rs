@@ -160,25 +160,22 @@ impl Store {
             "SELECT id FROM webhook_deliveries WHERE state = 'pending' AND next_try_ms <= $1 AND lease_until_ms <= $1 \
              AND endpoint NOT IN (SELECT endpoint FROM webhook_endpoints) ORDER BY next_try_ms, id LIMIT {limit}"
         );
-        let ids = sqlx::query(sqlx::AssertSqlSafe(sql))
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(now_ms)
             .fetch_all(self.pool())
             .await?;
-        let mut claimed = Vec::new();
-        for row in ids {
-            let id: String = row.try_get("id")?;
-            let taken = sqlx::query(
-                "UPDATE webhook_deliveries SET lease_owner = $1, lease_until_ms = $2 WHERE id = $3 AND state = 'pending' AND lease_until_ms <= $4",
+        let taken = self
+            .lease_rows(
+                "webhook_deliveries",
+                "state = 'pending'",
+                Store::ids_of(&rows)?,
+                now_ms,
+                lease_until_ms,
             )
-            .bind(&self.inner.owner)
-            .bind(lease_until_ms)
-            .bind(&id)
-            .bind(now_ms)
-            .execute(self.pool())
-            .await;
-            if self.noted(taken)?.rows_affected() == 1
-                && let Some(d) = self.delivery(&id).await?
-            {
+            .await?;
+        let mut claimed = Vec::with_capacity(taken.len());
+        for id in taken {
+            if let Some(d) = self.delivery(&id).await? {
                 claimed.push(d);
             }
         }

@@ -9,7 +9,7 @@ use crate::auth::Role;
 use crate::directory::Directories;
 use crate::graphql::guard::RoleGuard;
 use crate::graphql::types::WebhookDelivery;
-use crate::graphql::types::webhook::store;
+use crate::graphql::types::store_of;
 use crate::store::now_ms;
 
 #[derive(Default)]
@@ -48,7 +48,8 @@ impl WebhookMutation {
         let orgs = orgs.join(",");
         Call::new("redeliverWebhook", &input, &input.options, orgs)
             .run(ctx, async move {
-                let store = store(ctx).map_err(|_| journal::store_unavailable())?;
+                let store = store_of(ctx, "webhook deliveries")
+                    .map_err(|_| journal::store_unavailable())?;
                 let not_found = || {
                     UserError::new(
                         UserErrorCode::NotFound,

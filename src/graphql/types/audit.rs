@@ -3,15 +3,15 @@
 
 use std::time::{Duration, UNIX_EPOCH};
 
-use async_graphql::{Context, Error, ID, InputObject, Object, Result, SimpleObject};
+use async_graphql::{Context, ID, InputObject, Object, Result, SimpleObject};
 
-use super::DateTime;
+use super::{DateTime, store_failed, store_of};
 use crate::directory::SortKey;
 use crate::graphql::connection::{AUDIT_ORDER, PageInfo, audit_cursor, page_args};
-use crate::graphql::errors::{Code, bad_input};
+use crate::graphql::errors::bad_input;
 use crate::graphql::guard::require_audit;
 use crate::graphql::ids::{GlobalId, Kind};
-use crate::store::{self, AuditFilter, Store, StoreError, Window};
+use crate::store::{self, AuditFilter, Window};
 
 /// One row of an organization's audit log: a write attempt through the gateway, or a system
 /// action such as a refresh. Rows are hash-chained: `hash` covers `prevHash` and the row.
@@ -175,21 +175,6 @@ impl AuditEntry {
     }
 }
 
-/// The store the audit log is read from.
-fn store<'a>(ctx: &Context<'a>) -> Result<&'a Store> {
-    ctx.data::<Option<Store>>()?
-        .as_ref()
-        .ok_or_else(|| Code::StoreUnavailable.error(UNAVAILABLE))
-}
-
-const UNAVAILABLE: &str =
-    "the audit log cannot be read now: the gateway's store is unavailable; try again later";
-
-fn unavailable(e: StoreError) -> Error {
-    tracing::error!(error = %e, "the audit log could not be read");
-    Code::StoreUnavailable.error(UNAVAILABLE)
-}
-
 /// A decoded cursor as a sequence number.
 pub(super) fn seq_of(key: Option<SortKey>, name: &str) -> Result<Option<i64>> {
     match key {
@@ -239,7 +224,7 @@ pub async fn log(
     let args = page_args(AUDIT_ORDER, first, after, last, before)?;
     let after = seq_of(args.after, "after")?;
     let before = seq_of(args.before, "before")?;
-    let store = store(ctx)?;
+    let store = store_of(ctx, "the audit log")?;
     let filter = filter_of(org, filter);
     let backward = args.last.is_some();
     let size = args.last.or(args.first).unwrap_or_default();
@@ -253,7 +238,7 @@ pub async fn log(
     let mut rows = store
         .audit_page(&filter, window, limit)
         .await
-        .map_err(unavailable)?;
+        .map_err(store_failed("the audit log"))?;
     let more = rows.len() > size;
     rows.truncate(size);
     if backward {
@@ -265,7 +250,7 @@ pub async fn log(
             .audit_page(filter, window, 1)
             .await
             .map(|r| !r.is_empty())
-            .map_err(unavailable)
+            .map_err(store_failed("the audit log"))
     };
     let (has_next_page, has_previous_page) = if backward {
         let older = match before {
@@ -324,10 +309,10 @@ pub async fn entry(ctx: &Context<'_>, org: &str, key: &str) -> Result<Option<Aud
         below: Some(seq.saturating_add(1)),
         newest_first: false,
     };
-    let rows = store(ctx)?
+    let rows = store_of(ctx, "the audit log")?
         .audit_page(&filter_of(org, None), window, 1)
         .await
-        .map_err(unavailable)?;
+        .map_err(store_failed("the audit log"))?;
     Ok(rows
         .into_iter()
         .next()

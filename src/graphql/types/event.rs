@@ -4,14 +4,14 @@
 
 use std::time::{Duration, UNIX_EPOCH};
 
-use async_graphql::{Context, Error, ID, Json, Object, Result, SimpleObject};
+use async_graphql::{Context, ID, Json, Object, Result, SimpleObject};
 
-use super::DateTime;
 use super::audit::seq_of;
+use super::{DateTime, store_failed, store_of};
 use crate::graphql::connection::{EVENT_ORDER, PageInfo, event_cursor, page_args};
 use crate::graphql::errors::{Code, bad_input};
 use crate::graphql::ids::{GlobalId, Kind};
-use crate::store::{self, Resume, Store, StoreError};
+use crate::store::{self, Resume};
 
 /// Most kinds one request may filter on.
 const MAX_KINDS: usize = 50;
@@ -94,20 +94,6 @@ impl DirectoryEvent {
     }
 }
 
-fn store<'a>(ctx: &Context<'a>) -> Result<&'a Store> {
-    ctx.data::<Option<Store>>()?
-        .as_ref()
-        .ok_or_else(|| Code::StoreUnavailable.error(UNAVAILABLE))
-}
-
-const UNAVAILABLE: &str =
-    "the event log cannot be read now: the gateway's store is unavailable; try again later";
-
-fn unavailable(e: StoreError) -> Error {
-    tracing::error!(error = %e, "the event log could not be read");
-    Code::StoreUnavailable.error(UNAVAILABLE)
-}
-
 /// `Org.events`: a page of `org`'s events. Forward pages (`first`/`after`) walk to newer
 /// events; backward ones (`last`/`before`) to older. Resuming `after` an event that retention
 /// has removed since is refused with `EVENTS_EXPIRED`: the events between are gone.
@@ -138,10 +124,10 @@ pub async fn list(
         Resume::After(after.unwrap_or(0))
     };
     let limit = i64::try_from(size).unwrap_or(i64::MAX).saturating_add(1);
-    let mut page = store(ctx)?
+    let mut page = store_of(ctx, "the event log")?
         .events_page(org, &kinds, from, limit)
         .await
-        .map_err(unavailable)?;
+        .map_err(store_failed("the event log"))?;
     if let Some(after) = after
         && after < page.pruned_through
     {

@@ -24,7 +24,10 @@ pub(crate) mod webhook;
 
 use std::time::SystemTime;
 
-use async_graphql::{Enum, InputValueError, InputValueResult, Scalar, ScalarType, Value};
+use async_graphql::{Context, Enum, InputValueError, InputValueResult, Scalar, ScalarType, Value};
+
+use crate::graphql::errors::Code;
+use crate::store::{Store, StoreError};
 
 pub use audit::{AuditEntry, AuditEntryConnection, AuditLogFilter};
 pub use event::DirectoryEventConnection;
@@ -134,4 +137,25 @@ impl From<UserStatus> for crate::directory::Status {
             UserStatus::Deactivated => crate::directory::Status::Deactivated,
         }
     }
+}
+
+/// The store `what` (the audit log, the event log, …) is read from, or `STORE_UNAVAILABLE`.
+pub(crate) fn store_of<'a>(ctx: &Context<'a>, what: &str) -> async_graphql::Result<&'a Store> {
+    ctx.data::<Option<Store>>()?
+        .as_ref()
+        .ok_or_else(|| store_unavailable(what))
+}
+
+/// `STORE_UNAVAILABLE` for reading `what`, the store's error logged (never shown).
+pub(crate) fn store_failed(what: &'static str) -> impl Fn(StoreError) -> async_graphql::Error {
+    move |e| {
+        tracing::error!(error = %e, "{what} could not be read");
+        store_unavailable(what)
+    }
+}
+
+fn store_unavailable(what: &str) -> async_graphql::Error {
+    Code::StoreUnavailable.error(format!(
+        "{what} cannot be read now: the gateway's store is unavailable; try again later"
+    ))
 }

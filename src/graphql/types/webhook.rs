@@ -4,13 +4,13 @@
 
 use std::time::{Duration, UNIX_EPOCH};
 
-use async_graphql::{Context, Enum, Error, InputObject, Json, Object, Result, SimpleObject};
+use async_graphql::{Context, Enum, InputObject, Json, Object, Result, SimpleObject};
 
-use super::DateTime;
+use super::{DateTime, store_failed, store_of};
 use crate::directory::SortKey;
 use crate::graphql::connection::{DELIVERY_ORDER, PageInfo, delivery_cursor, page_args};
-use crate::graphql::errors::{Code, bad_input};
-use crate::store::{self, DeliveryFilter, Store, StoreError};
+use crate::graphql::errors::bad_input;
+use crate::store::{self, DeliveryFilter};
 
 /// Where a delivery is.
 #[derive(Enum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -142,20 +142,6 @@ pub struct WebhookDeliveryConnection {
     pub page_info: Box<PageInfo>,
 }
 
-pub(crate) fn store<'a>(ctx: &Context<'a>) -> Result<&'a Store> {
-    ctx.data::<Option<Store>>()?
-        .as_ref()
-        .ok_or_else(|| Code::StoreUnavailable.error(UNAVAILABLE))
-}
-
-const UNAVAILABLE: &str =
-    "webhook deliveries cannot be read now: the gateway's store is unavailable; try again later";
-
-fn unavailable(e: StoreError) -> Error {
-    tracing::error!(error = %e, "webhook deliveries could not be read");
-    Code::StoreUnavailable.error(UNAVAILABLE)
-}
-
 /// `Org.webhookDeliveries`: a forward page of `org`'s deliveries, newest first.
 pub async fn list(
     ctx: &Context<'_>,
@@ -178,10 +164,10 @@ pub async fn list(
     };
     let size = args.first.unwrap_or(50);
     let limit = i64::try_from(size).unwrap_or(100).saturating_add(1);
-    let mut rows = store(ctx)?
+    let mut rows = store_of(ctx, "webhook deliveries")?
         .list_deliveries(&filter, after.as_deref(), limit)
         .await
-        .map_err(unavailable)?;
+        .map_err(store_failed("webhook deliveries"))?;
     let more = rows.len() > size;
     rows.truncate(size);
     let page_info = PageInfo::of_ids(
