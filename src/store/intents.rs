@@ -254,14 +254,16 @@ impl Store {
         self.noted(result)
     }
 
-    /// Settles an intent and appends its audit row, in one transaction. `result` is the answer
-    /// to replay under the key; `None` forgets the intent (no key, or a result not worth
-    /// remembering: refused input, a failure known not applied).
+    /// Settles an intent and appends its audit row and `events` (what the write changed), in
+    /// one transaction. `result` is the answer to replay under the key; `None` forgets the
+    /// intent (no key, or a result not worth remembering: refused input, a failure known not
+    /// applied).
     pub async fn finish_intent(
         &self,
         id: &str,
         result: Option<&str>,
         audit: &AuditRecord,
+        events: &[super::NewEvent],
     ) -> Result<i64, StoreError> {
         let started = std::time::Instant::now();
         let outcome = async {
@@ -283,6 +285,9 @@ impl Store {
                 }
             }
             let seq = Store::append_in(&mut tx, audit).await?;
+            for event in events {
+                Store::append_event_in(&mut tx, event).await?;
+            }
             tx.commit().await?;
             Ok(seq)
         }

@@ -23,3 +23,4 @@ mod scim_client;
 mod store_restart;
 mod support;
 mod webhooks;
+mod write_events;

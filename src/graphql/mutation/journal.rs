@@ -13,7 +13,9 @@ use super::Stored;
 use super::{Payload, UserError, UserErrorCode, reused};
 use crate::directory::{Directories, SendGate, traced};
 use crate::graphql::ids::{GlobalId, Kind};
-use crate::store::{AuditRecord, Begin, IntentMeta, IntentState, Store, Target, UpstreamCall};
+use crate::store::{
+    AuditRecord, Begin, IntentMeta, IntentState, NewEvent, Store, Target, UpstreamCall,
+};
 
 /// The store the mutations journal their writes in, and how long keys replay.
 #[derive(Clone)]
@@ -174,9 +176,14 @@ impl Journal {
                 .unwrap_or_default(),
             calls,
         };
+        // Only a write that makes events pays for its payload's JSON.
+        let events = match event_kind(&record.action) {
+            Some(kind) => events_of(&record, kind, &payload.save()),
+            None => Vec::new(),
+        };
         if let Err(e) = self
             .store
-            .finish_intent(id, result.as_deref(), &record)
+            .finish_intent(id, result.as_deref(), &record, &events)
             .await
         {
             // The write is done and its answer goes back; the intent stays in flight, so a
@@ -184,6 +191,87 @@ impl Journal {
             tracing::error!(mutation = %meta.mutation, error = %e, "a finished write could not be settled in the store");
         }
     }
+}
+
+/// The directory events a finished write adds to its organization's log, read off its
+/// payload (the objects as the write left them): one per user for the user writes
+/// (`user.invited`, `user.updated`, `user.deactivated`, `user.deleted`), one for the group of
+/// a group write (`group.created`, `group.renamed`, `group.deleted`, `group.members_added`,
+/// `group.members_removed`, with the users the input named), only when the write happened
+/// (`SUCCESS` or `PARTIAL`). Grant writes record their own events; refreshes and redeliveries
+/// none.
+fn event_kind(action: &str) -> Option<&'static str> {
+    Some(match action {
+        "inviteUser" => "user.invited",
+        "updateUser" => "user.updated",
+        "deactivateUser" | "deactivateUsers" => "user.deactivated",
+        "deleteUser" => "user.deleted",
+        "createGroup" => "group.created",
+        "renameGroup" => "group.renamed",
+        "deleteGroup" => "group.deleted",
+        "addGroupMembers" => "group.members_added",
+        "removeGroupMembers" => "group.members_removed",
+        _ => return None,
+    })
+}
+
+/// The events of a write of `kind` (see [`event_kind`]) whose payload saved as `payload`.
+fn events_of(record: &AuditRecord, kind: &'static str, payload: &Value) -> Vec<NewEvent> {
+    if !matches!(record.outcome.as_str(), "SUCCESS" | "PARTIAL") {
+        return Vec::new();
+    }
+    // (org, object kind, id, e-mail) of each object the payload holds.
+    let mut objects: Vec<(String, &str, String, Option<String>)> = Vec::new();
+    let mut saved = |v: &Value, what: &'static str| {
+        let resource = &v["rec"]["resource"];
+        if let (Some(org), Some(id)) = (v["org"].as_str(), resource["id"].as_str()) {
+            let email = resource["userName"].as_str().map(str::to_lowercase);
+            objects.push((org.to_owned(), what, id.to_owned(), email));
+        }
+    };
+    saved(&payload["user"], "user");
+    payload["users"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .for_each(|u| saved(u, "user"));
+    saved(&payload["group"], "group");
+    for (field, what) in [("deletedUserId", "user"), ("deletedGroupId", "group")] {
+        if let Some(g) = payload[field].as_str().and_then(GlobalId::decode) {
+            objects.push((g.org.to_string(), what, g.key.clone(), None));
+        }
+    }
+    let wanted = if kind.starts_with("user.") {
+        "user"
+    } else {
+        "group"
+    };
+    let users: Vec<Value> = record
+        .targets
+        .iter()
+        .filter(|t| t.kind == "User")
+        .map(|t| serde_json::json!({ "id": t.id, "email": t.email }))
+        .collect();
+    let input: Value = serde_json::from_str(&record.input).unwrap_or_default();
+    objects
+        .into_iter()
+        .filter(|(_, what, ..)| *what == wanted)
+        .map(|(org, what, id, email)| NewEvent {
+            org,
+            kind: kind.to_owned(),
+            object_kind: what.to_owned(),
+            object_id: id,
+            actor: record.actor.clone(),
+            data: serde_json::json!({
+                "outcome": record.outcome,
+                "requestId": record.request_id,
+                "email": email,
+                "users": if what == "group" { Value::Array(users.clone()) } else { Value::Null },
+                "input": input,
+            }),
+            at_ms: record.at_ms,
+        })
+        .collect()
 }
 
 /// Marks the intent sent before the write's first request that changes something.

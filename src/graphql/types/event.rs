@@ -16,9 +16,11 @@ use crate::store::{self, Resume};
 /// Most kinds one request may filter on.
 const MAX_KINDS: usize = 50;
 
-/// One thing that happened in an organization: today the life of time-bound grants
-/// (`grant.granted`, `grant.extended`, `grant.expiring`, `grant.expired`, `grant.revoked`,
-/// `grant.failed`, `grant.overdue`). Kept `events.retention` (default 30 days).
+/// One thing that happened in an organization: the gateway's own writes (`user.invited`,
+/// `user.updated`, `user.deactivated`, `user.deleted`, `group.created`, `group.renamed`,
+/// `group.deleted`, `group.members_added`, `group.members_removed`) and the life of time-bound
+/// grants (`grant.granted`, `grant.extended`, `grant.expiring`, `grant.expired`,
+/// `grant.revoked`, `grant.failed`, `grant.overdue`). Kept `events.retention` (default 30 days).
 pub struct DirectoryEvent {
     event: Box<store::Event>,
 }
@@ -85,7 +87,9 @@ impl DirectoryEvent {
         &self.event.actor
     }
 
-    /// The event's details as JSON: for grant events the grant's store id, the user's key and
+    /// The event's details as JSON: for writes `outcome`, `requestId`, `email` (users),
+    /// `users` (the users a group write named) and the `input`; for grant events the grant's
+    /// store id, the user's key and
     /// e-mail, the group's id, `expiresAtMs`, `reason`, `grantedBy`, and per kind `note`,
     /// `lagMs` (expired, revoked), `warnBeforeMs` and `remainingMs` (expiring), `error` and
     /// `nextTryAtMs` (overdue).

@@ -98,6 +98,7 @@ async fn a_key_replays_its_result_and_refuses_another_input() {
                 &id,
                 Some(r#"{"outcome":"SUCCESS"}"#),
                 &outcome_row("SUCCESS"),
+                &[],
             )
             .await
             .unwrap();
@@ -130,7 +131,7 @@ async fn a_key_replays_its_result_and_refuses_another_input() {
             panic!()
         };
         store
-            .finish_intent(&id, None, &outcome_row("FAILED"))
+            .finish_intent(&id, None, &outcome_row("FAILED"), &[])
             .await
             .unwrap();
         assert_eq!(store.intent_state(&id).await.unwrap(), None);
@@ -143,7 +144,7 @@ async fn a_key_replays_its_result_and_refuses_another_input() {
             panic!()
         };
         store
-            .finish_intent(&id, Some("{}"), &outcome_row("SUCCESS"))
+            .finish_intent(&id, Some("{}"), &outcome_row("SUCCESS"), &[])
             .await
             .unwrap();
         assert_eq!(store.expire_intents().await.unwrap(), 1, "{}", s.label);
