@@ -1,6 +1,7 @@
 //! One organization's directory as the gateway serves it: the mirror (a snapshot replaced by
 //! refreshes), point reads for what the mirror lacks, and freshness. Calls only the scim layer.
 
+mod diff;
 mod error;
 mod events;
 #[cfg(test)]

@@ -175,6 +175,8 @@ impl Directory {
         let org = self.org_id().to_owned();
         // Writes confirmed after the refresh began may be missing from what it read: apply
         // them again (they state results, so applying twice is harmless).
+        // What the refresh found changed behind the gateway's back, for the event log.
+        let mut discovered = Vec::new();
         let (succeeded, later) = {
             let mut log = self.inner.writes.lock().unwrap_or_else(|e| e.into_inner());
             let later: Vec<_> = log
@@ -194,6 +196,7 @@ impl Directory {
             });
             let succeeded = result.is_ok();
             guard.0 = None;
+            let at_ms = crate::store::now_ms();
             self.inner.state.send_modify(|s| {
                 s.refreshing = false;
                 s.finished += 1;
@@ -201,6 +204,7 @@ impl Directory {
                     Ok((snapshot, calls)) => {
                         tracing::info!(%org, users = snapshot.user_count(), groups = snapshot.group_count(), calls,
                         elapsed = ?started.elapsed(), "mirror refreshed");
+                        discovered = super::diff::changes(org.as_str(), &s.snapshot, &snapshot, at_ms);
                         s.snapshot = snapshot;
                         s.last_error = None;
                         s.last_refresh_at = Some(SystemTime::now());
@@ -221,8 +225,16 @@ impl Directory {
             self.inner.points.forget_org(&self.inner.org_id);
             self.remember_removals(&later).await;
             self.settle_invites().await;
-            let mut events = self.inner.events.lock().unwrap_or_else(|e| e.into_inner());
-            events.record(super::events::EventKind::Refreshed, "", vec![]);
+            {
+                let mut events = self.inner.events.lock().unwrap_or_else(|e| e.into_inner());
+                events.record(super::events::EventKind::Refreshed, "", vec![]);
+            }
+            if !discovered.is_empty()
+                && let Some(store) = self.inner.store.get().map(|s| &s.store)
+                && let Err(e) = store.append_events(&discovered).await
+            {
+                tracing::warn!(org = %self.org_id(), error = %e, events = discovered.len(), "changes a refresh found could not be recorded as events");
+            }
         }
         self.audit_refresh(audited.as_ref().map(|c| *c), calls)
             .await;

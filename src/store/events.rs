@@ -88,6 +88,19 @@ impl Store {
         self.noted(result)
     }
 
+    /// Appends `events` in order, in one transaction.
+    pub async fn append_events(&self, events: &[NewEvent]) -> Result<(), StoreError> {
+        let result = async {
+            let mut tx = self.pool().begin().await?;
+            for event in events {
+                Store::append_event_in(&mut tx, event).await?;
+            }
+            tx.commit().await
+        }
+        .await;
+        self.noted(result)
+    }
+
     /// Appends inside a caller's transaction (a grant's change with its event).
     pub(super) async fn append_event_in(
         tx: &mut sqlx::Transaction<'_, sqlx::Any>,

@@ -95,3 +95,105 @@ async fn writes_that_happened_are_events_with_their_actor_and_refused_ones_are_n
     assert_eq!(node["node"]["name"], "Incident Responders");
     assert_eq!(node["node"]["memberCount"], 1);
 }
+
+#[tokio::test]
+async fn a_refresh_records_what_changed_behind_the_gateways_back_and_not_its_own_writes() {
+    use scimgate::scim::wire::User;
+
+    let app = TestApp::one(30, 3).await;
+    app.warm().await;
+    let users = joined_users(&app);
+    let dir = app.gateway.dirs.all()[0].clone();
+    // One write through the gateway: an event of its own, and nothing again at the refresh.
+    let id = user_id(&app, &users[0]).await;
+    assert_success(&mutate(&app, "deactivateUser", json!({ "id": id })).await);
+    // Behind its back: a user added, another removed, a member added to a group.
+    let emu = app.emulator();
+    emu.state()
+        .add_user(User::new("side.door@example.com", "Side", "Door"))
+        .unwrap();
+    assert!(emu.state().remove_user(&users[1]));
+    let group = emu.state().groups()[0].clone();
+    let gid = group.id.clone().unwrap().to_string();
+    let members: Vec<String> = group
+        .members
+        .iter()
+        .map(|m| m.value.to_lowercase())
+        .collect();
+    let outsider = users[2..]
+        .iter()
+        .find(|u| !members.contains(&u.to_lowercase()))
+        .unwrap()
+        .clone();
+    let op = json!({
+        "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+        "Operations": [{ "op": "add", "path": "members", "value": [{ "value": outsider }] }],
+    });
+    let answer = reqwest::Client::new()
+        .patch(format!("{}/Groups/{gid}", emu.base_url()))
+        .bearer_auth(emu.token())
+        .json(&op)
+        .send()
+        .await
+        .unwrap();
+    assert!(answer.status().is_success());
+    // A refresh already under way (one a write started) may have read before the changes:
+    // refresh until one that began after them has run.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let log = loop {
+        dir.refresh().await.unwrap();
+        let log = events(&app).await;
+        if log.iter().any(|e| e["kind"] == "user.added") {
+            break log;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no refresh found the changes: {log:#?}"
+        );
+    };
+    let seen: Vec<(&str, &str)> = log
+        .iter()
+        .map(|e| (e["kind"].as_str().unwrap(), e["actor"].as_str().unwrap()))
+        .collect();
+    assert_eq!(seen[0], ("user.deactivated", "test-admin"), "{log:#?}");
+    let mut found: Vec<(&str, &str)> = seen[1..].to_vec();
+    found.sort_unstable();
+    found.dedup();
+    // The removed user also left its groups (if it had any); the deactivation through the
+    // gateway is not found again.
+    let mut expected = vec![
+        ("group.members_added", "refresh"),
+        ("user.added", "refresh"),
+        ("user.removed", "refresh"),
+    ];
+    if dir.snapshot().users().iter().all(|u| u.key() != users[1])
+        && found.contains(&("group.members_removed", "refresh"))
+    {
+        expected.insert(1, ("group.members_removed", "refresh"));
+    }
+    assert_eq!(found, expected, "{log:#?}");
+    for left in log.iter().filter(|e| e["kind"] == "group.members_removed") {
+        assert_eq!(
+            left["data"]["users"],
+            json!([users[1].to_lowercase()]),
+            "{left:#}"
+        );
+    }
+    assert!(
+        log[1..]
+            .iter()
+            .all(|e| e["data"]["email"] != users[0].to_lowercase().as_str()),
+        "{log:#?}"
+    );
+    let added = log
+        .iter()
+        .find(|e| e["kind"] == "group.members_added")
+        .unwrap();
+    assert_eq!(added["data"]["users"], json!([outsider.to_lowercase()]));
+    assert_eq!(added["data"]["source"], "upstream");
+    let new_user = log.iter().find(|e| e["kind"] == "user.added").unwrap();
+    assert_eq!(new_user["data"]["email"], "side.door@example.com");
+    // Nothing changed since: a second refresh records nothing.
+    dir.refresh().await.unwrap();
+    assert_eq!(events(&app).await.len(), log.len());
+}

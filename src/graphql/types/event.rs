@@ -20,7 +20,10 @@ const MAX_KINDS: usize = 50;
 /// `user.updated`, `user.deactivated`, `user.deleted`, `group.created`, `group.renamed`,
 /// `group.deleted`, `group.members_added`, `group.members_removed`) and the life of time-bound
 /// grants (`grant.granted`, `grant.extended`, `grant.expiring`, `grant.expired`,
-/// `grant.revoked`, `grant.failed`, `grant.overdue`). Kept `events.retention` (default 30 days).
+/// `grant.revoked`, `grant.failed`, `grant.overdue`), and what a refresh found changed behind
+/// the gateway's back (actor `refresh`: `user.added`, `user.removed`, `user.deactivated`,
+/// `user.renamed`, `group.created`, `group.renamed`, `group.deleted`, `group.members_added`,
+/// `group.members_removed`). Kept `events.retention` (default 30 days).
 pub struct DirectoryEvent {
     event: Box<store::Event>,
 }
