@@ -68,6 +68,13 @@ pub struct Delivery {
     pub last_error: String,
 }
 
+impl Delivery {
+    /// The `webhook-id` every try sends: the same on every try, distinct per event.
+    pub fn message_id(&self) -> String {
+        format!("evt_{}_{}", self.org, self.seq)
+    }
+}
+
 /// Which deliveries to list.
 #[derive(Clone, Debug, Default)]
 pub struct DeliveryFilter {

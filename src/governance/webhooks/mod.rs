@@ -196,7 +196,7 @@ impl Webhooks {
                 retry_after: None,
             };
         };
-        let id = message_id(delivery);
+        let id = delivery.message_id();
         let timestamp = now_ms() / 1_000;
         let signature = sign::sign(&endpoint.key, &id, timestamp, delivery.body.as_bytes());
         let answer = self
@@ -316,11 +316,6 @@ impl Webhooks {
             },
         }
     }
-}
-
-/// The `webhook-id`: the same on every try of a delivery, distinct per event.
-fn message_id(d: &Delivery) -> String {
-    format!("evt_{}_{}", d.org, d.seq)
 }
 
 /// The body: the Standard Webhooks envelope (`type`, `timestamp`, `data`) around the event.

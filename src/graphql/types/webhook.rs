@@ -86,7 +86,7 @@ impl WebhookDelivery {
 
     /// The `webhook-id` header every try sends (the receiver's deduplication key).
     async fn message_id(&self) -> String {
-        format!("evt_{}_{}", self.row.org, self.row.seq)
+        self.row.message_id()
     }
 
     async fn state(&self) -> WebhookDeliveryState {
