@@ -37,6 +37,7 @@ pub const MIRROR_REFRESH_CALLS: &str = "scimgate_mirror_refresh_calls_total";
 // GraphQL.
 pub const GRAPHQL_REQUESTS: &str = "scimgate_graphql_requests_total";
 pub const GRAPHQL_DURATION: &str = "scimgate_graphql_request_duration_seconds";
+pub const SUBSCRIPTIONS_OPEN: &str = "scimgate_subscriptions_open";
 // The store.
 pub const STORE_DURATION: &str = "scimgate_store_operation_duration_seconds";
 pub const STORE_ERRORS: &str = "scimgate_store_errors_total";
@@ -172,6 +173,12 @@ const ALL: &[(&str, Kind, Unit, &str)] = &[
         Kind::Histogram,
         Unit::Seconds,
         "Time to answer a GraphQL operation (label operation)",
+    ),
+    (
+        SUBSCRIPTIONS_OPEN,
+        Kind::Gauge,
+        Unit::Count,
+        "GraphQL operations streaming now (label transport = ws | sse)",
     ),
     (
         STORE_DURATION,
@@ -360,6 +367,22 @@ pub fn store_operation(operation: &'static str, started: Instant, ok: bool) {
 pub fn grant_ended(org: &str, end: &'static str, lag: Duration) {
     histogram!(GRANT_REVOCATION_LAG, "org" => org.to_owned(), "end" => end)
         .record(lag.as_secs_f64());
+}
+
+/// One operation streaming over `transport` (`ws`, `sse`) while this lives.
+pub struct StreamOpen(&'static str);
+
+impl StreamOpen {
+    pub fn new(transport: &'static str) -> StreamOpen {
+        metrics::gauge!(SUBSCRIPTIONS_OPEN, "transport" => transport).increment(1.0);
+        StreamOpen(transport)
+    }
+}
+
+impl Drop for StreamOpen {
+    fn drop(&mut self) {
+        metrics::gauge!(SUBSCRIPTIONS_OPEN, "transport" => self.0).decrement(1.0);
+    }
 }
 
 /// A webhook try's outcome (`delivered`, `retrying`, `failed`, `gone`).

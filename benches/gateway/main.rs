@@ -11,6 +11,7 @@ mod procs;
 mod report;
 mod rows_budget;
 mod rows_cold;
+mod rows_events;
 mod rows_grants;
 mod rows_hostile;
 mod rows_speed;
@@ -110,6 +111,9 @@ async fn run(o: Opts) -> ExitCode {
     }
     if o.wants(11) {
         rows_grants::expiry_lateness(&env, &o, &mut r).await;
+    }
+    if o.wants(12) {
+        rows_events::fan_out_row(&env, &o, &mut r).await;
     }
     // Keep only the rows asked for (rows 1-2 come together).
     r.lines.retain(|l| {

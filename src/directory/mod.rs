@@ -3,7 +3,6 @@
 
 mod diff;
 mod error;
-mod events;
 #[cfg(test)]
 mod fake;
 mod index;
@@ -36,7 +35,6 @@ use crate::scim::{KeyRule, Profile, ScimClient};
 use crate::store::Store;
 
 pub use error::{DirectoryError, WriteError};
-pub use events::{ChangeEvent, EventKind};
 #[cfg(test)]
 pub(crate) use fake::FakeDirectory;
 pub(crate) use pages::{GroupQuery, UserQuery};
@@ -114,7 +112,6 @@ struct Inner {
     invites: invites::Invites,
     /// Confirmed writes a running refresh may not have seen.
     writes: Mutex<writes::WriteLog>,
-    events: Mutex<events::Events>,
     /// Refreshes still to fail by panicking (`inject_refresh_panics`, for tests).
     injected_panics: std::sync::atomic::AtomicU32,
     /// Turns of the refresh loop still to panic (`inject_loop_panics`, for tests).
@@ -152,7 +149,6 @@ impl Directory {
                 points,
                 invites: invites::Invites::default(),
                 writes: Mutex::new(writes::WriteLog::default()),
-                events: Mutex::new(events::Events::new()),
                 injected_panics: std::sync::atomic::AtomicU32::new(0),
                 injected_loop_panics: std::sync::atomic::AtomicU32::new(0),
                 store: std::sync::OnceLock::new(),
@@ -252,24 +248,6 @@ impl Directory {
     /// Keys of users with an open invite from this gateway.
     pub(crate) fn open_invites(&self) -> HashSet<String> {
         self.inner.invites.all()
-    }
-
-    /// Events after `after` (by `seq`), oldest first, from the last thousand.
-    pub fn events_since(&self, after: u64) -> Vec<ChangeEvent> {
-        self.inner
-            .events
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .since(after)
-    }
-
-    /// New events as they happen.
-    pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<ChangeEvent> {
-        self.inner
-            .events
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .subscribe()
     }
 
     pub fn has_open_invite(&self, key: &str) -> bool {

@@ -225,10 +225,6 @@ impl Directory {
             self.inner.points.forget_org(&self.inner.org_id);
             self.remember_removals(&later).await;
             self.settle_invites().await;
-            {
-                let mut events = self.inner.events.lock().unwrap_or_else(|e| e.into_inner());
-                events.record(super::events::EventKind::Refreshed, "", vec![]);
-            }
             if !discovered.is_empty()
                 && let Some(store) = self.inner.store.get().map(|s| &s.store)
                 && let Err(e) = store.append_events(&discovered).await

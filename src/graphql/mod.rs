@@ -14,13 +14,14 @@ pub(crate) mod mutation;
 pub(crate) mod query;
 #[cfg(test)]
 mod resolver_tests;
+pub(crate) mod subscription;
 pub(crate) mod syntax;
 pub(crate) mod types;
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use async_graphql::{EmptySubscription, Schema};
+use async_graphql::Schema;
 
 use crate::auth::Principal;
 use crate::config::LimitsConfig;
@@ -28,7 +29,7 @@ use crate::directory::{DirHandle, Directories};
 
 pub use mutation::Journal;
 
-pub type GatewaySchema = Schema<query::Query, mutation::Mutation, EmptySubscription>;
+pub type GatewaySchema = Schema<query::Query, mutation::Mutation, subscription::Subscription>;
 
 /// The request id the HTTP edge assigned, for audit rows.
 #[derive(Clone, Debug)]
@@ -70,7 +71,7 @@ fn assemble(
     let mut builder = Schema::build(
         query::Query,
         mutation::Mutation::default(),
-        EmptySubscription,
+        subscription::Subscription,
     )
     .data(handles)
     .data(dirs)

@@ -99,23 +99,7 @@ impl Query {
     /// only organization, when the gateway serves exactly one.
     #[graphql(guard = "RoleGuard(Role::Auditor)")]
     async fn org(&self, ctx: &Context<'_>, id: Option<ID>) -> Result<Option<Org>> {
-        let dirs = ctx.data::<Directories<DirHandle>>()?;
-        let dir = match id {
-            None => match dirs.all() {
-                [only] => Some(only),
-                _ => {
-                    return Err(bad_input(
-                        "this gateway serves several organizations: give `id`",
-                    ));
-                }
-            },
-            Some(id) => match GlobalId::decode(&id) {
-                Some(g) if g.kind == Kind::Org => dirs.get(&g.org),
-                Some(_) => None,
-                None => dirs.get(id.as_str()),
-            },
-        };
-        Ok(dir.map(|d| Org { dir: d.clone() }))
+        Ok(find_org(ctx, id)?.map(|dir| Org { dir }))
     }
 
     /// The object with this global id, or null when it does not exist. Users and groups need
@@ -187,4 +171,26 @@ async fn node(ctx: &Context<'_>, id: &ID) -> Result<Option<Node>> {
         Some(Point::Group(rec)) => Some(Node::Group(Group::new(dir.clone(), rec))),
         None => None,
     })
+}
+
+/// The organization `id` names (its global id or its slug) among those the caller may see;
+/// with no `id`, the gateway's only one. `None` when it does not exist or is out of scope.
+pub(crate) fn find_org(ctx: &Context<'_>, id: Option<ID>) -> Result<Option<DirHandle>> {
+    let dirs = ctx.data::<Directories<DirHandle>>()?;
+    let dir = match id {
+        None => match dirs.all() {
+            [only] => Some(only),
+            _ => {
+                return Err(bad_input(
+                    "this gateway serves several organizations: give `id`",
+                ));
+            }
+        },
+        Some(id) => match GlobalId::decode(&id) {
+            Some(g) if g.kind == Kind::Org => dirs.get(&g.org),
+            Some(_) => None,
+            None => dirs.get(id.as_str()),
+        },
+    };
+    Ok(dir.cloned())
 }

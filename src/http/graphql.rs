@@ -201,6 +201,9 @@ pub(crate) async fn post(
             return bad_request(&message, gql, &id);
         }
     };
+    if super::stream::wants_event_stream(&headers) {
+        return super::stream::sse(&state, request, principal, &id);
+    }
     let (status, body, retry_after) = execute(&state, request, principal, gql, &id).await;
     with_retry_after(respond(status, body, gql, &id), retry_after)
 }
@@ -273,7 +276,18 @@ pub(crate) async fn get(
     {
         return page.response();
     }
-    let Some(principal) = authenticate(&state, &headers) else {
+    let event_stream = super::stream::wants_event_stream(&headers);
+    // A browser's `EventSource` cannot send headers: its key may come as `access_token`.
+    let token = event_stream
+        .then(|| super::stream::access_token(&query))
+        .flatten();
+    let principal = match &token {
+        Some(token) => state
+            .keys
+            .authenticate_bearer(Some(&format!("Bearer {token}"))),
+        None => authenticate(&state, &headers),
+    };
+    let Some(principal) = principal else {
         return unauthenticated(gql, &id);
     };
     if query.len() > state.limits.max_body_bytes as usize {
@@ -309,6 +323,9 @@ pub(crate) async fn get(
             .headers_mut()
             .insert(header::ALLOW, HeaderValue::from_static("POST"));
         return response;
+    }
+    if event_stream {
+        return super::stream::sse(&state, request, principal, &id);
     }
     let (status, body, retry_after) = execute(&state, request, principal, gql, &id).await;
     with_retry_after(respond(status, body, gql, &id), retry_after)

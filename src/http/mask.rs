@@ -80,32 +80,42 @@ pub(crate) fn mask_to_string(
 }
 
 /// The response as JSON, every error coded and stamped.
-pub(crate) fn mask(response: async_graphql::Response, id: &RequestId, client: &str) -> Value {
+pub(crate) fn mask(mut response: async_graphql::Response, id: &RequestId, client: &str) -> Value {
+    mask_errors(&mut response, id, client);
+    serde_json::to_value(&response).unwrap_or_else(|_| json!({ "data": null }))
+}
+
+/// Codes and stamps every error of `response` in place. An error without a code is internal:
+/// its message is logged and replaced, and its extensions are only the code; parse and
+/// validation errors (no data, no path) are about the query the client sent and keep theirs.
+pub(crate) fn mask_errors(response: &mut async_graphql::Response, id: &RequestId, client: &str) {
     let request_failed = response.data == async_graphql::Value::Null;
-    let mut body = serde_json::to_value(&response).unwrap_or_else(|_| json!({ "data": null }));
-    let Some(errors) = body.get_mut("errors").and_then(Value::as_array_mut) else {
-        return body;
-    };
-    for (error, original) in errors.iter_mut().zip(&response.errors) {
-        let has_code = error.pointer("/extensions/code").is_some();
+    for error in &mut response.errors {
+        let has_code = error
+            .extensions
+            .as_ref()
+            .is_some_and(|e| e.get("code").is_some());
         if !has_code {
-            if request_failed && original.path.is_empty() {
-                // Parse and validation errors are about the query the client sent: keep them.
-                error["extensions"] = json!({ "code": Code::GraphqlValidationFailed.as_str() });
+            let code = if request_failed && error.path.is_empty() {
+                Code::GraphqlValidationFailed
             } else {
-                tracing::error!(request_id = %id.0, client, error = %original.message, path = ?original.path, "internal error");
-                error["message"] = json!(format!(
+                tracing::error!(request_id = %id.0, client, error = %error.message, path = ?error.path, "internal error");
+                error.message = format!(
                     "internal error; quote request id {} when reporting it",
                     id.0
-                ));
-                error["extensions"] = json!({ "code": Code::Internal.as_str() });
-            }
+                );
+                error.extensions = None;
+                Code::Internal
+            };
+            error
+                .extensions
+                .get_or_insert_with(Default::default)
+                .set("code", code.as_str());
         }
-        if let Some(ext) = error.get_mut("extensions").and_then(Value::as_object_mut) {
-            ext.insert("requestId".into(), json!(id.0));
+        if let Some(ext) = &mut error.extensions {
+            ext.set("requestId", id.0.as_str());
         }
     }
-    body
 }
 
 #[cfg(test)]

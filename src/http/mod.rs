@@ -1,4 +1,4 @@
-//! The HTTP edge: `/graphql` (POST, GET, GraphiQL), `/graphiql/*` assets, `/healthz`, `/readyz`,
+//! The HTTP edge: `/graphql` (POST, GET, GraphiQL, SSE), `/graphql/ws` (subscriptions), `/graphiql/*` assets, `/healthz`, `/readyz`,
 //! `/export/audit`; API keys, CORS, request ids, and a panic never taking the process or a
 //! secret with it.
 //! `app` builds the router without a socket; `serve` runs it on a given listener.
@@ -9,6 +9,7 @@ mod graphql;
 mod health;
 mod mask;
 mod metrics;
+mod stream;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -126,6 +127,7 @@ pub(crate) fn app(state: AppState) -> Router {
     let cors = cors(&state.cors_origins);
     let router = Router::new()
         .route("/graphql", get(graphql::get).post(graphql::post))
+        .route("/graphql/ws", get(stream::ws))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(metrics::metrics))

@@ -10,6 +10,7 @@
 mod audit;
 mod events;
 mod export;
+mod feed;
 mod grant_schedule;
 mod grants;
 mod intents;
@@ -35,6 +36,7 @@ pub use audit::{
 };
 pub use events::{Event, EventPage, NewEvent, Resume};
 pub use export::{EXPORT_CHUNK, EXPORT_COLUMNS, ExportFormat, parse_time_bound};
+pub use feed::{Follow, FollowError};
 pub use grant_schedule::GrantCounts;
 pub use grants::{Grant, GrantEvent, GrantFilter, GrantState, NewGrant};
 pub use intents::{Begin, IntentKey, IntentMeta, IntentState, Recovered, input_of};
@@ -85,6 +87,8 @@ struct Inner {
     writable: AtomicBool,
     /// This replica, as the owner of the intents it records (see `intents.rs`).
     owner: String,
+    /// The live tails of the event log (`feed.rs`).
+    feeds: feed::Feeds,
 }
 
 /// The migrations, in order; each file is applied once, in one transaction.
@@ -176,6 +180,7 @@ impl Store {
                 shown_url: redact_url(url),
                 writable: AtomicBool::new(true),
                 owner: replica.to_owned(),
+                feeds: feed::Feeds::new(),
             }),
         })
     }
@@ -235,6 +240,9 @@ impl Store {
     /// Notes a write's result for [`Store::writable`], passing it on.
     fn noted<T>(&self, result: Result<T, sqlx::Error>) -> Result<T, StoreError> {
         self.inner.writable.store(result.is_ok(), Ordering::Relaxed);
+        if result.is_ok() {
+            self.inner.feeds.wrote();
+        }
         if let Err(e) = &result {
             tracing::error!(url = %self.inner.shown_url, error = %e, "a store write failed");
         }

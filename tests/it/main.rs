@@ -21,6 +21,7 @@ mod ops;
 mod replica_grants;
 mod scim_client;
 mod store_restart;
+mod subscriptions;
 mod support;
 mod webhooks;
 mod write_events;

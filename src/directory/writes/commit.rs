@@ -5,7 +5,6 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use super::mirror::{self, Change};
-use crate::directory::events::EventKind;
 use crate::directory::point_cache::{Entry, PointKey, PointValue};
 use crate::directory::{Directory, GroupRec, Source, UserRec};
 use crate::scim::wire::{Group, User};
@@ -18,12 +17,8 @@ pub(in crate::directory) struct WriteLog {
 }
 
 impl Directory {
-    /// Applies confirmed changes to the mirror and records their events.
-    pub(super) async fn commit(
-        &self,
-        changes: Vec<Change>,
-        events: Vec<(EventKind, String, Vec<String>)>,
-    ) {
+    /// Applies confirmed changes to the mirror.
+    pub(super) async fn commit(&self, changes: Vec<Change>) {
         self.remember_removals(&changes).await;
         let keys = self.key_rule();
         {
@@ -45,10 +40,6 @@ impl Directory {
                     Arc::new(mirror::apply(&s.snapshot, &changes, keys))
                 };
             });
-        }
-        let mut ev = self.inner.events.lock().unwrap_or_else(|e| e.into_inner());
-        for (kind, subject, related) in events {
-            ev.record(kind, &subject, related);
         }
     }
 

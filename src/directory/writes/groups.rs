@@ -6,7 +6,6 @@ use std::sync::Arc;
 use super::WriteLane;
 use super::mirror::Change;
 use super::settle::Settled;
-use crate::directory::events::EventKind;
 use crate::directory::{Directory, GroupRec, WriteError};
 use crate::keys::{GroupId, UserKey};
 
@@ -37,15 +36,7 @@ impl Directory {
         let rec = self
             .group_rec_now(group)
             .ok_or(WriteError::Rejected { status: 0 })?;
-        self.commit(
-            vec![Change::UpsertGroup(rec.clone())],
-            vec![(
-                EventKind::GroupCreated,
-                rec.id.clone(),
-                refs.iter().map(|&k| k.to_owned()).collect(),
-            )],
-        )
-        .await;
+        self.commit(vec![Change::UpsertGroup(rec.clone())]).await;
         Ok(rec)
     }
 
@@ -90,11 +81,7 @@ impl Directory {
         .clone();
         rec.seq = current.seq;
         let rec = Arc::new(rec);
-        self.commit(
-            vec![Change::UpsertGroup(rec.clone())],
-            vec![(EventKind::GroupRenamed, rec.id.clone(), vec![])],
-        )
-        .await;
+        self.commit(vec![Change::UpsertGroup(rec.clone())]).await;
         Ok(rec)
     }
 
@@ -119,11 +106,7 @@ impl Directory {
                 .await?;
             }
         }
-        self.commit(
-            vec![Change::RemoveGroup(id.to_owned())],
-            vec![(EventKind::GroupDeleted, id.to_owned(), vec![])],
-        )
-        .await;
+        self.commit(vec![Change::RemoveGroup(id.to_owned())]).await;
         Ok(())
     }
 }

@@ -5,7 +5,6 @@ use std::sync::Arc;
 
 use super::WriteLane;
 use super::mirror::Change;
-use crate::directory::events::EventKind;
 use crate::directory::{Directory, GroupRec, WriteError};
 use crate::keys::{GroupId, UserKey};
 use crate::scim::wire::Group;
@@ -41,8 +40,6 @@ impl Directory {
                 group: id.to_owned(),
                 keys: keys.clone(),
             },
-            EventKind::MembersAdded,
-            keys,
         )
         .await
     }
@@ -78,8 +75,6 @@ impl Directory {
                 group: id.to_owned(),
                 keys: keys.clone(),
             },
-            EventKind::MembersRemoved,
-            keys,
         )
         .await
     }
@@ -90,15 +85,12 @@ impl Directory {
         id: &str,
         answer: Option<Group>,
         delta: Change,
-        kind: EventKind,
-        keys: Vec<String>,
     ) -> Result<Arc<GroupRec>, WriteError> {
         let change = match answer.and_then(|g| self.group_rec_now(g)) {
             Some(rec) => Change::UpsertGroup(rec),
             None => delta,
         };
-        self.commit(vec![change], vec![(kind, id.to_owned(), keys)])
-            .await;
+        self.commit(vec![change]).await;
         self.snapshot()
             .group(id)
             .cloned()

@@ -6,7 +6,6 @@ use std::sync::Arc;
 use super::WriteLane;
 use super::mirror::Change;
 use super::settle::Settled;
-use crate::directory::events::EventKind;
 use crate::directory::record::PLACEHOLDER_GIVEN;
 use crate::directory::{Directory, DirectoryError, UserRec, WriteError};
 use crate::keys::{Email, UserKey};
@@ -95,11 +94,7 @@ impl Directory {
                 if rec.key() != key {
                     self.persist_invite(rec.key(), true).await;
                 }
-                self.commit(
-                    vec![Change::UpsertUser(rec.clone())],
-                    vec![(EventKind::UserInvited, rec.key().to_owned(), vec![])],
-                )
-                .await;
+                self.commit(vec![Change::UpsertUser(rec.clone())]).await;
                 Ok(rec)
             }
             Err(e) => {
@@ -171,11 +166,7 @@ impl Directory {
         let mut rec = (*self.rec_from(updated)).clone();
         rec.seq = current.seq;
         let rec = Arc::new(rec);
-        self.commit(
-            vec![Change::UpsertUser(rec.clone())],
-            vec![(EventKind::UserUpdated, rec.key().to_owned(), vec![])],
-        )
-        .await;
+        self.commit(vec![Change::UpsertUser(rec.clone())]).await;
         Ok(rec)
     }
 
@@ -230,11 +221,7 @@ impl Directory {
         } else {
             Change::UpsertUser(rec.clone())
         };
-        self.commit(
-            vec![change],
-            vec![(EventKind::UserDeactivated, rec.key().to_owned(), vec![])],
-        )
-        .await;
+        self.commit(vec![change]).await;
         Ok(rec)
     }
 
@@ -268,11 +255,7 @@ impl Directory {
             self.inner.invites.remove(key);
             self.persist_invite(key, false).await;
         }
-        self.commit(
-            vec![Change::RemoveUser(key.to_owned())],
-            vec![(EventKind::UserDeleted, key.to_owned(), vec![])],
-        )
-        .await;
+        self.commit(vec![Change::RemoveUser(key.to_owned())]).await;
         Ok(())
     }
 }

@@ -176,7 +176,7 @@ impl AuditEntry {
 }
 
 /// A decoded cursor as a sequence number.
-pub(super) fn seq_of(key: Option<SortKey>, name: &str) -> Result<Option<i64>> {
+pub(crate) fn seq_of(key: Option<SortKey>, name: &str) -> Result<Option<i64>> {
     match key {
         None => Ok(None),
         Some(SortKey::Seq(s)) => i64::try_from(s)

@@ -14,7 +14,7 @@ use crate::graphql::ids::{GlobalId, Kind};
 use crate::store::{self, Resume};
 
 /// Most kinds one request may filter on.
-const MAX_KINDS: usize = 50;
+pub(crate) const MAX_KINDS: usize = 50;
 
 /// One thing that happened in an organization: the gateway's own writes (`user.invited`,
 /// `user.updated`, `user.deactivated`, `user.deleted`, `group.created`, `group.renamed`,
@@ -98,6 +98,14 @@ impl DirectoryEvent {
     /// `nextTryAtMs` (overdue).
     async fn data(&self) -> Json<serde_json::Value> {
         Json(serde_json::from_str(&self.event.data).unwrap_or(serde_json::Value::Null))
+    }
+}
+
+/// The edge of one event, as a subscription gives it.
+pub(crate) fn edge_of(event: Box<store::Event>) -> DirectoryEventEdge {
+    DirectoryEventEdge {
+        cursor: event_cursor(u64::try_from(event.seq).unwrap_or(0)),
+        node: DirectoryEvent { event },
     }
 }
 

@@ -12,7 +12,7 @@
 //! counts the large allocations of such a page in an optimized build.
 
 pub(crate) mod audit;
-mod event;
+pub(crate) mod event;
 pub(crate) mod grant;
 mod group;
 mod inputs;
