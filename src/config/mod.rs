@@ -79,6 +79,9 @@ pub struct LimitsConfig {
     /// Most operations in one batch, when batching is on.
     pub max_batch: u32,
     pub introspection: bool,
+    /// Most operations streaming at once in this process (subscriptions over WebSocket or
+    /// SSE, and anything else sent over them); more are refused with `SUBSCRIPTION_LIMIT`.
+    pub max_subscriptions: u32,
     /// "Did you mean ...?" hints in validation errors.
     pub field_suggestions: bool,
 }
@@ -94,6 +97,7 @@ impl Default for LimitsConfig {
             batching: false,
             max_batch: 10,
             introspection: true,
+            max_subscriptions: 10_000,
             field_suggestions: true,
         }
     }

@@ -43,6 +43,7 @@ pub(super) const LIMITS: Fields = &[
     ("batching", Kind::Bool),
     ("max_batch", Kind::Int),
     ("introspection", Kind::Bool),
+    ("max_subscriptions", Kind::Int),
     ("field_suggestions", Kind::Bool),
 ];
 pub(super) const STORE: Fields = &[

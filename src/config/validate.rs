@@ -223,6 +223,7 @@ pub(super) fn validate_limits(limits: &LimitsConfig) -> Result<(), ConfigError> 
         ("max_complexity", limits.max_complexity),
         ("max_body_bytes", limits.max_body_bytes),
         ("max_batch", limits.max_batch),
+        ("max_subscriptions", limits.max_subscriptions),
     ];
     for (name, value) in positive {
         if value == 0 {

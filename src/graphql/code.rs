@@ -31,6 +31,9 @@ pub enum Code {
     AliasLimit,
     /// Costlier than `limits.max_complexity`, or more fields once fragments are inlined.
     ComplexityLimit,
+    /// As many operations are streaming (subscriptions over WebSocket or SSE) as
+    /// `limits.max_subscriptions` allows.
+    SubscriptionLimit,
     /// Introspection while `limits.introspection` is off.
     IntrospectionDisabled,
     /// The document does not parse.
@@ -56,7 +59,7 @@ pub enum Code {
 }
 
 impl Code {
-    pub const ALL: [Code; 22] = [
+    pub const ALL: [Code; 23] = [
         Code::Unauthenticated,
         Code::Forbidden,
         Code::BadRequest,
@@ -69,6 +72,7 @@ impl Code {
         Code::DepthLimit,
         Code::AliasLimit,
         Code::ComplexityLimit,
+        Code::SubscriptionLimit,
         Code::IntrospectionDisabled,
         Code::GraphqlParseFailed,
         Code::GraphqlValidationFailed,
@@ -95,6 +99,7 @@ impl Code {
             Code::DepthLimit => "DEPTH_LIMIT",
             Code::AliasLimit => "ALIAS_LIMIT",
             Code::ComplexityLimit => "COMPLEXITY_LIMIT",
+            Code::SubscriptionLimit => "SUBSCRIPTION_LIMIT",
             Code::IntrospectionDisabled => "INTROSPECTION_DISABLED",
             Code::GraphqlParseFailed => "GRAPHQL_PARSE_FAILED",
             Code::GraphqlValidationFailed => "GRAPHQL_VALIDATION_FAILED",

@@ -84,6 +84,7 @@ fn assemble(
         64 << 20,
     ))
     .data(Arc::new(limits.clone()))
+    .data(limits::StreamSlots::new(limits.max_subscriptions))
     .data(journal.as_ref().map(|j| j.store().clone()))
     .data(journal)
     .data(grants)

@@ -24,11 +24,11 @@ use axum::response::{IntoResponse, Response};
 use futures_util::stream::{self, BoxStream, StreamExt};
 
 use super::AppState;
-use super::mask::{RequestId, mask_errors, mask_to_string};
+use super::mask::{RequestId, mask, mask_errors, mask_to_string};
 use crate::auth::{KeyStore, Principal};
 use crate::graphql::errors::Code;
+use crate::graphql::limits::StreamSlots;
 use crate::graphql::{self, GatewaySchema};
-use crate::metrics::StreamOpen;
 
 /// Whether the client asked for an event stream.
 pub(super) fn wants_event_stream(headers: &HeaderMap) -> bool {
@@ -65,7 +65,28 @@ pub(super) fn sse(
     principal: &Principal,
     id: &RequestId,
 ) -> Response {
-    let open = StreamOpen::new("sse");
+    let slot = match take_slot(&state.schema, "sse") {
+        Ok(slot) => slot,
+        Err(refused) => {
+            // Refused before it ran: no `data`, as `/graphql` answers such a request.
+            let mut body = mask(
+                async_graphql::Response::from_errors(vec![refused]),
+                id,
+                &principal.name,
+            );
+            if let Some(object) = body.as_object_mut() {
+                object.remove("data");
+            }
+            let mut response = (
+                StatusCode::SERVICE_UNAVAILABLE,
+                [(header::CONTENT_TYPE, "application/json")],
+                body.to_string(),
+            )
+                .into_response();
+            id.stamp(&mut response);
+            return response;
+        }
+    };
     let results = match graphql::prepare(request, &state.schema, principal, &id.0) {
         Ok(request) => state.schema.execute_stream(request),
         Err(refused) => {
@@ -75,7 +96,7 @@ pub(super) fn sse(
     let (id_for_stream, client) = (RequestId(id.0.clone()), principal.name.clone());
     let events = results
         .map(move |response| {
-            let _open = &open;
+            let _slot = &slot;
             Ok::<_, Infallible>(Event::default().event("next").data(mask_to_string(
                 response,
                 &id_for_stream,
@@ -187,6 +208,14 @@ impl Executor for Guarded {
             return stream::once(async { response }).boxed();
         };
         let client = principal.name.clone();
+        let slot = match take_slot(&self.schema, "ws") {
+            Ok(slot) => slot,
+            Err(refused) => {
+                let mut response = async_graphql::Response::from_errors(vec![refused]);
+                mask_errors(&mut response, &id, &client);
+                return stream::once(async { response }).boxed();
+            }
+        };
         let results = match graphql::prepare(request, &self.schema, principal, &id.0) {
             Ok(request) => self
                 .schema
@@ -195,13 +224,23 @@ impl Executor for Guarded {
                 stream::once(async { async_graphql::Response::from_errors(vec![refused]) }).boxed()
             }
         };
-        let open = StreamOpen::new("ws");
         results
             .map(move |mut response| {
-                let _open = &open;
+                let _slot = &slot;
                 mask_errors(&mut response, &id, &client);
                 response
             })
             .boxed()
+    }
+}
+
+/// A streaming slot of the gateway behind `schema` (`limits.max_subscriptions`).
+fn take_slot(
+    schema: &GatewaySchema,
+    transport: &'static str,
+) -> Result<crate::graphql::limits::StreamSlot, async_graphql::ServerError> {
+    match schema.data::<std::sync::Arc<StreamSlots>>() {
+        Some(slots) => slots.take(transport),
+        None => Ok(StreamSlots::new(u32::MAX).take(transport)?),
     }
 }

@@ -3,10 +3,12 @@
 //! Each refusal has its own `extensions.code` and says which limit it passed.
 
 mod shape;
+mod streams;
 
 use async_graphql::{ServerError, ServerResult};
 
 pub use shape::{Bounds, Exceeded, measure};
+pub use streams::{StreamSlot, StreamSlots};
 
 use crate::config::LimitsConfig;
 use crate::graphql::errors::Code;

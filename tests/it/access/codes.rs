@@ -46,6 +46,7 @@ async fn every_code_is_pinned_by_one_real_error() {
         batching: true,
         max_batch: 1,
         introspection: false,
+        max_subscriptions: 1,
         ..LimitsConfig::default()
     };
     let slow = OrgSpec {
@@ -215,6 +216,43 @@ async fn every_code_is_pinned_by_one_real_error() {
             json!({ "status": status, "body": body }),
         );
     }
+    // One stream is the limit here: a second is refused before it starts.
+    let stream = |app: &TestApp| {
+        gql(
+            app,
+            &app.key,
+            q(r#"subscription { directoryEvents(org: "acme") { cursor } }"#),
+        )
+        .header("accept", "text/event-stream")
+    };
+    let open = stream(&app).send().await.unwrap();
+    assert_eq!(open.status(), 200);
+    let (status, body) = answer(stream(&app)).await;
+    assert_eq!(
+        body["errors"][0]["extensions"]["code"],
+        Code::SubscriptionLimit.as_str(),
+        "{body}"
+    );
+    got.insert(
+        Code::SubscriptionLimit.as_str().into(),
+        json!({ "status": status, "body": body }),
+    );
+    // Over a WebSocket the refusal is the operation's one result.
+    let mut ws = crate::subscriptions::client::Ws::connect(&app.url, &app.key)
+        .await
+        .unwrap();
+    ws.subscribe(
+        "1",
+        r#"subscription { directoryEvents(org: "acme") { cursor } }"#,
+        json!({}),
+    )
+    .await;
+    let refused = ws.results(1).await;
+    assert_eq!(
+        refused[0]["errors"][0]["extensions"]["code"],
+        Code::SubscriptionLimit.as_str()
+    );
+    drop(open);
     // Batching is off by default: an array is refused whole.
     let plain = TestApp::one(5, 1).await;
     let (status, body) = answer(gql(&plain, &plain.key, json!([q("{ orgs { slug } }")]))).await;

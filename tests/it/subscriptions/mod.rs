@@ -4,7 +4,7 @@
 //! resuming with `after` loses and repeats nothing; a resume past retention, a missing key and
 //! an organization out of scope are refused with a code.
 
-mod client;
+pub mod client;
 
 use std::time::{Duration, Instant};
 
