@@ -1,8 +1,9 @@
 //! `Subscription.directoryEvents` over both transports, measured against the event log itself:
 //! a WebSocket (graphql-transport-ws) and an SSE stream receive, in order, the events of a
 //! write made through GraphQL and of a change made at the emulator and found by a refresh;
-//! resuming with `after` loses and repeats nothing; a resume past retention, a missing key and
-//! an organization out of scope are refused with a code.
+//! resuming with `after` loses and repeats nothing; an event another replica records in a shared
+//! PostgreSQL store reaches them too; a resume past retention, a missing key and an organization
+//! out of scope are refused with a code.
 
 pub mod client;
 
@@ -13,7 +14,7 @@ use scimgate::config::LimitsConfig;
 use serde_json::{Value, json};
 
 use crate::mutations::{assert_success, joined_users, mutate, user_id};
-use crate::support::{OrgSpec, TestApp, spawn_app_with};
+use crate::support::{OrgSpec, TestApp, postgres_store, spawn_app_on, spawn_app_with};
 use client::{Sse, SseEvent, Ws, WsMessage};
 
 const SUB: &str = "subscription($after: String, $kinds: [String!]) { directoryEvents(after: $after, kinds: $kinds) { cursor node { seq kind actor subjectKind } } }";
@@ -271,4 +272,46 @@ async fn a_resume_past_retention_a_missing_key_and_an_org_out_of_scope_are_refus
     assert_eq!(plain.status(), 400);
     let body: Value = plain.json().await.unwrap();
     assert_eq!(body["errors"][0]["extensions"]["code"], "BAD_REQUEST");
+}
+
+/// Another replica's write to a shared PostgreSQL store wakes nothing in this process: the
+/// organization's tail finds it on its next look (once a second).
+#[tokio::test]
+async fn an_event_another_replica_records_reaches_this_replicas_subscribers() {
+    use scimgate::store::{NewEvent, Store};
+
+    let Some(pg) = postgres_store("subscriptions").await else {
+        return;
+    };
+    let app = spawn_app_on(
+        vec![OrgSpec::new("acme", 5, 1)],
+        &[],
+        LimitsConfig::default(),
+        pg.url().to_owned(),
+    )
+    .await;
+    let mut sse = Sse::post(&app.url, &app.key, SUB, json!({})).await;
+    followers(&app, 1).await;
+    let other = Store::open_as(pg.url(), "replica-b").await.unwrap();
+    for n in 1..=2 {
+        let event = NewEvent {
+            org: "acme".into(),
+            kind: "user.invited".into(),
+            object_kind: "user".into(),
+            object_id: format!("b{n}@example.com"),
+            actor: "replica-b".into(),
+            data: json!({}),
+            at_ms: 0,
+        };
+        other.append_event(&event).await.unwrap();
+    }
+    let got = sse.results(2).await;
+    assert_eq!(
+        events_of(&got),
+        [
+            (1, "user.invited".into(), "replica-b".into()),
+            (2, "user.invited".into(), "replica-b".into())
+        ]
+    );
+    other.close().await;
 }
