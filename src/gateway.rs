@@ -67,6 +67,7 @@ pub struct Gateway {
     cors_origins: Vec<String>,
     graphiql: bool,
     metrics_gate: Option<Arc<MetricsGate>>,
+    response_cache: Option<Arc<crate::graphql::cache::ResponseCache>>,
     tasks: Vec<JoinHandle<()>>,
 }
 
@@ -141,6 +142,12 @@ impl Gateway {
             Some(grants.clone()),
         );
         let webhooks = Webhooks::new(store.clone(), &config.webhooks);
+        let response_cache = (config.server.response_cache_bytes > 0).then(|| {
+            Arc::new(crate::graphql::cache::ResponseCache::new(
+                config.server.response_cache_bytes,
+                &schema.sdl(),
+            ))
+        });
         Ok(Gateway {
             dirs,
             store,
@@ -150,6 +157,7 @@ impl Gateway {
             keys: Arc::new(key_store(&config.api_keys)),
             limits: Arc::new(config.limits.clone()),
             cors_origins: config.server.cors_origins.clone(),
+            response_cache,
             graphiql: config.server.graphiql,
             metrics_gate: config
                 .server
@@ -268,6 +276,14 @@ impl Gateway {
     }
 
     /// The HTTP layer's state; `default_headers` are what GraphiQL sends by default.
+    /// Bytes the response cache holds, its evictions done; `None` when it is off.
+    pub async fn response_cache_bytes(&self) -> Option<u64> {
+        match &self.response_cache {
+            Some(cache) => Some(cache.settled_bytes().await),
+            None => None,
+        }
+    }
+
     pub fn app_state(&self, default_headers: Option<&str>) -> AppState {
         AppState {
             schema: self.schema.clone(),
@@ -280,6 +296,7 @@ impl Gateway {
             limits: self.limits.clone(),
             cors_origins: self.cors_origins.clone(),
             metrics_gate: self.metrics_gate.clone(),
+            response_cache: self.response_cache.clone(),
         }
     }
 }

@@ -38,6 +38,9 @@ pub const MIRROR_REFRESH_CALLS: &str = "scimgate_mirror_refresh_calls_total";
 pub const GRAPHQL_REQUESTS: &str = "scimgate_graphql_requests_total";
 pub const GRAPHQL_DURATION: &str = "scimgate_graphql_request_duration_seconds";
 pub const SUBSCRIPTIONS_OPEN: &str = "scimgate_subscriptions_open";
+pub const RESPONSE_CACHE_HITS: &str = "scimgate_response_cache_hits_total";
+pub const RESPONSE_CACHE_MISSES: &str = "scimgate_response_cache_misses_total";
+pub const RESPONSE_CACHE_BYTES: &str = "scimgate_response_cache_bytes";
 // The store.
 pub const STORE_DURATION: &str = "scimgate_store_operation_duration_seconds";
 pub const STORE_ERRORS: &str = "scimgate_store_errors_total";
@@ -179,6 +182,24 @@ const ALL: &[(&str, Kind, Unit, &str)] = &[
         Kind::Gauge,
         Unit::Count,
         "GraphQL operations streaming now (label transport = ws | sse)",
+    ),
+    (
+        RESPONSE_CACHE_HITS,
+        Kind::Counter,
+        Unit::Count,
+        "Cacheable queries answered from the response cache",
+    ),
+    (
+        RESPONSE_CACHE_MISSES,
+        Kind::Counter,
+        Unit::Count,
+        "Cacheable queries that ran (first seen, or their mirror changed since)",
+    ),
+    (
+        RESPONSE_CACHE_BYTES,
+        Kind::Gauge,
+        Unit::Bytes,
+        "Bytes of answers the response cache holds",
     ),
     (
         STORE_DURATION,
@@ -367,6 +388,16 @@ pub fn store_operation(operation: &'static str, started: Instant, ok: bool) {
 pub fn grant_ended(org: &str, end: &'static str, lag: Duration) {
     histogram!(GRANT_REVOCATION_LAG, "org" => org.to_owned(), "end" => end)
         .record(lag.as_secs_f64());
+}
+
+/// A cacheable query answered from the response cache (`hit`) or run.
+pub fn response_cache(hit: bool) {
+    counter!(if hit {
+        RESPONSE_CACHE_HITS
+    } else {
+        RESPONSE_CACHE_MISSES
+    })
+    .increment(1);
 }
 
 /// One operation streaming over `transport` (`ws`, `sse`) while this lives.

@@ -84,6 +84,9 @@ async fn serve(port: u16, emulator: &str) {
 /// The data: users in directory order, each with its group names (sorted, as the gateway shows).
 struct FloorData {
     users: Vec<Arc<FloorUser>>,
+    /// Groups in upstream order, each with its members in upstream order.
+    groups: Vec<(Arc<str>, Vec<Arc<FloorUser>>)>,
+    members_of: HashMap<Arc<str>, usize>,
 }
 
 struct FloorUser {
@@ -108,7 +111,7 @@ impl FloorData {
                     .push(name.clone());
             }
         }
-        let users = users
+        let users: Vec<Arc<FloorUser>> = users
             .iter()
             .map(|u| {
                 let mut groups = member_of
@@ -123,7 +126,31 @@ impl FloorData {
                 })
             })
             .collect();
-        FloorData { users }
+        let by_email: HashMap<String, Arc<FloorUser>> = users
+            .iter()
+            .map(|u| (u.email.to_lowercase(), u.clone()))
+            .collect();
+        let groups: Vec<(Arc<str>, Vec<Arc<FloorUser>>)> = groups
+            .iter()
+            .map(|g| {
+                let members = g
+                    .members
+                    .iter()
+                    .filter_map(|m| by_email.get(&m.value.to_lowercase()).cloned())
+                    .collect();
+                (Arc::from(g.display_name.as_str()), members)
+            })
+            .collect();
+        let members_of = groups
+            .iter()
+            .enumerate()
+            .map(|(i, (name, _))| (name.clone(), i))
+            .collect();
+        FloorData {
+            users,
+            groups,
+            members_of,
+        }
     }
 }
 
@@ -220,6 +247,44 @@ impl Org {
             total_count: data.users.len() as i32,
         })
     }
+
+    async fn groups(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<GroupConnection> {
+        let data = ctx.data::<FloorData>()?;
+        let names: Vec<Arc<str>> = data.groups.iter().map(|(n, _)| n.clone()).collect();
+        group_page(&names, first, after)
+    }
+}
+
+/// A page of groups (by name), for a user's groups and the organization's.
+fn group_page(
+    all: &[Arc<str>],
+    first: Option<i32>,
+    after: Option<String>,
+) -> Result<GroupConnection> {
+    let (start, n) = window(first, after, all.len())?;
+    let edges: Vec<GroupEdge> = all[start..start + n]
+        .iter()
+        .enumerate()
+        .map(|(i, name)| GroupEdge {
+            cursor: (start + i).to_string(),
+            node: Group { name: name.clone() },
+        })
+        .collect();
+    Ok(GroupConnection {
+        page_info: PageInfo {
+            has_next_page: start + n < all.len(),
+            has_previous_page: start > 0,
+            start_cursor: edges.first().map(|e| e.cursor.clone()),
+            end_cursor: edges.last().map(|e| e.cursor.clone()),
+        },
+        edges,
+        total_count: all.len() as i32,
+    })
 }
 
 #[derive(SimpleObject)]
@@ -260,28 +325,7 @@ impl User {
     }
 
     async fn groups(&self, first: Option<i32>, after: Option<String>) -> Result<GroupConnection> {
-        let all = &self.0.groups;
-        let (start, n) = window(first, after, all.len())?;
-        let edges: Vec<GroupEdge> = all[start..start + n]
-            .iter()
-            .enumerate()
-            .map(|(i, name)| GroupEdge {
-                cursor: (start + i).to_string(),
-                node: Group {
-                    name: name.to_string(),
-                },
-            })
-            .collect();
-        Ok(GroupConnection {
-            page_info: PageInfo {
-                has_next_page: start + n < all.len(),
-                has_previous_page: start > 0,
-                start_cursor: edges.first().map(|e| e.cursor.clone()),
-                end_cursor: edges.last().map(|e| e.cursor.clone()),
-            },
-            edges,
-            total_count: all.len() as i32,
-        })
+        group_page(&self.0.groups, first, after)
     }
 }
 
@@ -298,7 +342,45 @@ struct GroupEdge {
     node: Group,
 }
 
-#[derive(SimpleObject)]
 struct Group {
-    name: String,
+    name: Arc<str>,
+}
+
+#[Object]
+impl Group {
+    async fn name(&self) -> &str {
+        &self.name
+    }
+
+    async fn members(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<UserConnection> {
+        let data = ctx.data::<FloorData>()?;
+        let all = data
+            .members_of
+            .get(&self.name)
+            .map_or(&[][..], |i| &data.groups[*i].1[..]);
+        let (start, n) = window(first, after, all.len())?;
+        let edges: Vec<UserEdge> = all[start..start + n]
+            .iter()
+            .enumerate()
+            .map(|(i, u)| UserEdge {
+                cursor: (start + i).to_string(),
+                node: User(u.clone()),
+            })
+            .collect();
+        Ok(UserConnection {
+            page_info: PageInfo {
+                has_next_page: start + n < all.len(),
+                has_previous_page: start > 0,
+                start_cursor: edges.first().map(|e| e.cursor.clone()),
+                end_cursor: edges.last().map(|e| e.cursor.clone()),
+            },
+            edges,
+            total_count: all.len() as i32,
+        })
+    }
 }

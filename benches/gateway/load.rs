@@ -50,6 +50,23 @@ pub async fn run(
     warmup: Duration,
     duration: Duration,
 ) -> LoadResult {
+    run_varied(gql, body, None, expect_len, concurrency, warmup, duration).await
+}
+
+/// [`run`], with every request's `variables` a new `{"n": i}` when `varied` is `Some(query)`
+/// (the body is then built per request from `query`): the same operation, never the same
+/// request twice (a response cache's misses). The operation must ignore `n`.
+pub async fn run_varied(
+    gql: &Gql,
+    body: &str,
+    varied: Option<&str>,
+    expect_len: usize,
+    concurrency: usize,
+    warmup: Duration,
+    duration: Duration,
+) -> LoadResult {
+    let varied = varied.map(str::to_owned);
+    let counter = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
     // Fresh connections per run, one per client, so no run inherits another's pool.
     let http = reqwest::Client::builder()
         .pool_max_idle_per_host(concurrency)
@@ -62,6 +79,7 @@ pub async fn run(
     let tasks: Vec<_> = (0..concurrency)
         .map(|_| {
             let (gql, http, body) = (gql.clone(), http.clone(), body.clone());
+            let (varied, counter) = (varied.clone(), counter.clone());
             tokio::spawn(async move {
                 let mut lat = Vec::with_capacity(16_384);
                 let mut bad = 0u64;
@@ -70,7 +88,17 @@ pub async fn run(
                     if t0 >= end {
                         break;
                     }
-                    let result = gql.request(&http, body.clone().into()).send().await;
+                    let body = match &varied {
+                        Some(query) => {
+                            let n = counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                            let text =
+                                serde_json::json!({ "query": query, "variables": { "n": n } })
+                                    .to_string();
+                            axum::body::Bytes::from(text)
+                        }
+                        None => body.clone(),
+                    };
+                    let result = gql.request(&http, body.into()).send().await;
                     let good = match result {
                         Ok(r) if r.status().is_success() => {
                             r.bytes().await.is_ok_and(|b| b.len() == expect_len)

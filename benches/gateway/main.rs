@@ -10,6 +10,7 @@ mod opts;
 mod procs;
 mod report;
 mod rows_budget;
+mod rows_cache;
 mod rows_cold;
 mod rows_events;
 mod rows_grants;
@@ -114,6 +115,9 @@ async fn run(o: Opts) -> ExitCode {
     }
     if o.wants(12) {
         rows_events::fan_out_row(&env, &o, &mut r).await;
+    }
+    if o.wants(13) {
+        rows_cache::cache_rows(&env, &o, &mut r).await;
     }
     // Keep only the rows asked for (rows 1-2 come together).
     r.lines.retain(|l| {

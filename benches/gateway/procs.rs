@@ -296,6 +296,9 @@ pub struct BudgetSpec {
     pub background_share: f64,
     /// The mirror's `max_age` (default 1 h: it does not age during a row).
     pub max_age: String,
+    /// `server.response_cache_bytes`: 0 (off) except in row 13, so the other rows measure
+    /// answers computed from the mirror.
+    pub response_cache_bytes: u64,
 }
 
 impl BudgetSpec {
@@ -305,6 +308,7 @@ impl BudgetSpec {
             window: window.to_owned(),
             background_share,
             max_age: "1h".to_owned(),
+            response_cache_bytes: 0,
         }
     }
 }
@@ -407,6 +411,7 @@ fn config_toml(
 listen = "127.0.0.1:{port}"
 graphiql = false
 shutdown_grace = "1s"
+response_cache_bytes = {cache}
 
 [store]
 url = "{store_url}"
@@ -430,6 +435,7 @@ max_age = "{max_age}"
         window = b.window,
         share = b.background_share,
         max_age = b.max_age,
+        cache = b.response_cache_bytes,
     );
     if let Some(key) = key {
         toml.push_str(&format!(

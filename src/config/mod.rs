@@ -178,6 +178,9 @@ pub struct ServerConfig {
     /// (`Authorization: Bearer <token>`); unset, `/metrics` is open.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) metrics_key_env: Option<String>,
+    /// Memory for the response cache (answers of queries the mirror alone decides, each
+    /// exactly as fresh as the mirror); 0 turns it off.
+    pub(crate) response_cache_bytes: u64,
     /// The token `metrics_key_env` names, read at load; never serialized.
     #[serde(skip)]
     pub(crate) metrics_key: Option<MetricsKey>,
@@ -202,6 +205,7 @@ impl Default for ServerConfig {
             shutdown_grace: Duration::from_secs(10),
             cors_origins: Vec::new(),
             metrics_key_env: None,
+            response_cache_bytes: 64 << 20,
             metrics_key: None,
         }
     }

@@ -33,6 +33,7 @@ pub(super) const SERVER: Fields = &[
     ("shutdown_grace", Kind::Duration),
     ("cors_origins", Kind::StrList),
     ("metrics_key_env", Kind::Str),
+    ("response_cache_bytes", Kind::Int),
 ];
 pub(super) const LIMITS: Fields = &[
     ("max_depth", Kind::Int),

@@ -256,6 +256,7 @@ impl DirectoryReads for FakeDirectory {
     fn sync(&self) -> (MirrorState, Duration) {
         let state = MirrorState {
             snapshot: self.snapshot.clone(),
+            generation: 1,
             refreshing: false,
             finished: 1,
             last_error: None,
@@ -272,6 +273,9 @@ impl DirectoryReads for FakeDirectory {
     }
     fn has_open_invite(&self, key: &str) -> bool {
         self.invites.contains(key)
+    }
+    fn answer_version(&self) -> Option<[u64; 2]> {
+        Some([1, self.invites.len() as u64])
     }
     fn user_key(&self, id: &str) -> UserKey {
         self.keys().key(id)

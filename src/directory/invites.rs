@@ -3,7 +3,7 @@
 //! read path skip the lock (and its contention between worker threads) while none is open.
 
 use std::collections::HashSet;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
 #[derive(Default)]
@@ -11,6 +11,8 @@ pub(super) struct Invites {
     set: Mutex<HashSet<String>>,
     /// `set.len()`, stored after every change while the lock is held.
     open: AtomicUsize,
+    /// Changes so far (answers that show a status depend on it).
+    version: AtomicU64,
 }
 
 impl Invites {
@@ -22,6 +24,7 @@ impl Invites {
         let mut set = self.lock();
         let out = f(&mut set);
         self.open.store(set.len(), Ordering::Release);
+        self.version.fetch_add(1, Ordering::AcqRel);
         out
     }
 
@@ -39,6 +42,10 @@ impl Invites {
 
     pub(crate) fn retain(&self, keep: impl FnMut(&String) -> bool) {
         self.edit(|set| set.retain(keep));
+    }
+
+    pub(crate) fn version(&self) -> u64 {
+        self.version.load(Ordering::Acquire)
     }
 
     pub(crate) fn all(&self) -> HashSet<String> {

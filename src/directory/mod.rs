@@ -73,7 +73,11 @@ impl Default for DirectorySettings {
 /// The mirror's state as readers see it.
 #[derive(Clone)]
 pub struct MirrorState {
+    /// Replaced only through [`MirrorState::publish`], which counts the replacement.
     pub(crate) snapshot: Arc<Snapshot>,
+    /// Snapshots published since the directory was made: a new number for every change a
+    /// reader could see (the response cache keys answers by it).
+    pub(crate) generation: u64,
     pub(crate) refreshing: bool,
     /// Refreshes finished, successful or not.
     pub finished: u64,
@@ -87,6 +91,14 @@ pub struct MirrorState {
     pub(crate) last_failure_at: Option<SystemTime>,
     /// Times the background refresh task stopped unexpectedly and was started again.
     pub(crate) restarts: u32,
+}
+
+impl MirrorState {
+    /// Makes `snapshot` the one readers see.
+    pub(crate) fn publish(&mut self, snapshot: Arc<Snapshot>) {
+        self.snapshot = snapshot;
+        self.generation += 1;
+    }
 }
 
 /// One organization's directory. Cheap to clone.
@@ -130,6 +142,7 @@ impl Directory {
     ) -> Directory {
         let (state, _) = watch::channel(MirrorState {
             snapshot: Arc::new(Snapshot::empty()),
+            generation: 0,
             refreshing: false,
             finished: 0,
             last_error: None,
@@ -248,6 +261,17 @@ impl Directory {
     /// Keys of users with an open invite from this gateway.
     pub(crate) fn open_invites(&self) -> HashSet<String> {
         self.inner.invites.all()
+    }
+
+    /// See [`DirectoryReads::answer_version`](seam::DirectoryReads::answer_version).
+    pub(crate) fn answer_version(&self) -> Option<[u64; 2]> {
+        // The invitations' version first: a change to them after this read gives another.
+        let invites = self.inner.invites.version();
+        let state = self.inner.state.borrow();
+        state
+            .snapshot
+            .complete
+            .then_some([state.generation, invites])
     }
 
     pub fn has_open_invite(&self, key: &str) -> bool {

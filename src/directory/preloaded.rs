@@ -55,7 +55,7 @@ impl Directory {
         let now = SystemTime::now();
         let snapshot = Arc::new(mirror_of(dialect, people, teams, now));
         dir.inner.state.send_modify(|s| {
-            s.snapshot = snapshot;
+            s.publish(snapshot);
             s.last_refresh_at = Some(now);
         });
         dir

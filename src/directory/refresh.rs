@@ -205,7 +205,7 @@ impl Directory {
                         tracing::info!(%org, users = snapshot.user_count(), groups = snapshot.group_count(), calls,
                         elapsed = ?started.elapsed(), "mirror refreshed");
                         discovered = super::diff::changes(org.as_str(), &s.snapshot, &snapshot, at_ms);
-                        s.snapshot = snapshot;
+                        s.publish(snapshot);
                         s.last_error = None;
                         s.last_refresh_at = Some(SystemTime::now());
                         s.last_refresh_calls = calls;
@@ -261,7 +261,7 @@ impl Directory {
             if cold && (force || builder.user_count() >= 2 * published) {
                 published = builder.user_count().max(1);
                 let partial = Arc::new(builder.snapshot(false, None));
-                self.inner.state.send_modify(|s| s.snapshot = partial);
+                self.inner.state.send_modify(|s| s.publish(partial));
             }
         };
 

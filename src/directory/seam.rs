@@ -33,6 +33,10 @@ pub(crate) trait DirectoryReads {
     fn snapshot(&self) -> Arc<Snapshot>;
     /// Whether the user with this key has an open invitation from this gateway.
     fn has_open_invite(&self, key: &str) -> bool;
+    /// What every answer read from this directory depends on, while the mirror is complete
+    /// (the snapshot's generation and the open invitations' version): equal versions, equal
+    /// answers. `None` while the mirror is loading, when reads may go upstream.
+    fn answer_version(&self) -> Option<[u64; 2]>;
     /// The lookup key of a user id or e-mail as the organization's profile compares them.
     fn user_key(&self, id: &str) -> UserKey;
     /// A stand-in for a group member that the user list does not show.
@@ -202,6 +206,9 @@ impl DirectoryReads for Directory {
     fn has_open_invite(&self, key: &str) -> bool {
         Directory::has_open_invite(self, key)
     }
+    fn answer_version(&self) -> Option<[u64; 2]> {
+        Directory::answer_version(self)
+    }
     fn user_key(&self, id: &str) -> UserKey {
         Directory::user_key(self, id)
     }
@@ -295,6 +302,9 @@ impl DirectoryReads for DirHandle {
     }
     fn has_open_invite(&self, key: &str) -> bool {
         dispatch!(self, d => d.has_open_invite(key))
+    }
+    fn answer_version(&self) -> Option<[u64; 2]> {
+        dispatch!(self, d => d.answer_version())
     }
     fn user_key(&self, id: &str) -> UserKey {
         dispatch!(self, d => d.user_key(id))

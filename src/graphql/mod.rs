@@ -1,6 +1,7 @@
 //! The GraphQL layer: the schema and its one constructor. Resolvers read through the directory
 //! seam (`DirHandle`s); errors leave through `errors` with a stable code.
 
+pub(crate) mod cache;
 pub(crate) mod code;
 pub(crate) mod connection;
 pub mod errors;
@@ -104,6 +105,18 @@ pub fn sdl() -> String {
     build_schema(Directories::default(), &LimitsConfig::default(), None, None).sdl()
 }
 
+/// The organizations `principal` may reach, as the handles resolvers read through.
+pub(crate) fn visible_handles(
+    schema: &GatewaySchema,
+    principal: &Principal,
+) -> Directories<DirHandle> {
+    schema
+        .data::<Directories<DirHandle>>()
+        .cloned()
+        .unwrap_or_default()
+        .visible_to(|org| principal.orgs.allows(org.as_str()))
+}
+
 /// Prepares a request for one client: checks it against the limits, then gives it its
 /// principal, only the organizations it may reach (others look absent), and its per-request
 /// DataLoader (whose keys carry directories the resolvers took from those). A request over a
@@ -120,11 +133,7 @@ pub fn prepare(
     let all = schema.data::<Directories>().cloned().unwrap_or_default();
     let visible = all.visible_to(|org| principal.orgs.allows(org.as_str()));
     // What the resolvers read through: the same organizations, as handles.
-    let handles = schema
-        .data::<Directories<DirHandle>>()
-        .cloned()
-        .unwrap_or_default()
-        .visible_to(|org| principal.orgs.allows(org.as_str()));
+    let handles = visible_handles(schema, principal);
     Ok(loaders::attach(request)
         .data(visible)
         .data(handles)

@@ -204,8 +204,11 @@ pub(crate) async fn post(
     if super::stream::wants_event_stream(&headers) {
         return super::stream::sse(&state, request, principal, &id);
     }
-    let (status, body, retry_after) = execute(&state, request, principal, gql, &id).await;
-    with_retry_after(respond(status, body, gql, &id), retry_after)
+    let (status, body, retry_after, cache) = execute(&state, request, principal, gql, &id).await;
+    with_cache_state(
+        with_retry_after(respond(status, body, gql, &id), retry_after),
+        cache,
+    )
 }
 
 /// A JSON array of operations: refused unless batching is on, then at most `max_batch`.
@@ -327,8 +330,11 @@ pub(crate) async fn get(
     if event_stream {
         return super::stream::sse(&state, request, principal, &id);
     }
-    let (status, body, retry_after) = execute(&state, request, principal, gql, &id).await;
-    with_retry_after(respond(status, body, gql, &id), retry_after)
+    let (status, body, retry_after, cache) = execute(&state, request, principal, gql, &id).await;
+    with_cache_state(
+        with_retry_after(respond(status, body, gql, &id), retry_after),
+        cache,
+    )
 }
 
 /// Whether the operation that would run is a mutation (GET may not run one).
@@ -353,11 +359,29 @@ async fn execute(
     principal: &Principal,
     gql: bool,
     id: &RequestId,
-) -> (StatusCode, String, Option<u64>) {
+) -> (StatusCode, String, Option<u64>, Option<&'static str>) {
     let mut timer = GraphqlTimer::start(&request);
+    let cache = state.response_cache.as_deref();
+    let mut filed = None;
+    if let Some(cache) = cache {
+        let dirs = graphql::visible_handles(&state.schema, principal);
+        if let Some(lookup) = cache.lookup(&request, principal, &dirs).await {
+            if let Some(body) = cache.get(&lookup).await {
+                timer.cached(lookup.operation.as_deref());
+                return (StatusCode::OK, body.to_string(), None, Some("hit"));
+            }
+            filed = Some((lookup, dirs));
+        }
+    }
     let response = match graphql::prepare(request, &state.schema, principal, &id.0) {
         Ok(mut request) => {
             timer.prepared(&mut request);
+            if let (Some(cache), Some((lookup, dirs))) = (cache, filed.take()) {
+                filed = cache
+                    .prepare(lookup, &mut request, &dirs)
+                    .await
+                    .map(|l| (l, dirs));
+            }
             state.schema.execute(request).await
         }
         Err(refused) => {
@@ -366,6 +390,7 @@ async fn execute(
         }
     };
     timer.finish(&response);
+    let filed = filed.filter(|_| response.errors.is_empty());
     let retry_after = retry_after_of(&response);
     // A request that failed before execution (parse, limits, validation) has no data at all:
     // its errors carry no path, and its answer no `data` key (GraphQL spec, "Response").
@@ -386,7 +411,12 @@ async fn execute(
     } else {
         mask_to_string(response, id, &principal.name)
     };
-    (status, body, retry_after)
+    let mut state_of = None;
+    if let (Some(cache), Some((lookup, _))) = (cache, filed) {
+        cache.put(lookup, &body).await;
+        state_of = Some("miss");
+    }
+    (status, body, retry_after, state_of)
 }
 
 /// When every error of a response is `RATE_LIMITED` (the request was refused whole, as far as
@@ -405,6 +435,16 @@ fn retry_after_of(response: &async_graphql::Response) -> Option<u64> {
         }
     }
     longest
+}
+
+/// `x-scimgate-cache: hit` on an answer from the response cache, `miss` on one it filed.
+fn with_cache_state(mut response: Response, state: Option<&'static str>) -> Response {
+    if let Some(state) = state {
+        response
+            .headers_mut()
+            .insert("x-scimgate-cache", HeaderValue::from_static(state));
+    }
+    response
 }
 
 fn with_retry_after(mut response: Response, secs: Option<u64>) -> Response {

@@ -77,6 +77,9 @@ pub(super) async fn metrics(State(state): State<AppState>, headers: HeaderMap) -
 /// The directories', the grants' and the webhook backlog.
 async fn per_scrape(state: &AppState) {
     directory_gauges(&state.dirs);
+    if let Some(cache) = &state.response_cache {
+        gauge!(names::RESPONSE_CACHE_BYTES).set(cache.bytes() as f64);
+    }
     if let Some(store) = &state.store {
         grant_gauges(&state.dirs, store).await;
         match store.delivery_backlog().await {
@@ -190,6 +193,11 @@ impl GraphqlTimer {
         {
             self.operation = operation_name(&mut async_graphql::Request::new(text));
         }
+    }
+
+    /// Answered from the response cache: an operation that went well.
+    pub(super) fn cached(self, operation: Option<&str>) {
+        names::graphql_request(operation, "ok", self.started.elapsed());
     }
 
     pub(super) fn finish(self, response: &async_graphql::Response) {

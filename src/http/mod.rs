@@ -49,6 +49,8 @@ pub struct AppState {
     pub cors_origins: Vec<String>,
     /// The token `/metrics` asks for; `None` leaves it open.
     pub(crate) metrics_gate: Option<Arc<MetricsGate>>,
+    /// Answers of queries the mirror alone decides; `None` when turned off.
+    pub(crate) response_cache: Option<Arc<crate::graphql::cache::ResponseCache>>,
 }
 
 /// What a panic in a handler becomes: a coded error, no panic text.
@@ -116,7 +118,7 @@ fn cors(origins: &[String]) -> Option<CorsLayer> {
                 header::ACCEPT,
                 request_id.clone(),
             ])
-            .expose_headers([request_id]),
+            .expose_headers([request_id, HeaderName::from_static("x-scimgate-cache")]),
     )
 }
 

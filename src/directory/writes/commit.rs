@@ -34,11 +34,12 @@ impl Directory {
             let base = self.snapshot();
             let next = Arc::new(mirror::apply(&base, &changes, keys));
             self.inner.state.send_modify(|s| {
-                s.snapshot = if Arc::ptr_eq(&s.snapshot, &base) {
+                let next = if Arc::ptr_eq(&s.snapshot, &base) {
                     next
                 } else {
                     Arc::new(mirror::apply(&s.snapshot, &changes, keys))
                 };
+                s.publish(next);
             });
         }
     }

@@ -2,6 +2,7 @@
 //! global ids, filters, and the HTTP surface.
 
 mod audit;
+mod cache;
 mod cost;
 mod filters;
 mod http;
