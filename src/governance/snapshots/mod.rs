@@ -246,7 +246,7 @@ impl Snapshots {
                 }
                 Ok(_) => {}
                 Err(e) => {
-                    tracing::warn!(error = %e, "the snapshot schedule could not reach the store; trying again")
+                    tracing::warn!(error = %e, "the snapshot schedule could not reach the store; trying again");
                 }
             }
             tokio::time::sleep(tick).await;

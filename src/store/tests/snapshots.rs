@@ -319,11 +319,7 @@ async fn a_scheduled_append_is_taken_once_per_period_however_many_try() {
             .filter(|r| matches!(r, Appended::Taken(_)))
             .count();
         assert_eq!(n, 1, "{}: {results:?}", s.label);
-        assert!(
-            results
-                .iter()
-                .any(|r| *r == Appended::TooSoon { newest_ms: 100_000 })
-        );
+        assert!(results.contains(&Appended::TooSoon { newest_ms: 100_000 }));
         let early = store
             .append_snapshot(scheduled(159_999), Some(60_000), true)
             .await
