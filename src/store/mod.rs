@@ -15,6 +15,7 @@ mod grants;
 mod intents;
 mod invites;
 mod scratch;
+mod snapshot_reads;
 mod snapshots;
 #[cfg(test)]
 mod tests;

@@ -4,6 +4,8 @@
 
 mod content;
 mod diff;
+#[cfg(test)]
+mod tests;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
