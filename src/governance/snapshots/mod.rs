@@ -4,6 +4,7 @@
 
 mod content;
 mod diff;
+pub mod export;
 #[cfg(test)]
 mod tests;
 
