@@ -338,6 +338,20 @@ async fn only_admin_and_auditor_keys_take_and_read_snapshots() {
     );
 
     let taken = take(&app, &auditor).await;
+    // A retry with the same idempotency key gets the same snapshot and takes no other.
+    let keyed = json!({ "input": { "idempotencyKey": "evidence-2026-q4" } });
+    let once = app
+        .query_as(&auditor, &take_mutation(), keyed.clone())
+        .await;
+    let again = app.query_as(&auditor, &take_mutation(), keyed).await;
+    let (once, again) = (
+        &once["data"]["takeSnapshot"],
+        &again["data"]["takeSnapshot"],
+    );
+    assert_success(once);
+    assert_eq!(once["snapshot"]["seq"], 2, "{once:#}");
+    assert_eq!(again["snapshot"], once["snapshot"], "{again:#}");
+    assert_eq!(app.gateway.store.count_snapshots("acme").await.unwrap(), 2);
     assert_eq!(taken["takenBy"], "acme-auditor");
     for query in [
         "{ org { snapshots(first: 5) { totalCount } } }",

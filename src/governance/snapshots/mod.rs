@@ -62,21 +62,29 @@ fn ms(d: Duration) -> i64 {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
 }
 
+/// How a snapshot is taken.
+#[derive(Clone, Copy, Debug)]
+pub struct Take<'a> {
+    pub trigger: SnapshotTrigger,
+    /// The API key's name, or `system`.
+    pub taken_by: &'a str,
+    pub taken_at_ms: i64,
+    /// A scheduled snapshot's period: nothing is taken when the organization's newest
+    /// snapshot is younger than that (checked in the appending transaction).
+    pub min_gap_ms: Option<i64>,
+    /// Append a `system` audit row with it, in the same transaction (scheduled snapshots;
+    /// `takeSnapshot` is audited by the mutation journal).
+    pub audit: bool,
+}
+
 /// Takes a snapshot of `mirror` (organization `org`) into `store`. `invited` says which user
-/// keys have an open invitation from the gateway (they read as INVITED). With `min_gap_ms`,
-/// nothing is taken when the organization's newest snapshot is younger than that (checked in
-/// the appending transaction); with `audit`, a system row is appended with it.
-#[allow(clippy::too_many_arguments)]
+/// keys have an open invitation from the gateway (they read as INVITED).
 pub async fn take(
     store: &Store,
     org: &str,
     mirror: Arc<Snapshot>,
     invited: impl Fn(&str) -> bool,
-    trigger: SnapshotTrigger,
-    taken_by: &str,
-    taken_at_ms: i64,
-    min_gap_ms: Option<i64>,
-    audit: bool,
+    how: Take<'_>,
 ) -> Result<Appended, StoreError> {
     let invited: HashSet<String> = mirror
         .users()
@@ -102,16 +110,16 @@ pub async fn take(
     };
     let new = NewSnapshot {
         org: org.to_owned(),
-        taken_at_ms,
-        trigger,
-        taken_by: taken_by.to_owned(),
+        taken_at_ms: how.taken_at_ms,
+        trigger: how.trigger,
+        taken_by: how.taken_by.to_owned(),
         user_count: users as i64,
         group_count: groups as i64,
         mirror_fetched_at_ms: fetched_at,
         complete,
         content: bytes,
     };
-    store.append_snapshot(new, min_gap_ms, audit).await
+    store.append_snapshot(new, how.min_gap_ms, how.audit).await
 }
 
 /// The content of a stored snapshot, decoded off the async workers; `None` when there is no
@@ -196,11 +204,13 @@ impl Snapshots {
                 org,
                 mirror,
                 |k| dir.has_open_invite(k),
-                SnapshotTrigger::Schedule,
-                "system",
-                now_ms,
-                Some(every_ms),
-                true,
+                Take {
+                    trigger: SnapshotTrigger::Schedule,
+                    taken_by: "system",
+                    taken_at_ms: now_ms,
+                    min_gap_ms: Some(every_ms),
+                    audit: true,
+                },
             )
             .await?;
             match appended {

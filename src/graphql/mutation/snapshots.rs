@@ -63,11 +63,13 @@ impl SnapshotMutation {
                 org,
                 dir.snapshot(),
                 |k| dir.has_open_invite(k),
-                SnapshotTrigger::Manual,
-                &by,
-                now_ms(),
-                None,
-                false,
+                snapshots::Take {
+                    trigger: SnapshotTrigger::Manual,
+                    taken_by: &by,
+                    taken_at_ms: now_ms(),
+                    min_gap_ms: None,
+                    audit: false,
+                },
             )
             .await
             .map_err(|e| {
