@@ -50,6 +50,10 @@ query Dashboard {
     auditLog(first: 5) {
       edges { node { at actor action outcome targets { email } calls { method path status } } }
     }
+    # Access snapshots, newest first (admin and auditor keys; takeSnapshot takes one).
+    snapshots(first: 3) {
+      edges { node { takenAt trigger userCount groupCount hash } }
+    }
   }
 }
 "#;
