@@ -340,7 +340,8 @@ impl Store {
             .await?;
         if audit {
             let record = AuditRecord {
-                at_ms: row.taken_at_ms,
+                // Written now, like every audit row (the snapshot keeps its own time).
+                at_ms: 0,
                 actor: "system".into(),
                 role: "system".into(),
                 org: row.org.clone(),
