@@ -55,6 +55,17 @@ impl Store {
         )
     }
 
+    /// The organizations that have taken snapshots, by id.
+    pub async fn snapshot_orgs(&self) -> Result<Vec<String>, StoreError> {
+        let rows = sqlx::query("SELECT org FROM snapshot_heads WHERE seq > 0 ORDER BY org")
+            .fetch_all(self.pool())
+            .await?;
+        Ok(rows
+            .iter()
+            .map(|r| r.try_get("org"))
+            .collect::<Result<_, _>>()?)
+    }
+
     /// When `org`'s newest snapshot was taken (kept or pruned since), if it has one.
     pub async fn newest_snapshot_ms(&self, org: &str) -> Result<Option<i64>, StoreError> {
         let row = sqlx::query("SELECT seq, taken_at_ms FROM snapshot_heads WHERE org = $1")
