@@ -19,8 +19,9 @@ pub struct AuditArgs {
 
 #[derive(Debug, Subcommand)]
 enum AuditCommand {
-    /// Check the hash chain from the oldest kept row to the head. Exits 0 when intact, 2 when
-    /// a row was changed, removed or inserted, 1 when the store cannot be read.
+    /// Check the hash chain from the oldest kept row to the head, then each organization's
+    /// chain of access snapshots. Exits 0 when intact, 2 when a row or a snapshot was changed,
+    /// removed or inserted, 1 when the store cannot be read.
     Verify {
         #[command(flatten)]
         config: ConfigArgs,
@@ -90,8 +91,30 @@ async fn verify(store: &Store) -> Result<(), Box<dyn std::error::Error>> {
         (Some(first), Some(last)) => format!(" (rows {first}..{last})"),
         _ => String::new(),
     };
+    let mut lines = vec![format!("audit log intact: {} rows{span}", verified.rows)];
+    // Each organization's access snapshots, a chain of their own.
+    for org in store.snapshot_orgs().await? {
+        if let Some(broken) = store.verify_snapshots(&org).await? {
+            eprintln!(
+                "snapshots of {org} broken at snapshot {}: {}",
+                broken.seq, broken.reason
+            );
+            store.close().await;
+            std::process::exit(2);
+        }
+        let kept = store.count_snapshots(&org).await?;
+        let first = store.snapshots_page(&org, None, None, false, 1).await?;
+        let last = store.snapshots_page(&org, None, None, true, 1).await?;
+        let span = match (first.first(), last.first()) {
+            (Some(f), Some(l)) => format!(" (snapshots {}..{})", f.seq, l.seq),
+            _ => String::new(),
+        };
+        lines.push(format!("snapshots of {org} intact: {kept}{span}"));
+    }
     let mut out = std::io::stdout().lock();
-    writeln!(out, "audit log intact: {} rows{span}", verified.rows)?;
+    for line in lines {
+        writeln!(out, "{line}")?;
+    }
     Ok(())
 }
 

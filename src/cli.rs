@@ -256,6 +256,7 @@ async fn serve(
     gateway.start_store_upkeep(config.store.audit_retention, config.events.retention);
     gateway.start_grants();
     gateway.start_webhooks();
+    gateway.start_snapshots();
     let state = gateway.app_state(default_headers);
     let addr = listener.local_addr()?;
     tracing::info!(%addr, orgs = config.orgs.len(), "gateway listening");

@@ -9,7 +9,7 @@ use crate::auth::{KeyStore, OrgScope, Principal};
 use crate::budget::Budget;
 use crate::config::{ApiKeyConfig, Config, LimitsConfig, OrgConfig};
 use crate::directory::{Directories, Directory, DirectorySettings, PointCache};
-use crate::governance::{Grants, Webhooks};
+use crate::governance::{Grants, Schedule, Snapshots, Webhooks};
 use crate::graphql::{self, GatewaySchema};
 use crate::http::{AppState, GraphiqlPage, MetricsGate};
 use crate::keys::OrgId;
@@ -50,6 +50,10 @@ query Dashboard {
     auditLog(first: 5) {
       edges { node { at actor action outcome targets { email } calls { method path status } } }
     }
+    # Access snapshots, newest first (admin and auditor keys; takeSnapshot takes one).
+    snapshots(first: 3) {
+      edges { node { takenAt trigger userCount groupCount hash } }
+    }
   }
 }
 "#;
@@ -61,6 +65,8 @@ pub struct Gateway {
     pub grants: Grants,
     /// Signed deliveries of the organizations' events; its loop runs in `start_webhooks`.
     pub webhooks: Webhooks,
+    /// Access snapshots' schedule (`start_snapshots`) and retention (the store's upkeep).
+    pub snapshots: Snapshots,
     pub(crate) schema: GatewaySchema,
     keys: Arc<KeyStore>,
     limits: Arc<LimitsConfig>,
@@ -148,11 +154,24 @@ impl Gateway {
                 &schema.sdl(),
             ))
         });
+        let schedules = config
+            .orgs
+            .iter()
+            .map(|o| {
+                let schedule = Schedule {
+                    every: o.reviews.snapshot_every,
+                    retention: o.reviews.snapshot_retention,
+                };
+                (o.id.clone(), schedule)
+            })
+            .collect();
+        let snapshots = Snapshots::new(dirs.clone(), store.clone(), schedules);
         Ok(Gateway {
             dirs,
             store,
             grants,
             webhooks,
+            snapshots,
             schema,
             keys: Arc::new(key_store(&config.api_keys)),
             limits: Arc::new(config.limits.clone()),
@@ -209,13 +228,15 @@ impl Gateway {
 
     /// Keeps the store tidy: every hour, idempotency records past their time go, audit rows
     /// older than `retention` are pruned (the chain stays verifiable from the oldest kept row;
-    /// each pruning is a row of its own), and so are events older than `event_retention`.
+    /// each pruning is a row of its own), and so are events older than `event_retention` and
+    /// snapshots older than their organization's `reviews.snapshot_retention`.
     pub fn start_store_upkeep(
         &mut self,
         retention: std::time::Duration,
         event_retention: std::time::Duration,
     ) {
         let store = self.store.clone();
+        let snapshots = self.snapshots.clone();
         self.tasks.push(tokio::spawn(async move {
             let mut tick = tokio::time::interval(std::time::Duration::from_secs(3600));
             loop {
@@ -237,6 +258,11 @@ impl Gateway {
                     Ok(rows) => tracing::info!(rows, "events past retention pruned"),
                     Err(e) => tracing::warn!(error = %e, "pruning the event log failed; trying again in an hour"),
                 }
+                match snapshots.prune(crate::store::now_ms()).await {
+                    Ok(0) => {}
+                    Ok(rows) => tracing::info!(rows, "snapshots past retention pruned"),
+                    Err(e) => tracing::warn!(error = %e, "pruning snapshots failed; trying again in an hour"),
+                }
             }
         }));
     }
@@ -251,6 +277,24 @@ impl Gateway {
                 "grant scheduler",
                 Backoff::default(),
                 move || grants.clone().run_loop(),
+                |_| {},
+            )
+            .await;
+        }));
+    }
+
+    /// Takes the organizations' scheduled snapshots (`[orgs.reviews] snapshot_every`; none
+    /// when no organization has a schedule); restarted with backoff should it panic.
+    pub fn start_snapshots(&mut self) {
+        if !self.snapshots.any_scheduled() {
+            return;
+        }
+        let snapshots = self.snapshots.clone();
+        self.tasks.push(tokio::spawn(async move {
+            supervise(
+                "snapshot schedule",
+                Backoff::default(),
+                move || snapshots.clone().run_loop(),
                 |_| {},
             )
             .await;

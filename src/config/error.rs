@@ -116,4 +116,8 @@ pub enum ConfigError {
     AttemptTimeout { org: String },
     #[error("org `{org}`: upstream.max_tries must be between 1 and 10 (got {got})")]
     MaxTries { org: String, got: u32 },
+    #[error("org `{org}`: reviews.snapshot_every must be at least 1m (got {got})")]
+    SnapshotEvery { org: String, got: String },
+    #[error("org `{org}`: reviews.snapshot_retention must be at least 1d (got {got})")]
+    SnapshotRetention { org: String, got: String },
 }

@@ -1,6 +1,6 @@
 //! The governance part of the configuration: time-bound grants (`[grants]`), the event log
-//! (`[events]`) and webhooks (`[[webhooks]]`), with the human-duration list and table forms
-//! they use.
+//! (`[events]`), webhooks (`[[webhooks]]`) and each organization's access reviews
+//! (`[orgs.reviews]`), with the human-duration list and table forms they use.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -38,6 +38,28 @@ impl Default for EventsConfig {
     fn default() -> Self {
         EventsConfig {
             retention: Duration::from_secs(30 * 86_400),
+        }
+    }
+}
+
+/// One organization's access reviews (`[orgs.reviews]`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ReviewsConfig {
+    /// How often a scheduled snapshot of the organization's access is taken (`"24h"`); none
+    /// by default (snapshots on demand only, `takeSnapshot`).
+    #[serde(with = "humantime_serde", skip_serializing_if = "Option::is_none")]
+    pub snapshot_every: Option<Duration>,
+    /// How long snapshots are kept (400 days: a year-long audit period with room).
+    #[serde(with = "humantime_serde")]
+    pub snapshot_retention: Duration,
+}
+
+impl Default for ReviewsConfig {
+    fn default() -> Self {
+        ReviewsConfig {
+            snapshot_every: None,
+            snapshot_retention: Duration::from_secs(400 * 86_400),
         }
     }
 }

@@ -37,7 +37,7 @@ use crate::budget::BudgetConfig;
 use crate::scim::{Profile, RetryPolicy};
 
 pub(crate) use error::ConfigError;
-pub use governance::{EventsConfig, GrantsConfig, WebhookConfig};
+pub use governance::{EventsConfig, GrantsConfig, ReviewsConfig, WebhookConfig};
 use validate::{
     RawOrg, reject_unknown_vars, resolve_key, resolve_metrics_key, validate_api_keys,
     validate_limits, validate_org,
@@ -224,6 +224,8 @@ pub struct OrgConfig {
     pub budget: BudgetConfig,
     pub(crate) mirror: MirrorConfig,
     pub upstream: UpstreamConfig,
+    /// Access snapshots' schedule and retention (`[orgs.reviews]`).
+    pub reviews: ReviewsConfig,
     key: SecretString,
 }
 
@@ -240,6 +242,7 @@ impl OrgConfig {
             budget: BudgetConfig::default(),
             mirror: MirrorConfig::default(),
             upstream: UpstreamConfig::default(),
+            reviews: ReviewsConfig::default(),
             key,
         }
     }
@@ -351,6 +354,7 @@ struct RedactedOrg<'a> {
     budget: &'a BudgetConfig,
     mirror: &'a MirrorConfig,
     upstream: &'a UpstreamConfig,
+    reviews: &'a ReviewsConfig,
 }
 
 #[derive(Serialize)]
@@ -417,6 +421,7 @@ impl Config {
                 budget: &org.budget,
                 mirror: &org.mirror,
                 upstream: &org.upstream,
+                reviews: &org.reviews,
             })
             .collect();
         // Hashes are not secrets, but a prefix is enough to tell keys apart.

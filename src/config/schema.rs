@@ -111,6 +111,13 @@ pub(super) const ORG_SECTIONS: &[(&str, Fields)] = &[
             ("max_tries", Kind::Int),
         ],
     ),
+    (
+        "reviews",
+        &[
+            ("snapshot_every", Kind::Duration),
+            ("snapshot_retention", Kind::Duration),
+        ],
+    ),
 ];
 
 pub(super) fn kind_of(fields: Fields, key: &str) -> Option<Kind> {

@@ -7,7 +7,9 @@ use std::time::Duration;
 use secrecy::SecretString;
 use serde::Deserialize;
 
-use super::{ApiKeyConfig, ConfigError, LimitsConfig, MirrorConfig, OrgConfig, UpstreamConfig};
+use super::{
+    ApiKeyConfig, ConfigError, LimitsConfig, MirrorConfig, OrgConfig, ReviewsConfig, UpstreamConfig,
+};
 use crate::budget::BudgetConfig;
 use crate::scim::Profile;
 
@@ -30,6 +32,8 @@ pub(super) struct RawOrg {
     mirror: MirrorConfig,
     #[serde(default)]
     upstream: UpstreamConfig,
+    #[serde(default)]
+    reviews: ReviewsConfig,
 }
 
 /// An unrecognised `SCIMGATE_*` name is a typo unless an org's `key_env` points at it.
@@ -125,6 +129,20 @@ pub(super) fn validate_org(raw: RawOrg) -> Result<OrgConfig, ConfigError> {
             got: raw.upstream.max_tries,
         });
     }
+    if let Some(every) = raw.reviews.snapshot_every
+        && every < Duration::from_secs(60)
+    {
+        return Err(ConfigError::SnapshotEvery {
+            org: id,
+            got: human(every),
+        });
+    }
+    if raw.reviews.snapshot_retention < Duration::from_secs(86_400) {
+        return Err(ConfigError::SnapshotRetention {
+            org: id,
+            got: human(raw.reviews.snapshot_retention),
+        });
+    }
     Ok(OrgConfig {
         name: raw.name.unwrap_or_else(|| id.clone()),
         id,
@@ -135,6 +153,7 @@ pub(super) fn validate_org(raw: RawOrg) -> Result<OrgConfig, ConfigError> {
         budget: raw.budget,
         mirror: raw.mirror,
         upstream: raw.upstream,
+        reviews: raw.reviews,
         key: SecretString::from(String::new()),
     })
 }

@@ -44,7 +44,7 @@ pub(crate) use paging::{
 };
 pub(crate) use point_cache::PointCache;
 #[cfg(test)]
-pub(crate) use preloaded::{Person, Team};
+pub(crate) use preloaded::{Person, Team, mirror_of};
 pub(crate) use record::{GroupRec, Source, Status, UserRec};
 pub(crate) use seam::{DirHandle, DirectoryReads, DirectoryWrites};
 pub use snapshot::Snapshot;

@@ -2,9 +2,11 @@
 //! `run_once(now)` step that tests call with injected time, plus a loop the gateway starts.
 
 mod grants;
+pub mod snapshots;
 #[cfg(test)]
 mod tests;
 pub mod webhooks;
 
 pub use grants::{GrantError, GrantRequest, Grants, RunReport, backoff_ms};
+pub use snapshots::{Schedule, SnapshotReport, Snapshots};
 pub use webhooks::{WebhookReport, Webhooks};

@@ -22,6 +22,10 @@ pub const GRANT_ORDER: &str = "grants";
 pub const EVENT_ORDER: &str = "events";
 /// Webhook deliveries, newest first by id.
 pub const DELIVERY_ORDER: &str = "deliveries";
+/// An organization's snapshots, newest first by sequence number.
+pub const SNAPSHOT_ORDER: &str = "snapshots";
+/// The changes of a snapshot diff, by position in the diff's order.
+pub const SNAPSHOT_DIFF_ORDER: &str = "snapshotDiff";
 
 /// An item of a page and the order it was paged in: enough to compute its position, which is
 /// done only when a client asks for a cursor (most answers show few of their cursors, and a

@@ -16,7 +16,7 @@ impl Guard for RoleGuard {
     }
 }
 
-/// Requires a key that may read the audit log: an auditor's or an admin's.
+/// Requires a key that may read the audit log and access snapshots: an auditor's or an admin's.
 pub struct AuditGuard;
 
 impl Guard for AuditGuard {
@@ -42,7 +42,7 @@ pub fn require_audit(ctx: &Context<'_>) -> Result<()> {
     match ctx.data_opt::<Principal>() {
         Some(p) if p.role.reads_audit() => Ok(()),
         Some(p) => Err(Code::Forbidden.error(format!(
-            "this API key ({}) has the {} role; the audit log needs the auditor or admin role",
+            "this API key ({}) has the {} role; the audit log and access snapshots need the auditor or admin role",
             p.name, p.role
         ))),
         None => Err(Code::Forbidden.error("no API key")),

@@ -17,6 +17,8 @@ pub enum Kind {
     AuditEntry,
     /// A time-bound group grant; the key is the grant's id in the store.
     Grant,
+    /// An access snapshot; the key is its sequence number in its organization.
+    Snapshot,
 }
 
 impl Kind {
@@ -27,6 +29,7 @@ impl Kind {
             Kind::Group => "Group",
             Kind::AuditEntry => "AuditEntry",
             Kind::Grant => "Grant",
+            Kind::Snapshot => "Snapshot",
         }
     }
 }
@@ -66,6 +69,7 @@ impl GlobalId {
             (1, "Group") => Kind::Group,
             (1, "AuditEntry") => Kind::AuditEntry,
             (1, "Grant") => Kind::Grant,
+            (1, "Snapshot") => Kind::Snapshot,
             _ => return None,
         };
         Some(GlobalId {

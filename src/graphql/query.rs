@@ -6,7 +6,7 @@ use super::errors::{Code, bad_input};
 use super::guard::{RoleGuard, require};
 use super::ids::{GlobalId, Kind};
 use super::loaders::{DirKey, Point, PointReq, load_point};
-use super::types::{AuditEntry, Grant, Group, Org, User, audit};
+use super::types::{AuditEntry, Grant, Group, Org, Snapshot, User, audit};
 use crate::auth::{Principal, Role};
 use crate::directory::{DirHandle, Directories, DirectoryReads};
 use crate::keys::GroupId;
@@ -24,6 +24,7 @@ pub enum Node {
     Group(Group),
     AuditEntry(AuditEntry),
     Grant(Grant),
+    Snapshot(Snapshot),
 }
 
 #[derive(Default)]
@@ -103,7 +104,7 @@ impl Query {
     }
 
     /// The object with this global id, or null when it does not exist. Users and groups need
-    /// the read role; audit rows the auditor or admin role.
+    /// the read role; audit rows and snapshots the auditor or admin role.
     // Every role; `node` checks the role each kind of object needs.
     #[graphql(guard = "RoleGuard(Role::Auditor)")]
     async fn node(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Node>> {
@@ -140,7 +141,7 @@ async fn node(ctx: &Context<'_>, id: &ID) -> Result<Option<Node>> {
     match g.kind {
         Kind::Org => {}
         Kind::User | Kind::Group => require(ctx, Role::Read)?,
-        Kind::AuditEntry => super::guard::require_audit(ctx)?,
+        Kind::AuditEntry | Kind::Snapshot => super::guard::require_audit(ctx)?,
         Kind::Grant => require(ctx, Role::Read)?,
     }
     let dirs = ctx.data::<Directories<DirHandle>>()?;
@@ -156,6 +157,10 @@ async fn node(ctx: &Context<'_>, id: &ID) -> Result<Option<Node>> {
         Kind::Grant => {
             let grant = super::types::grant::node(ctx, dir.org_id().as_str(), &g.key).await?;
             return Ok(grant.map(Node::Grant));
+        }
+        Kind::Snapshot => {
+            let snapshot = super::types::snapshot::node(ctx, dir.org_id().as_str(), &g.key).await?;
+            return Ok(snapshot.map(Node::Snapshot));
         }
         Kind::User => PointReq::UserByKey {
             dir: DirKey(dir.clone()),

@@ -9,6 +9,7 @@ mod graphql;
 mod health;
 mod mask;
 mod metrics;
+mod snapshot_export;
 mod stream;
 
 use std::future::Future;
@@ -134,6 +135,7 @@ pub(crate) fn app(state: AppState) -> Router {
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(metrics::metrics))
         .route("/export/audit", get(export::audit))
+        .route("/export/snapshots/{id}", get(snapshot_export::snapshot))
         .merge(assets)
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

@@ -1,7 +1,7 @@
 //! The durable store: the hash-chained audit log, write intents (the idempotency records),
-//! open invitations and time-bound grants. One small handle over SQLite (the embedded
-//! default) or PostgreSQL (for several replicas), one set of migrations embedded in the
-//! binary and applied at open.
+//! open invitations, time-bound grants, events, webhooks and access snapshots. One small
+//! handle over SQLite (the embedded default) or PostgreSQL (for several replicas), one set of
+//! migrations embedded in the binary and applied at open.
 //!
 //! Reads of the directory never touch the store; writes and the audit queries do. Every
 //! failure is a [`StoreError`]; the handle remembers whether its last write worked, so
@@ -16,6 +16,8 @@ mod grants;
 mod intents;
 mod invites;
 mod scratch;
+mod snapshot_reads;
+mod snapshots;
 #[cfg(test)]
 mod tests;
 mod webhooks;
@@ -41,6 +43,10 @@ pub use grant_schedule::GrantCounts;
 pub use grants::{Grant, GrantEvent, GrantFilter, GrantState, NewGrant};
 pub use intents::{Begin, IntentKey, IntentMeta, IntentState, Recovered, input_of};
 pub use scratch::ScratchSchema;
+pub use snapshots::{
+    Appended, NewSnapshot, SNAPSHOT_GENESIS, SnapshotBreak, SnapshotMetaRef, SnapshotRow,
+    SnapshotTrigger, content_hash, snapshot_hash,
+};
 pub use webhooks::{Delivery, DeliveryFilter, DeliveryState, NewDelivery};
 
 /// Which database a store runs on.
@@ -112,6 +118,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         4,
         "the webhook outbox",
         include_str!("migrations/0004_webhooks.sql"),
+    ),
+    (
+        5,
+        "access snapshots, hash-chained per organization",
+        include_str!("migrations/0005_snapshots.sql"),
     ),
 ];
 

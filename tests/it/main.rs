@@ -20,6 +20,8 @@ mod mutations;
 mod ops;
 mod replica_grants;
 mod scim_client;
+mod snapshot_export;
+mod snapshots;
 mod store_restart;
 mod subscriptions;
 mod support;

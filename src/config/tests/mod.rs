@@ -11,6 +11,7 @@ use super::*;
 
 mod env_layer;
 mod metrics_key;
+mod reviews;
 
 const SECRET: &str = "sk-live-7f3a9c-very-secret";
 
@@ -395,6 +396,12 @@ fn schema_matches_the_typed_tree() {
         toml::Table::try_from(budget).unwrap(),
         toml::Table::try_from(MirrorConfig::default()).unwrap(),
         toml::Table::try_from(UpstreamConfig::default()).unwrap(),
+        // An optional key shows once set.
+        toml::Table::try_from(ReviewsConfig {
+            snapshot_every: Some(Duration::from_secs(86_400)),
+            ..ReviewsConfig::default()
+        })
+        .unwrap(),
     ];
     for ((_, fields), table) in schema::ORG_SECTIONS.iter().zip(tables) {
         assert_eq!(sorted(keys(table)), sorted(names(fields)));

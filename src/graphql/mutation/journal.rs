@@ -321,6 +321,7 @@ pub(super) fn targets_of(input: &Value) -> Vec<Target> {
                         Kind::User => "User",
                         Kind::Group => "Group",
                         Kind::Grant => "Grant",
+                        Kind::Snapshot => "Snapshot",
                         Kind::Org | Kind::AuditEntry => return,
                     };
                     let email =

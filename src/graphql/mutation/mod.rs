@@ -7,6 +7,7 @@ mod idempotency;
 mod journal;
 mod replay;
 mod resolve;
+mod snapshots;
 mod users;
 mod webhooks;
 
@@ -29,6 +30,7 @@ pub struct Mutation(
     groups::GroupMutation,
     grants::GrantMutation,
     webhooks::WebhookMutation,
+    snapshots::SnapshotMutation,
 );
 
 /// Whether a write happened.

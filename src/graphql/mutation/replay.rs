@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 
 use super::{UserError, UserErrorCode, WriteOutcome};
 use crate::directory::{Directories, Directory, DirectoryReads};
-use crate::graphql::types::{Grant, Group, Org, User, WebhookDelivery};
+use crate::graphql::types::{Grant, Group, Org, Snapshot, User, WebhookDelivery};
 
 /// A payload field that can be kept and rebuilt.
 pub trait Stored: Sized {
@@ -175,5 +175,15 @@ impl Stored for WebhookDelivery {
     fn load(v: &Value, _: &Directories) -> Option<Self> {
         let row = serde_json::from_value(v.clone()).ok()?;
         Some(WebhookDelivery { row: Box::new(row) })
+    }
+}
+
+impl Stored for Snapshot {
+    fn save(&self) -> Value {
+        serde_json::to_value(&*self.row).unwrap_or(Value::Null)
+    }
+    fn load(v: &Value, _: &Directories) -> Option<Self> {
+        let row = serde_json::from_value(v.clone()).ok()?;
+        Some(Snapshot { row: Box::new(row) })
     }
 }

@@ -4,8 +4,9 @@ use async_graphql::{Context, ID, Object, Result};
 
 use super::{
     AuditEntryConnection, AuditLogFilter, Budget, DirectoryEventConnection, GrantConnection,
-    GrantFilter, Group, GroupFilter, GroupOrder, OrderDirection, ScimProfile, Scope, SyncStatus,
-    User, UserFilter, UserOrder, WebhookDeliveryConnection, WebhookDeliveryFilter,
+    GrantFilter, Group, GroupFilter, GroupOrder, OrderDirection, ScimProfile, Scope,
+    SnapshotConnection, SnapshotDiffConnection, SyncStatus, User, UserFilter, UserOrder,
+    WebhookDeliveryConnection, WebhookDeliveryFilter,
 };
 use crate::auth::Role;
 use crate::directory::{self, Dialect, DirHandle, DirectoryReads};
@@ -39,8 +40,8 @@ impl Org {
 
 /// An organization: one upstream SCIM directory with its own key, budget and mirror.
 ///
-/// An auditor's key reaches an organization only for its id, names and `auditLog`; every
-/// other field needs the read role.
+/// An auditor's key reaches an organization only for its id, names, `auditLog`, `snapshots`
+/// and `snapshotDiff`; every other field needs the read role.
 #[Object]
 impl Org {
     /// The organization's global id.
@@ -225,6 +226,39 @@ impl Org {
             filter,
         )
         .await
+    }
+
+    /// The organization's access snapshots, **newest first** (`first`/`after` page to older
+    /// ones, `last`/`before` to newer; pages hold at most 100, default 50). Each holds every
+    /// user with its status and groups, hash-chained to the one before. Only auditor and admin
+    /// keys may read them.
+    #[graphql(guard = "AuditGuard")]
+    async fn snapshots(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> Result<SnapshotConnection> {
+        super::snapshot::list(ctx, self.dir.org_id().as_str(), first, after, last, before).await
+    }
+
+    /// What changed from the snapshot `from` to the snapshot `to`, or to the mirror now when
+    /// `to` is omitted (waiting for a mirror still loading): users added, removed, deactivated,
+    /// reactivated and invited, memberships granted and revoked, with totals and counts per
+    /// group. Changes are ordered by kind, then user id, then group id (`first`/`after`; pages
+    /// hold at most 100, default 50). Only auditor and admin keys may read it.
+    #[graphql(guard = "AuditGuard")]
+    async fn snapshot_diff(
+        &self,
+        ctx: &Context<'_>,
+        from: ID,
+        to: Option<ID>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<SnapshotDiffConnection> {
+        super::snapshot_diff::diff(ctx, &self.dir, from, to, first, after).await
     }
 
     /// Time-bound group grants of the organization, newest first (`first`/`after`; pages

@@ -7,6 +7,8 @@ mod chain;
 mod events;
 mod grants;
 mod intents;
+mod snapshot_size;
+mod snapshots;
 
 /// One backend's fresh store for one test.
 struct Scratch {

@@ -109,3 +109,62 @@ async fn audit_verify_says_intact_then_names_the_edited_row_and_export_writes_on
     assert!(stderr.contains("changed"), "{stderr}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[tokio::test]
+async fn audit_verify_checks_each_organizations_snapshots_too() {
+    use scimgate::store::{NewSnapshot, SnapshotTrigger};
+    let url = scimgate::store::fresh_sqlite_url("audit-cli-snapshots");
+    let store = Store::open(&url).await.unwrap();
+    for (at, org) in [(1, "acme"), (2, "globex"), (3, "acme")] {
+        let snapshot = NewSnapshot {
+            org: org.into(),
+            taken_at_ms: at,
+            trigger: SnapshotTrigger::Manual,
+            taken_by: "ci".into(),
+            user_count: 0,
+            group_count: 0,
+            mirror_fetched_at_ms: None,
+            complete: true,
+            content: br#"{"v":1,"groups":[],"users":[]}"#.to_vec(),
+        };
+        store.append_snapshot(snapshot, None, false).await.unwrap();
+    }
+    store.close().await;
+    let dir = std::env::temp_dir().join(format!(
+        "scimgate-audit-cli-snap-{}-{:08x}",
+        std::process::id(),
+        rand::random::<u32>()
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    let config = dir.join("scimgate.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[store]\nurl = \"{url}\"\n\n[[orgs]]\nid = \"acme\"\nbase_url = \"https://scim.example.com/scim/1\"\nkey_env = \"ACME_AUDIT_SCIM_KEY\"\n"
+        ),
+    )
+    .unwrap();
+    let verified = audit(&config, &["verify"]);
+    assert!(verified.status.success(), "{verified:?}");
+    assert_eq!(
+        text(&verified.stdout),
+        "audit log intact: 0 rows\nsnapshots of acme intact: 2 (snapshots 1..2)\nsnapshots of globex intact: 1 (snapshots 1..1)\n"
+    );
+
+    // A snapshot's count edited behind the gateway's back.
+    sqlx::any::install_default_drivers();
+    let pool = sqlx::AnyPool::connect(&url).await.unwrap();
+    sqlx::query("UPDATE snapshots SET user_count = 7 WHERE org = 'acme' AND seq = 2")
+        .execute(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+    let broken = audit(&config, &["verify"]);
+    assert_eq!(broken.status.code(), Some(2), "{broken:?}");
+    let stderr = text(&broken.stderr);
+    assert!(
+        stderr.starts_with("snapshots of acme broken at snapshot 2: "),
+        "{stderr}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
