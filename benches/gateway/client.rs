@@ -63,6 +63,22 @@ impl Gql {
             .expect("a JSON body")
     }
 
+    /// The answer to `query` and its length in bytes; panics on any GraphQL error.
+    pub async fn checked(&self, query: &str) -> (usize, Value) {
+        let body = json!({ "query": query, "variables": {} }).to_string();
+        let bytes = self
+            .request(&self.http, body.into())
+            .send()
+            .await
+            .expect("an answer")
+            .bytes()
+            .await
+            .expect("a body");
+        let v: Value = serde_json::from_slice(&bytes).expect("JSON");
+        assert!(v.get("errors").is_none(), "errors: {v}");
+        (bytes.len(), v)
+    }
+
     /// `data`; panics on any GraphQL error.
     pub async fn data(&self, query: &str, variables: Value) -> Value {
         let body = self.query(query, variables).await;

@@ -227,25 +227,7 @@ impl Org {
         after: Option<String>,
     ) -> Result<UserConnection> {
         let data = ctx.data::<FloorData>()?;
-        let (start, n) = window(first, after, data.users.len())?;
-        let edges: Vec<UserEdge> = data.users[start..start + n]
-            .iter()
-            .enumerate()
-            .map(|(i, u)| UserEdge {
-                cursor: (start + i).to_string(),
-                node: User(u.clone()),
-            })
-            .collect();
-        Ok(UserConnection {
-            page_info: PageInfo {
-                has_next_page: start + n < data.users.len(),
-                has_previous_page: start > 0,
-                start_cursor: edges.first().map(|e| e.cursor.clone()),
-                end_cursor: edges.last().map(|e| e.cursor.clone()),
-            },
-            edges,
-            total_count: data.users.len() as i32,
-        })
+        user_page(&data.users, first, after)
     }
 
     async fn groups(
@@ -258,6 +240,38 @@ impl Org {
         let names: Vec<Arc<str>> = data.groups.iter().map(|(n, _)| n.clone()).collect();
         group_page(&names, first, after)
     }
+}
+
+/// Where a page of `n` items from `start` stands among `len` (cursors are positions).
+fn page_info(start: usize, n: usize, len: usize) -> PageInfo {
+    PageInfo {
+        has_next_page: start + n < len,
+        has_previous_page: start > 0,
+        start_cursor: (n > 0).then(|| start.to_string()),
+        end_cursor: (n > 0).then(|| (start + n - 1).to_string()),
+    }
+}
+
+/// A page of users, for the organization's and a group's members.
+fn user_page(
+    all: &[Arc<FloorUser>],
+    first: Option<i32>,
+    after: Option<String>,
+) -> Result<UserConnection> {
+    let (start, n) = window(first, after, all.len())?;
+    let edges: Vec<UserEdge> = all[start..start + n]
+        .iter()
+        .enumerate()
+        .map(|(i, u)| UserEdge {
+            cursor: (start + i).to_string(),
+            node: User(u.clone()),
+        })
+        .collect();
+    Ok(UserConnection {
+        page_info: page_info(start, n, all.len()),
+        edges,
+        total_count: all.len() as i32,
+    })
 }
 
 /// A page of groups (by name), for a user's groups and the organization's.
@@ -276,12 +290,7 @@ fn group_page(
         })
         .collect();
     Ok(GroupConnection {
-        page_info: PageInfo {
-            has_next_page: start + n < all.len(),
-            has_previous_page: start > 0,
-            start_cursor: edges.first().map(|e| e.cursor.clone()),
-            end_cursor: edges.last().map(|e| e.cursor.clone()),
-        },
+        page_info: page_info(start, n, all.len()),
         edges,
         total_count: all.len() as i32,
     })
@@ -363,24 +372,6 @@ impl Group {
             .members_of
             .get(&self.name)
             .map_or(&[][..], |i| &data.groups[*i].1[..]);
-        let (start, n) = window(first, after, all.len())?;
-        let edges: Vec<UserEdge> = all[start..start + n]
-            .iter()
-            .enumerate()
-            .map(|(i, u)| UserEdge {
-                cursor: (start + i).to_string(),
-                node: User(u.clone()),
-            })
-            .collect();
-        Ok(UserConnection {
-            page_info: PageInfo {
-                has_next_page: start + n < all.len(),
-                has_previous_page: start > 0,
-                start_cursor: edges.first().map(|e| e.cursor.clone()),
-                end_cursor: edges.last().map(|e| e.cursor.clone()),
-            },
-            edges,
-            total_count: all.len() as i32,
-        })
+        user_page(all, first, after)
     }
 }

@@ -5,7 +5,7 @@ use std::fs::File;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use scimgate::emulator::{LoggedRequest, MemberChange, Stats};
 use serde_json::{Value, json};
@@ -267,6 +267,17 @@ impl Emulator {
     }
 
     /// One SCIM request sent directly: the first page of users at the page maximum.
+    /// What to add to a time in the emulator's log to place it on this process's clock, from
+    /// one direct request stamped here before and after; and how far off that may be (ms).
+    pub async fn clock_offset(&self) -> (i64, i64) {
+        let before = wall_ms();
+        self.first_page_direct().await;
+        let after = wall_ms();
+        let log = self.requests().await;
+        let t = log.last().expect("the direct request").t_ms as i64;
+        ((before + after) / 2 - t, (after - before) / 2 + 1)
+    }
+
     pub async fn first_page_direct(&self) -> Duration {
         let started = Instant::now();
         let body = self
@@ -286,6 +297,17 @@ impl Emulator {
         assert!(!body.is_empty());
         started.elapsed()
     }
+}
+
+/// Unix milliseconds now.
+pub fn wall_ms() -> i64 {
+    i64::try_from(
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .expect("after 1970")
+            .as_millis(),
+    )
+    .expect("in range")
 }
 
 /// The gateway budget a row configures.

@@ -7,9 +7,9 @@
 
 use std::time::Duration;
 
-use serde_json::{Value, json};
+use serde_json::json;
 
-use crate::client::{Gql, USERS_PAGE};
+use crate::client::USERS_PAGE;
 use crate::floor::Floor;
 use crate::load::{self, LoadResult};
 use crate::opts::Opts;
@@ -20,22 +20,6 @@ use crate::rows_cold::{NO_LIMIT, generous};
 /// The second shape: groups with their members.
 pub const GROUPS_MEMBERS: &str = "query Groups { org { groups(first: 20) { edges { node { name \
     members(first: 25) { edges { node { email } } } } } } } }";
-
-/// An answer's length, after checking it has no errors.
-async fn checked_len(gql: &Gql, query: &str) -> usize {
-    let body = json!({ "query": query }).to_string();
-    let bytes = gql
-        .request(&gql.http, body.into())
-        .send()
-        .await
-        .expect("an answer")
-        .bytes()
-        .await
-        .expect("a body");
-    let v: Value = serde_json::from_slice(&bytes).expect("JSON");
-    assert!(v.get("errors").is_none(), "errors: {v}");
-    bytes.len()
-}
 
 pub async fn cache_rows(env: &Env, o: &Opts, r: &mut Report) {
     let emu = Emulator::start(env, 500, 20, NO_LIMIT).await;
@@ -51,8 +35,8 @@ pub async fn cache_rows(env: &Env, o: &Opts, r: &mut Report) {
         ("users page", USERS_PAGE),
         ("groups with members", GROUPS_MEMBERS),
     ] {
-        let gw_len = checked_len(&gw.gql, query).await;
-        let floor_len = checked_len(&floor.gql, query).await;
+        let gw_len = gw.gql.checked(query).await.0;
+        let floor_len = floor.gql.checked(query).await.0;
         let body = json!({ "query": query }).to_string();
         let (mut fl, mut hit, mut miss): (Vec<LoadResult>, Vec<LoadResult>, Vec<LoadResult>) =
             (vec![], vec![], vec![]);

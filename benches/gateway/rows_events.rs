@@ -8,28 +8,18 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
 use crate::client::Gql;
 use crate::opts::Opts;
-use crate::procs::{Emulator, Env, Gateway};
+use crate::procs::{Emulator, Env, Gateway, wall_ms};
 use crate::report::{Line, Report};
 use crate::rows_cold::{NO_LIMIT, generous};
 
 const SUB: &str = "subscription { directoryEvents { node { seq } } }";
 const INVITE: &str = "mutation($input: InviteUserInput!) { inviteUser(input: $input) { outcome } }";
-
-fn wall_ms() -> i64 {
-    i64::try_from(
-        SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .expect("after 1970")
-            .as_millis(),
-    )
-    .expect("in range")
-}
 
 /// Per event `seq`: how many subscribers have it, and when the last one got it (wall ms).
 type Arrivals = Arc<Mutex<HashMap<i64, (usize, i64)>>>;
@@ -144,11 +134,7 @@ pub async fn fan_out_row(env: &Env, o: &Opts, r: &mut Report) {
     let emu = Emulator::start(env, 1_000, 10, NO_LIMIT).await;
     let gw = Gateway::start(env, &emu, &generous()).await;
     gw.gql.wait_complete(Duration::from_secs(120)).await;
-    let before = wall_ms();
-    emu.first_page_direct().await;
-    let after = wall_ms();
-    let log = emu.requests().await;
-    let offset = (before + after) / 2 - log.last().expect("the direct request").t_ms as i64;
+    let (offset, placement) = emu.clock_offset().await;
     let idle = gw.proc.rss_kib();
     let (one, _) = fan_out(&emu, &gw, 1, writes, offset, 0).await;
     let (all, rss) = fan_out(&emu, &gw, many, writes, offset, 1).await;
@@ -159,7 +145,7 @@ pub async fn fan_out_row(env: &Env, o: &Opts, r: &mut Report) {
         pick(&one, 99),
         idle / 1024,
         rss / 1024,
-        (after - before) / 2 + 1,
+        placement,
     ));
     let ratio = (ref50 > 0).then(|| p50 as f64 / ref50 as f64);
     r.push(Line {

@@ -4,13 +4,13 @@
 //! removal in the emulator's membership log minus its grant's due time, placed on the
 //! emulator's clock by one direct request; the reference is the budget's emission interval.
 
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use scimgate::store::{GrantState, NewGrant, Store};
 use serde_json::json;
 
 use crate::opts::Opts;
-use crate::procs::{BudgetSpec, Emulator, Env, Gateway};
+use crate::procs::{BudgetSpec, Emulator, Env, Gateway, wall_ms};
 use crate::report::{Line, Report};
 
 const USERS: usize = 2_000;
@@ -20,16 +20,6 @@ const GRANT_GROUPS: usize = 5;
 /// The first grant is due this long after the grants are stored; all within `SPREAD_MS`.
 const LEAD_MS: i64 = 20_000;
 const SPREAD_MS: i64 = 60_000;
-
-fn wall_ms() -> i64 {
-    i64::try_from(
-        SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .expect("after 1970")
-            .as_millis(),
-    )
-    .expect("in range")
-}
 
 /// Most requests in any sliding window of `window_ms` of the log.
 fn max_in_window(times: &[u64], window_ms: u64) -> usize {
@@ -112,11 +102,7 @@ pub async fn expiry_lateness(env: &Env, o: &Opts, r: &mut Report) {
     let interval = Duration::from_secs_f64((60.0 + 2.0) / 90.0);
 
     // The emulator's clock: one direct request, stamped here before and after.
-    let before = wall_ms();
-    emu.first_page_direct().await;
-    let after = wall_ms();
-    let log = emu.requests().await;
-    let offset = (before + after) / 2 - log.last().expect("the direct request").t_ms as i64;
+    let (offset, placement) = emu.clock_offset().await;
 
     let store = Store::open(&gw.store_url)
         .await
@@ -193,7 +179,7 @@ pub async fn expiry_lateness(env: &Env, o: &Opts, r: &mut Report) {
         "row 11: {grants} grants on {GRANT_GROUPS} groups due over {} s under a refresh that never rests ({USERS} users; {gets} GETs in the run), budget 90/60 s; removals in {patches} PATCHes; lateness p50 {p50} ms, p90 {} ms, worst {worst} ms; {early} removals before their due time (clock placement ±{} ms); most requests in any 60 s at the emulator {most} (Amplitude's limit 100), {throttled} answered 429",
         SPREAD_MS / 1_000,
         lateness[grants * 9 / 10],
-        (after - before) / 2 + 1,
+        placement,
     ));
     let reference = format!("emission interval {} ms", interval.as_millis());
     let ratio = |v: i64| Some(v as f64 / interval.as_secs_f64() / 1_000.0);

@@ -15,18 +15,8 @@ use crate::rows_cold::{NO_LIMIT, generous};
 
 /// One answer to row 3's operation, checked, and its length (the load generator's check).
 async fn checked_len(gql: &Gql) -> (usize, Value) {
-    let body = json!({ "query": USERS_PAGE, "variables": {} }).to_string();
-    let bytes = gql
-        .request(&gql.http, body.into())
-        .send()
-        .await
-        .expect("an answer")
-        .bytes()
-        .await
-        .expect("a body");
-    let v: Value = serde_json::from_slice(&bytes).expect("JSON");
-    assert!(v.get("errors").is_none(), "errors: {v}");
-    (bytes.len(), v["data"]["org"]["users"].clone())
+    let (len, v) = gql.checked(USERS_PAGE).await;
+    (len, v["data"]["org"]["users"].clone())
 }
 
 /// The nodes of a page with cursors left out (they are opaque and differ by design).

@@ -79,6 +79,41 @@ fn decode(text: &str) -> Result<String, String> {
         .map_err(|_| "the query string is not UTF-8".to_owned())
 }
 
+/// The caller, when its key may read `what` (the auditor's or the admin's role); else the
+/// answer to send: 401 without a valid key, 403 with another role.
+pub(super) fn auditor<'a>(
+    state: &'a AppState,
+    headers: &HeaderMap,
+    id: &RequestId,
+    what: &str,
+) -> Result<&'a crate::auth::Principal, Box<Response>> {
+    let Some(principal) = super::graphql::authenticate(state, headers) else {
+        let mut response = edge_error(
+            StatusCode::UNAUTHORIZED,
+            Code::Unauthenticated,
+            "send a valid API key as `Authorization: Bearer <key>`",
+            Some(id),
+        );
+        response
+            .headers_mut()
+            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        return Err(Box::new(response));
+    };
+    if !principal.role.reads_audit() {
+        let message = format!(
+            "this API key ({}) has the {} role; {what} needs the auditor or admin role",
+            principal.name, principal.role
+        );
+        return Err(Box::new(edge_error(
+            StatusCode::FORBIDDEN,
+            Code::Forbidden,
+            &message,
+            Some(id),
+        )));
+    }
+    Ok(principal)
+}
+
 pub(crate) async fn audit(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -86,24 +121,10 @@ pub(crate) async fn audit(
 ) -> Response {
     let id = RequestId::from_headers(&headers);
     let fail = |status, code, message: &str| edge_error(status, code, message, Some(&id));
-    let Some(principal) = super::graphql::authenticate(&state, &headers) else {
-        let mut response = fail(
-            StatusCode::UNAUTHORIZED,
-            Code::Unauthenticated,
-            "send a valid API key as `Authorization: Bearer <key>`",
-        );
-        response
-            .headers_mut()
-            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
-        return response;
+    let principal = match auditor(&state, &headers, &id, "the audit log") {
+        Ok(p) => p,
+        Err(refused) => return *refused,
     };
-    if !principal.role.reads_audit() {
-        let message = format!(
-            "this API key ({}) has the {} role; the audit log needs the auditor or admin role",
-            principal.name, principal.role
-        );
-        return fail(StatusCode::FORBIDDEN, Code::Forbidden, &message);
-    }
     let p = match params(raw.as_deref(), SystemTime::now()) {
         Ok(p) => p,
         Err(message) => return fail(StatusCode::BAD_REQUEST, Code::BadRequest, &message),

@@ -21,24 +21,11 @@ pub(crate) async fn snapshot(
 ) -> Response {
     let rid = RequestId::from_headers(&headers);
     let fail = |status, code, message: &str| edge_error(status, code, message, Some(&rid));
-    let Some(principal) = super::graphql::authenticate(&state, &headers) else {
-        let mut response = fail(
-            StatusCode::UNAUTHORIZED,
-            Code::Unauthenticated,
-            "send a valid API key as `Authorization: Bearer <key>`",
-        );
-        response
-            .headers_mut()
-            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
-        return response;
+    let principal = match super::export::auditor(&state, &headers, &rid, "reading access snapshots")
+    {
+        Ok(p) => p,
+        Err(refused) => return *refused,
     };
-    if !principal.role.reads_audit() {
-        let message = format!(
-            "this API key ({}) has the {} role; access snapshots need the auditor or admin role",
-            principal.name, principal.role
-        );
-        return fail(StatusCode::FORBIDDEN, Code::Forbidden, &message);
-    }
     let csv = match raw.as_deref().unwrap_or("") {
         "" | "format=csv" => true,
         "format=json" => false,

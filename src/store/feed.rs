@@ -38,6 +38,10 @@ impl Feeds {
         }
     }
 
+    fn tails(&self) -> std::sync::MutexGuard<'_, HashMap<String, broadcast::Sender<Arc<Event>>>> {
+        self.tails.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     /// A write committed: every tail looks for new events.
     pub(super) fn wrote(&self) {
         self.written.send_modify(|n| *n = n.wrapping_add(1));
@@ -85,22 +89,12 @@ impl Store {
 
     /// How many followers this process has on `org` now.
     pub fn followers(&self, org: &str) -> usize {
-        let tails = self
-            .inner
-            .feeds
-            .tails
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
+        let tails = self.inner.feeds.tails();
         tails.get(org).map_or(0, broadcast::Sender::receiver_count)
     }
 
     fn tail(&self, org: &str) -> broadcast::Receiver<Arc<Event>> {
-        let mut tails = self
-            .inner
-            .feeds
-            .tails
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
+        let mut tails = self.inner.feeds.tails();
         if let Some(sender) = tails.get(org) {
             return sender.subscribe();
         }
@@ -113,12 +107,7 @@ impl Store {
     /// Whether `org`'s tail has nobody left; if so it is forgotten, under the same lock a new
     /// follower takes, so none can join a tail that is ending.
     fn tail_done(&self, org: &str, sender: &broadcast::Sender<Arc<Event>>) -> bool {
-        let mut tails = self
-            .inner
-            .feeds
-            .tails
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
+        let mut tails = self.inner.feeds.tails();
         if sender.receiver_count() > 0 {
             return false;
         }

@@ -86,13 +86,7 @@ pub async fn take(
     invited: impl Fn(&str) -> bool,
     how: Take<'_>,
 ) -> Result<Appended, StoreError> {
-    let invited: HashSet<String> = mirror
-        .users()
-        .iter()
-        .map(|u| u.key())
-        .filter(|k| invited(k))
-        .map(str::to_owned)
-        .collect();
+    let invited = invited_keys(&mirror, invited);
     let fetched_at = mirror.fetched_at.map(|t| {
         t.duration_since(UNIX_EPOCH)
             .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
@@ -138,15 +132,20 @@ pub async fn content_of(store: &Store, org: &str, seq: i64) -> Result<Option<Con
     }
 }
 
-/// The content of the mirror now, built off the async workers.
-pub async fn content_now(mirror: Arc<Snapshot>, invited: impl Fn(&str) -> bool) -> Content {
-    let invited: HashSet<String> = mirror
+/// The keys of the mirror's users with an open invitation.
+fn invited_keys(mirror: &Snapshot, invited: impl Fn(&str) -> bool) -> HashSet<String> {
+    mirror
         .users()
         .iter()
         .map(|u| u.key())
         .filter(|k| invited(k))
         .map(str::to_owned)
-        .collect();
+        .collect()
+}
+
+/// The content of the mirror now, built off the async workers.
+pub async fn content_now(mirror: Arc<Snapshot>, invited: impl Fn(&str) -> bool) -> Content {
+    let invited = invited_keys(&mirror, invited);
     let built =
         tokio::task::spawn_blocking(move || Content::of_mirror(&mirror, |k| invited.contains(k)))
             .await;
