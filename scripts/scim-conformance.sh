@@ -12,7 +12,12 @@ VENV="${SCIMGATE_VENV:-$HOME/.cache/scimgate-venv}"
 [ -x "$BIN" ] || { echo "no scimgate binary at $BIN (cargo build first)" >&2; exit 1; }
 
 if [ ! -x "$VENV/bin/python" ]; then
-  python3 -m venv "$VENV"
+  # Debian-like systems ship venv separately.
+  if ! python3 -m venv "$VENV" 2>/dev/null; then
+    rm -rf "$VENV"
+    command -v apt-get >/dev/null && apt-get update -qq && apt-get install -y -qq python3-venv >/dev/null
+    python3 -m venv "$VENV"
+  fi
 fi
 # Already satisfied pins need no network.
 "$VENV/bin/pip" install -q --disable-pip-version-check -r scripts/scim-conformance.requirements.txt

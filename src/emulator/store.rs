@@ -442,6 +442,15 @@ mod tests {
     use super::*;
 
     #[test]
+    fn write_stamps_strictly_increase_and_versions_are_unique() {
+        let mut dir = Directory::new(Profile::Rfc7644, Switches::default(), 1);
+        let stamps: Vec<String> = (0..50).map(|_| dir.stamp()).collect();
+        assert!(stamps.windows(2).all(|w| w[0] < w[1]), "{stamps:?}");
+        let a = dir.next_version();
+        assert!(dir.next_version() > a);
+    }
+
+    #[test]
     fn names_from_email_capitalizes_local_parts() {
         assert_eq!(
             names_from_email("new.invitee@example.com"),
