@@ -106,15 +106,15 @@ impl Default for Switches {
 }
 
 impl Switches {
-    /// The defaults for a profile: RFC 7644 turns on PatchOp on users, filter-path removal and
-    /// rich filters.
+    /// The defaults for a profile: RFC 7644 turns on PatchOp on users, filter-path removal, rich
+    /// filters, and keeps deactivated users listed (`active: false`).
     pub(crate) fn for_profile(profile: Profile) -> Self {
         let rfc = profile == Profile::Rfc7644;
         Switches {
             placeholder_names_for_pending: true,
             duplicate_user_status: 409,
             user_patchop: rfc,
-            list_deactivated: false,
+            list_deactivated: rfc,
             group_paging: true,
             group_id_format: GroupIdFormat::Mixed,
             filter_path_remove: rfc,

@@ -1,13 +1,16 @@
 //! RFC 7644 discovery documents (`/ServiceProviderConfig`, `/ResourceTypes`, `/Schemas`),
 //! minimal but valid; served on the rfc7644 profile only (Amplitude has none).
 
-use axum::extract::State;
+use axum::extract::rejection::PathRejection;
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use serde_json::{Value, json};
 
+use super::errors::ScimError;
 use super::query::MAX_PAGE;
 use super::state::EmulatorState;
+use super::users::path_id;
 use crate::scim::wire::{GROUP_SCHEMA, ListResponse, USER_SCHEMA};
 
 const SPC_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig";
@@ -22,7 +25,7 @@ pub(crate) async fn service_provider_config(State(s): State<EmulatorState>) -> R
         "filter": {"supported": true, "maxResults": MAX_PAGE},
         "changePassword": {"supported": false},
         "sort": {"supported": false},
-        "etag": {"supported": false},
+        "etag": {"supported": true},
         "authenticationSchemes": [{
             "type": "oauthbearertoken",
             "name": "OAuth Bearer Token",
@@ -35,14 +38,34 @@ pub(crate) async fn service_provider_config(State(s): State<EmulatorState>) -> R
 }
 
 pub(crate) async fn resource_types(State(s): State<EmulatorState>) -> Response {
+    s.respond(StatusCode::OK, &list(resource_type_list(&s)))
+}
+
+/// `GET /ResourceTypes/{id}`: one of them, or a SCIM 404.
+pub(crate) async fn resource_type(
+    State(s): State<EmulatorState>,
+    id: Result<Path<String>, PathRejection>,
+) -> Result<Response, ScimError> {
+    let id = path_id(id)?;
+    let found = resource_type_list(&s)
+        .into_iter()
+        .find(|t| {
+            t["id"]
+                .as_str()
+                .is_some_and(|t| t.eq_ignore_ascii_case(&id))
+        })
+        .ok_or_else(|| ScimError::not_found(format!("ResourceType {id} not found")))?;
+    Ok(s.respond(StatusCode::OK, &found))
+}
+
+fn resource_type_list(s: &EmulatorState) -> Vec<Value> {
     let base = s.profile().base_path();
-    let types = vec![
+    vec![
         json!({"schemas": [RESOURCE_TYPE_SCHEMA], "id": "User", "name": "User", "endpoint": "/Users",
                "schema": USER_SCHEMA, "meta": {"resourceType": "ResourceType", "location": format!("{base}/ResourceTypes/User")}}),
         json!({"schemas": [RESOURCE_TYPE_SCHEMA], "id": "Group", "name": "Group", "endpoint": "/Groups",
                "schema": GROUP_SCHEMA, "meta": {"resourceType": "ResourceType", "location": format!("{base}/ResourceTypes/Group")}}),
-    ];
-    s.respond(StatusCode::OK, &list(types))
+    ]
 }
 
 fn attr(name: &str, kind: &str, required: bool, extra: Value) -> Value {
@@ -65,6 +88,25 @@ fn multi(name: &str, subs: Vec<Value>, mutability: &str) -> Value {
 }
 
 pub(crate) async fn schemas(State(s): State<EmulatorState>) -> Response {
+    s.respond(StatusCode::OK, &list(schema_list()))
+}
+
+/// `GET /Schemas/{id}`: one schema by its URN, or a SCIM 404.
+pub(crate) async fn schema(
+    State(s): State<EmulatorState>,
+    id: Result<Path<String>, PathRejection>,
+) -> Result<Response, ScimError> {
+    let id = path_id(id)?;
+    let found = schema_list()
+        .into_iter()
+        .find(|t| t["id"] == id.as_str())
+        .ok_or_else(|| ScimError::not_found(format!("Schema {id} not found")))?;
+    Ok(s.respond(StatusCode::OK, &found))
+}
+
+/// The User and Group schemas: the attributes this emulator stores (RFC 7643 §8.7.1's subset;
+/// `externalId` and `meta` are common attributes, not listed).
+fn schema_list() -> Vec<Value> {
     let user = json!({
         "schemas": [SCHEMA_SCHEMA], "id": USER_SCHEMA, "name": "User", "description": "User Account",
         "attributes": [
@@ -86,13 +128,17 @@ pub(crate) async fn schemas(State(s): State<EmulatorState>) -> Response {
         "schemas": [SCHEMA_SCHEMA], "id": GROUP_SCHEMA, "name": "Group", "description": "Group",
         "attributes": [
             attr("displayName", "string", true, json!({})),
-            multi("members", vec![attr("value", "string", false, json!({"mutability": "immutable"})),
-                                  attr("display", "string", false, json!({"mutability": "readOnly"}))],
-                  "readWrite"),
+            multi("members", vec![
+                attr("value", "string", false, json!({"mutability": "immutable"})),
+                attr("$ref", "reference", false,
+                     json!({"mutability": "immutable", "referenceTypes": ["User"]})),
+                attr("type", "string", false,
+                     json!({"mutability": "immutable", "canonicalValues": ["User"]})),
+            ], "readWrite"),
         ],
         "meta": {"resourceType": "Schema"}
     });
-    s.respond(StatusCode::OK, &list(vec![user, group]))
+    vec![user, group]
 }
 
 fn list(items: Vec<Value>) -> ListResponse<Value> {

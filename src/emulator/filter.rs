@@ -1,7 +1,11 @@
 //! A small hand parser and evaluator for SCIM filters (RFC 7644 §3.4.2.2): `eq` always;
-//! `ne`, `co`, `sw`, `ew`, `pr`, `and`, `or`, `not` and parentheses when rich filters are on.
+//! `ne`, `co`, `sw`, `ew`, `gt`, `ge`, `lt`, `le`, `pr`, `and`, `or`, `not` and parentheses when
+//! rich filters are on. Date-times compare as instants, other strings case-insensitively.
+
+use std::cmp::Ordering;
 
 use super::errors::ScimError;
+use super::versions::rfc3339_millis;
 
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) enum Lit {
@@ -18,6 +22,10 @@ pub(crate) enum Op {
     Co,
     Sw,
     Ew,
+    Gt,
+    Ge,
+    Lt,
+    Le,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -92,16 +100,29 @@ impl Filter {
 }
 
 fn compare(value: &Lit, op: Op, lit: &Lit) -> bool {
+    let ordered = |o: Option<Ordering>| match (op, o) {
+        (_, None) => false,
+        (Op::Eq | Op::Ne, Some(o)) => o == Ordering::Equal,
+        (Op::Gt, Some(o)) => o == Ordering::Greater,
+        (Op::Ge, Some(o)) => o != Ordering::Less,
+        (Op::Lt, Some(o)) => o == Ordering::Less,
+        (Op::Le, Some(o)) => o != Ordering::Greater,
+        (Op::Co | Op::Sw | Op::Ew, _) => false,
+    };
     match (value, lit) {
         (Lit::Str(v), Lit::Str(l)) => {
+            if let (Some(v), Some(l)) = (rfc3339_millis(v), rfc3339_millis(l)) {
+                return ordered(Some(v.cmp(&l)));
+            }
             let (v, l) = (v.to_lowercase(), l.to_lowercase());
             match op {
-                Op::Eq | Op::Ne => v == l,
                 Op::Co => v.contains(&l),
                 Op::Sw => v.starts_with(&l),
                 Op::Ew => v.ends_with(&l),
+                _ => ordered(Some(v.cmp(&l))),
             }
         }
+        (Lit::Num(v), Lit::Num(l)) => ordered(v.partial_cmp(l)),
         (v, l) => matches!(op, Op::Eq | Op::Ne) && v == l,
     }
 }
@@ -237,11 +258,10 @@ impl Parser {
             "co" => Op::Co,
             "sw" => Op::Sw,
             "ew" => Op::Ew,
-            "gt" | "ge" | "lt" | "le" => {
-                return Err(ScimError::invalid_filter(format!(
-                    "operator {op} is not supported"
-                )));
-            }
+            "gt" => Op::Gt,
+            "ge" => Op::Ge,
+            "lt" => Op::Lt,
+            "le" => Op::Le,
             other => {
                 return Err(ScimError::invalid_filter(format!(
                     "unknown operator {other:?}"
@@ -326,13 +346,31 @@ mod tests {
     }
 
     #[test]
+    fn time_comparisons_order_instants_across_zones() {
+        let at = |attr: &str| match attr {
+            "meta.lastmodified" => vec![Lit::Str("2026-12-07T15:00:00.500+00:00".into())],
+            _ => vec![],
+        };
+        let check = |f: &str| Filter::parse(f, true, USER_ATTRS).unwrap().matches(&at);
+        assert!(check(r#"meta.lastModified gt "2026-12-07T15:00:00Z""#));
+        assert!(check(r#"meta.lastModified gt "2026-12-07T16:00:00+02:00""#));
+        assert!(!check(r#"meta.lastModified gt "2026-12-07T15:00:00.500Z""#));
+        assert!(check(r#"meta.lastModified ge "2026-12-07T15:00:00.500Z""#));
+        assert!(check(r#"meta.lastModified lt "2026-12-07T15:00:01Z""#));
+        assert!(!check(r#"meta.lastModified le "2026-12-07T15:00:00.499Z""#));
+        assert!(!check(r#"meta.created gt "2000-01-01T00:00:00Z""#));
+        let err = Filter::parse(r#"meta.lastModified gt "x""#, false, USER_ATTRS).unwrap_err();
+        assert_eq!(err.scim_type, Some("invalidFilter"));
+    }
+
+    #[test]
     fn malformed_filters_are_invalid() {
         for f in [
             "",
             "userName",
             "userName eq",
             r#"userName eq "open"#,
-            "userName gt 3",
+            "userName gt",
             "(userName pr",
             "a eq b",
         ] {

@@ -1,7 +1,7 @@
 //! `/Groups` handlers: list (members inside), get, create (200 on Amplitude, inviting unknown
 //! e-mails), PatchOp add/remove/replace, PUT, delete; group ids as numbers or strings.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 
 use axum::body::Bytes;
 use axum::extract::rejection::PathRejection;
@@ -13,10 +13,13 @@ use serde_json::{Value, json};
 use super::config::{GroupIdFormat, MemberChange};
 use super::errors::{ScimError, parse_json};
 use super::filter::{Filter, Lit};
+use super::group_patch::{Action, plan};
 use super::query::{Page, parse_query};
+use super::rfc::{self, Projection, origin};
 use super::state::EmulatorState;
-use super::store::{Directory, GroupRec, now_iso, validate_email};
-use super::users::{Answer, created, path_id};
+use super::store::{Directory, GroupRec, validate_email};
+use super::users::{Answer, answer_one, created, path_id};
+use super::versions::{check_if_match, not_modified, with_etag};
 use crate::scim::Profile;
 use crate::scim::wire::{self, ListResponse};
 
@@ -48,11 +51,27 @@ fn group_value(s: &EmulatorState, group: wire::Group, at: IdAt) -> Value {
     v
 }
 
-fn render(s: &EmulatorState, dir: &Directory, seq: u64, at: IdAt) -> Result<Value, ScimError> {
-    let group = dir
-        .render_group(seq)
-        .ok_or_else(|| ScimError::not_found("Group not found"))?;
-    Ok(group_value(s, group, at))
+/// A group as the profile answers it; `origin` is the SCIM root for RFC 7644's `meta.location`.
+fn render(
+    s: &EmulatorState,
+    dir: &Directory,
+    seq: u64,
+    at: IdAt,
+    origin: &str,
+) -> Result<Value, ScimError> {
+    let missing = || ScimError::not_found("Group not found");
+    match s.profile() {
+        Profile::Amplitude => Ok(group_value(
+            s,
+            dir.render_group(seq).ok_or_else(missing)?,
+            at,
+        )),
+        Profile::Rfc7644 => rfc::group_json(dir, seq, origin).ok_or_else(missing),
+    }
+}
+
+fn version(dir: &Directory, seq: u64) -> u64 {
+    dir.group(seq).map_or(0, |g| g.version)
 }
 
 fn group_seq(dir: &Directory, id: &str) -> Result<u64, ScimError> {
@@ -60,8 +79,16 @@ fn group_seq(dir: &Directory, id: &str) -> Result<u64, ScimError> {
         .ok_or_else(|| ScimError::not_found(format!("Group {id} not found")))
 }
 
-fn group_attr<'a>(dir: &'a Directory, g: &'a GroupRec) -> impl Fn(&str) -> Vec<Lit> + 'a {
+/// The attribute values a filter sees on a group.
+pub(crate) fn group_attr<'a>(
+    dir: &'a Directory,
+    g: &'a GroupRec,
+) -> impl Fn(&str) -> Vec<Lit> + 'a {
+    let rfc = dir.profile == Profile::Rfc7644;
     move |attr: &str| match attr {
+        "externalid" if rfc => g.external_id.iter().map(|e| Lit::Str(e.clone())).collect(),
+        "meta.created" if rfc => vec![Lit::Str(g.created.clone())],
+        "meta.lastmodified" if rfc => vec![Lit::Str(g.modified.clone())],
         "displayname" => vec![Lit::Str(g.name.clone())],
         "id" => vec![Lit::Str(g.id.clone())],
         "members" | "members.value" => g
@@ -74,10 +101,26 @@ fn group_attr<'a>(dir: &'a Directory, g: &'a GroupRec) -> impl Fn(&str) -> Vec<L
     }
 }
 
-pub(crate) async fn list(State(s): State<EmulatorState>, RawQuery(raw): RawQuery) -> Answer {
-    let q = parse_query(raw.as_deref());
+pub(crate) async fn list(
+    State(s): State<EmulatorState>,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+) -> Answer {
+    list_with(&s, &headers, &parse_query(raw.as_deref()))
+}
+
+/// `POST /Groups/.search` (RFC 7644): the body's parameters, answered as a GET would be.
+pub(crate) async fn search(
+    State(s): State<EmulatorState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Answer {
+    list_with(&s, &headers, &rfc::search_query(&body)?)
+}
+
+fn list_with(s: &EmulatorState, headers: &HeaderMap, q: &HashMap<String, String>) -> Answer {
     let page = match s.switches().group_paging {
-        true => Page::from_query(&q, s.profile())?,
+        true => Page::from_query(q, s.profile())?,
         false => Page::all(),
     };
     let filter = match q.get("filter").filter(|f| !f.trim().is_empty()) {
@@ -98,9 +141,11 @@ pub(crate) async fn list(State(s): State<EmulatorState>, RawQuery(raw): RawQuery
             })
             .map(|(seq, _)| seq),
     );
+    let origin = origin(headers, s);
+    let projection = Projection::for_profile(s.profile(), q);
     let resources = seqs
         .into_iter()
-        .map(|seq| render(&s, &dir, seq, IdAt::List))
+        .map(|seq| render(s, &dir, seq, IdAt::List, &origin).map(|v| projection.apply(v)))
         .collect::<Result<Vec<_>, _>>()?;
     drop(dir);
     let ipp = page.items_per_page(s.profile(), resources.len());
@@ -110,17 +155,27 @@ pub(crate) async fn list(State(s): State<EmulatorState>, RawQuery(raw): RawQuery
 
 pub(crate) async fn get(
     State(s): State<EmulatorState>,
+    headers: HeaderMap,
     id: Result<Path<String>, PathRejection>,
+    RawQuery(raw): RawQuery,
 ) -> Answer {
     let id = path_id(id)?;
     let dir = s.dir();
-    let body = render(&s, &dir, group_seq(&dir, &id)?, IdAt::Get)?;
+    let seq = group_seq(&dir, &id)?;
+    let version = version(&dir, seq);
+    if s.profile() == Profile::Rfc7644
+        && let Some(unchanged) = not_modified(&headers, version)
+    {
+        return Ok(unchanged);
+    }
+    let body = render(&s, &dir, seq, IdAt::Get, &origin(&headers, &s))?;
     drop(dir);
-    Ok(s.respond(StatusCode::OK, &body))
+    let body = Projection::for_profile(s.profile(), &parse_query(raw.as_deref())).apply(body);
+    Ok(answer_one(&s, StatusCode::OK, body, version))
 }
 
 /// `[{"value": "..."}]` (or one such object) as a list of values.
-fn member_values(v: &Value) -> Result<Vec<String>, ScimError> {
+pub(crate) fn member_values(v: &Value) -> Result<Vec<String>, ScimError> {
     let one = |m: &Value| match m.get("value") {
         Some(Value::String(s)) => Ok(s.trim().to_owned()),
         Some(Value::Number(n)) => Ok(n.to_string()),
@@ -159,8 +214,14 @@ fn resolve_members(dir: &mut Directory, values: &[String], now: &str) -> BTreeSe
         .collect()
 }
 
-/// `displayName` (required) and `members` (optional) of a POST or PUT body.
-fn parse_group(body: &[u8]) -> Result<(String, Vec<String>), ScimError> {
+/// A POST or PUT body: `displayName` (required), `members` and `externalId` (optional).
+struct GroupBody {
+    name: String,
+    members: Vec<String>,
+    external_id: Option<String>,
+}
+
+fn parse_group(body: &[u8]) -> Result<GroupBody, ScimError> {
     let v = parse_json(body)?;
     if !v.is_object() {
         return Err(ScimError::invalid_syntax("the body must be a JSON object"));
@@ -175,7 +236,15 @@ fn parse_group(body: &[u8]) -> Result<(String, Vec<String>), ScimError> {
         None | Some(Value::Null) => Vec::new(),
         Some(m) => member_values(m)?,
     };
-    Ok((name.to_owned(), members))
+    let external_id = v
+        .get("externalId")
+        .and_then(Value::as_str)
+        .map(str::to_owned);
+    Ok(GroupBody {
+        name: name.to_owned(),
+        members,
+        external_id,
+    })
 }
 
 pub(crate) async fn create(
@@ -183,14 +252,19 @@ pub(crate) async fn create(
     headers: HeaderMap,
     body: Bytes,
 ) -> Answer {
-    let (name, values) = parse_group(&body)?;
+    let request = parse_group(&body)?;
     let mut dir = s.dir();
-    dir.check_group_name(&name, None)?;
-    check_members(&dir, &values)?;
-    let now = now_iso();
-    let members = resolve_members(&mut dir, &values, &now);
-    let seq = dir.create_group(&name, members, &now);
-    let body = render(&s, &dir, seq, IdAt::Create)?;
+    dir.check_group_name(&request.name, None)?;
+    check_members(&dir, &request.members)?;
+    let now = dir.stamp();
+    let members = resolve_members(&mut dir, &request.members, &now);
+    let seq = dir.create_group(&request.name, members, &now);
+    let rfc = s.profile() == Profile::Rfc7644;
+    if rfc && let Some(group) = dir.group_mut(seq) {
+        group.external_id = request.external_id;
+    }
+    let body = render(&s, &dir, seq, IdAt::Create, &origin(&headers, &s))?;
+    let version = version(&dir, seq);
     drop(dir);
     Ok(match s.profile() {
         Profile::Amplitude => s.respond(StatusCode::OK, &body),
@@ -200,13 +274,14 @@ pub(crate) async fn create(
                 .and_then(Value::as_str)
                 .unwrap_or_default()
                 .to_owned();
-            created(&s, &headers, "Groups", &id, &body)
+            with_etag(created(&s, &headers, "Groups", &id, &body), version)
         }
     })
 }
 
 pub(crate) async fn replace(
     State(s): State<EmulatorState>,
+    headers: HeaderMap,
     id: Result<Path<String>, PathRejection>,
     body: Bytes,
 ) -> Answer {
@@ -218,110 +293,37 @@ pub(crate) async fn replace(
             "PUT is not supported on Groups; use PATCH",
         ));
     }
-    let (name, values) = parse_group(&body)?;
+    let request = parse_group(&body)?;
+    let rfc = s.profile() == Profile::Rfc7644;
     let mut dir = s.dir();
     let seq = group_seq(&dir, &id)?;
-    dir.check_group_name(&name, Some(seq))?;
-    check_members(&dir, &values)?;
-    let now = now_iso();
-    let members = resolve_members(&mut dir, &values, &now);
-    if let Some(group) = dir.group_mut(seq) {
-        group.name = name;
-        group.members = members;
-        group.modified = now;
+    if rfc {
+        check_if_match(&headers, version(&dir, seq))?;
     }
-    let body = render(&s, &dir, seq, IdAt::Write)?;
+    dir.check_group_name(&request.name, Some(seq))?;
+    check_members(&dir, &request.members)?;
+    let now = dir.stamp();
+    let members = resolve_members(&mut dir, &request.members, &now);
+    let mut touched = Vec::new();
+    if let Some(group) = dir.group_mut(seq) {
+        touched = group.members.union(&members).copied().collect();
+        group.name = request.name;
+        group.members = members;
+        if rfc {
+            group.external_id = request.external_id;
+        }
+    }
+    dir.touch_group(seq, &now);
+    dir.touch_users(touched, &now);
+    let body = render(&s, &dir, seq, IdAt::Write, &origin(&headers, &s))?;
+    let version = version(&dir, seq);
     drop(dir);
-    Ok(s.respond(StatusCode::OK, &body))
-}
-
-/// One PatchOp operation on a group, validated before anything changes.
-enum Action {
-    Add(Vec<String>),
-    Remove(Vec<String>),
-    RemoveAll,
-    RemoveWhere(Filter),
-    Rename(String),
-    ReplaceMembers(Vec<String>),
-}
-
-fn plan(s: &EmulatorState, op: &wire::PatchOperation) -> Result<Vec<Action>, ScimError> {
-    let switches = s.switches();
-    let path = op.path.as_deref().map(str::trim);
-    let lower = path.map(str::to_ascii_lowercase);
-    let value = || {
-        op.value
-            .as_ref()
-            .ok_or_else(|| ScimError::invalid_value("a value is required"))
-    };
-    let name = |v: &Value| {
-        v.as_str()
-            .map(str::trim)
-            .filter(|n| !n.is_empty())
-            .map(|n| Action::Rename(n.to_owned()))
-            .ok_or_else(|| ScimError::invalid_value("displayName must be a non-empty string"))
-    };
-    // A pathless add or replace carries an object of attributes.
-    let pathless = |members: fn(Vec<String>) -> Action| -> Result<Vec<Action>, ScimError> {
-        let obj = value()?.as_object().ok_or_else(|| {
-            ScimError::invalid_value("a pathless operation needs an object value")
-        })?;
-        let mut actions = Vec::new();
-        for (k, v) in obj {
-            match k.to_ascii_lowercase().as_str() {
-                "members" => actions.push(members(member_values(v)?)),
-                "displayname" if switches.group_replace => actions.push(name(v)?),
-                "displayname" => {
-                    return Err(ScimError::invalid_syntax(
-                        "renaming a group is not supported",
-                    ));
-                }
-                _ => {}
-            }
-        }
-        Ok(actions)
-    };
-    let action = match (op.op.to_ascii_lowercase().as_str(), lower.as_deref()) {
-        ("add", None) => return pathless(Action::Add),
-        ("add", Some("members")) => Action::Add(member_values(value()?)?),
-        ("remove", None) => return Err(ScimError::bad_request("noTarget", "remove needs a path")),
-        ("remove", Some("members")) => match &op.value {
-            None | Some(Value::Null) => Action::RemoveAll,
-            Some(v) => Action::Remove(member_values(v)?),
-        },
-        ("remove", Some(p)) if p.starts_with("members[") && p.ends_with(']') => {
-            if !switches.filter_path_remove {
-                return Err(ScimError::invalid_path(
-                    "filter paths are not supported: remove with path \"members\" and a value array",
-                ));
-            }
-            let inner = path
-                .map(|p| &p["members[".len()..p.len() - 1])
-                .unwrap_or_default();
-            Action::RemoveWhere(Filter::parse(inner, switches.rich_filters, &["value"])?)
-        }
-        ("replace", _) if !switches.group_replace => {
-            return Err(ScimError::invalid_syntax(
-                "replace is not supported on Groups: use add and remove",
-            ));
-        }
-        ("replace", None) => return pathless(Action::ReplaceMembers),
-        ("replace", Some("displayname")) => name(value()?)?,
-        ("replace", Some("members")) => Action::ReplaceMembers(member_values(value()?)?),
-        ("add" | "remove" | "replace", Some(p)) => {
-            return Err(ScimError::invalid_path(format!("unsupported path {p:?}")));
-        }
-        (other, _) => {
-            return Err(ScimError::invalid_syntax(format!(
-                "unknown PatchOp op {other:?}"
-            )));
-        }
-    };
-    Ok(vec![action])
+    Ok(answer_one(&s, StatusCode::OK, body, version))
 }
 
 pub(crate) async fn patch(
     State(s): State<EmulatorState>,
+    headers: HeaderMap,
     id: Result<Path<String>, PathRejection>,
     body: Bytes,
 ) -> Answer {
@@ -337,6 +339,9 @@ pub(crate) async fn patch(
     }
     let mut dir = s.dir();
     let seq = group_seq(&dir, &id)?;
+    if s.profile() == Profile::Rfc7644 {
+        check_if_match(&headers, version(&dir, seq))?;
+    }
     for action in &actions {
         match action {
             Action::Add(v) | Action::ReplaceMembers(v) => check_members(&dir, v)?,
@@ -344,7 +349,7 @@ pub(crate) async fn patch(
             _ => {}
         }
     }
-    let now = now_iso();
+    let now = dir.stamp();
     let Some(mut group) = dir.group(seq).cloned() else {
         return Err(ScimError::not_found(format!("Group {id} not found")));
     };
@@ -368,9 +373,9 @@ pub(crate) async fn patch(
                 })
             }),
             Action::Rename(name) => group.name = name,
+            Action::ExternalId(e) => group.external_id = e,
         }
     }
-    group.modified = now;
     let t_ms = s.started_at().elapsed().as_millis() as u64;
     let before = dir
         .group(seq)
@@ -381,7 +386,13 @@ pub(crate) async fn patch(
         .map(|&m| (m, false))
         .chain(group.members.difference(&before).map(|&m| (m, true)))
         .collect();
-    for (member, added) in changes {
+    let renamed = dir.group(seq).is_some_and(|g| g.name != group.name);
+    let touched: Vec<u64> = match renamed {
+        // Every member's `groups` shows the new name.
+        true => before.union(&group.members).copied().collect(),
+        false => changes.iter().map(|(m, _)| *m).collect(),
+    };
+    for &(member, added) in &changes {
         if let Some(email) = dir.user(member).map(|u| u.email.to_lowercase()) {
             dir.member_log.push(MemberChange {
                 t_ms,
@@ -394,18 +405,25 @@ pub(crate) async fn patch(
     if let Some(stored) = dir.group_mut(seq) {
         *stored = group;
     }
-    let body = render(&s, &dir, seq, IdAt::Write)?;
+    dir.touch_group(seq, &now);
+    dir.touch_users(touched, &now);
+    let body = render(&s, &dir, seq, IdAt::Write, &origin(&headers, &s))?;
+    let version = version(&dir, seq);
     drop(dir);
-    Ok(s.respond(StatusCode::OK, &body))
+    Ok(answer_one(&s, StatusCode::OK, body, version))
 }
 
 pub(crate) async fn delete(
     State(s): State<EmulatorState>,
+    headers: HeaderMap,
     id: Result<Path<String>, PathRejection>,
 ) -> Answer {
     let id = path_id(id)?;
     let mut dir = s.dir();
     let seq = group_seq(&dir, &id)?;
+    if s.profile() == Profile::Rfc7644 {
+        check_if_match(&headers, version(&dir, seq))?;
+    }
     dir.delete_group(seq);
     Ok(StatusCode::NO_CONTENT.into_response())
 }

@@ -7,19 +7,23 @@ mod discovery;
 mod errors;
 mod filter;
 mod gate;
+mod group_patch;
 mod groups;
 mod query;
 mod render;
+mod rfc;
 mod seed;
 mod state;
 mod store;
 mod traffic;
+mod user_patch;
 mod users;
+mod versions;
 
 use std::net::SocketAddr;
 
 use axum::Router;
-use axum::routing::{any, get};
+use axum::routing::{any, get, post};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -71,7 +75,15 @@ pub(crate) fn router(state: EmulatorState) -> Router {
                 &format!("{base}/ResourceTypes"),
                 get(discovery::resource_types),
             )
-            .route(&format!("{base}/Schemas"), get(discovery::schemas));
+            .route(
+                &format!("{base}/ResourceTypes/{{id}}"),
+                get(discovery::resource_type),
+            )
+            .route(&format!("{base}/Schemas"), get(discovery::schemas))
+            .route(&format!("{base}/Schemas/{{id}}"), get(discovery::schema))
+            .route(&format!("{base}/.search"), post(rfc::search_all))
+            .route(&format!("{base}/Users/.search"), post(users::search))
+            .route(&format!("{base}/Groups/.search"), post(groups::search));
     }
     let scim = scim
         .route(&format!("{base}/{{*rest}}"), any(gate::not_found))

@@ -2,6 +2,7 @@
 //! `display` strings, `groups` on a user, and the profile's `meta`.
 
 use super::store::{Directory, UserRec};
+use super::versions::etag;
 use crate::scim::Profile;
 use crate::scim::wire::{self, Email, GroupRef, Member, Meta, Name, ResourceId};
 
@@ -60,8 +61,20 @@ impl Directory {
                 resource_type: Some("User".into()),
                 created: Some(user.created.clone()),
                 last_modified: Some(user.modified.clone()),
+                version: Some(etag(user.version)),
                 ..Meta::default()
             },
+        };
+        let (emails, external_id) = match self.profile {
+            Profile::Amplitude => (
+                vec![Email {
+                    value: user.email.clone(),
+                    primary: Some(true),
+                    kind: None,
+                }],
+                None,
+            ),
+            Profile::Rfc7644 => (user.emails.clone(), user.external_id.clone()),
         };
         Some(wire::User {
             schemas: vec![wire::USER_SCHEMA.to_owned()],
@@ -70,13 +83,9 @@ impl Directory {
             name,
             display_name: None,
             active: user.active,
-            emails: vec![Email {
-                value: user.email.clone(),
-                primary: Some(true),
-                kind: None,
-            }],
+            emails,
             groups: with_groups.then(|| self.groups_of(seq)),
-            external_id: None,
+            external_id,
             meta: Some(Box::new(meta)),
         })
     }
@@ -98,11 +107,12 @@ impl Directory {
             id: Some(ResourceId(group.id.clone())),
             display_name: group.name.clone(),
             members,
-            external_id: None,
+            external_id: group.external_id.clone(),
             meta: Some(Meta {
                 resource_type: Some("Group".into()),
                 created: Some(group.created.clone()),
                 last_modified: Some(group.modified.clone()),
+                version: (self.profile == Profile::Rfc7644).then(|| etag(group.version)),
                 ..Meta::default()
             }),
         })

@@ -7,7 +7,8 @@ use rand::rngs::StdRng;
 use rand::seq::IndexedRandom;
 use rand::{RngExt, SeedableRng};
 
-use super::store::{Directory, iso8601};
+use super::store::Directory;
+use super::versions::iso8601;
 use crate::scim::Profile;
 
 const FIRST: &[&str] = &[

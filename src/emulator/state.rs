@@ -13,8 +13,9 @@ use tokio::time::Instant;
 use super::config::{EmulatorConfig, Faults, LoggedRequest, Stats, Switches};
 use super::errors::ScimError;
 use super::seed;
-use super::store::{Directory, now_iso, validate_email};
+use super::store::{Directory, validate_email};
 use super::traffic::GateState;
+use super::versions::now_iso;
 use crate::scim::Profile;
 use crate::scim::wire::{Group, User};
 

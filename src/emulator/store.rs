@@ -10,7 +10,9 @@ use rand::{RngExt, SeedableRng};
 
 use super::config::Switches;
 use super::errors::ScimError;
+use super::versions::iso8601;
 use crate::scim::Profile;
+use crate::scim::wire::Email;
 
 /// The first integer group id on the Amplitude profile.
 const FIRST_GROUP_NUMBER: u64 = 600;
@@ -28,6 +30,14 @@ pub(crate) struct UserRec {
     pub(crate) active: bool,
     pub(crate) created: String,
     pub(crate) modified: String,
+    /// RFC 7644 only: the client's `externalId`.
+    pub(crate) external_id: Option<String>,
+    /// RFC 7644 only: `emails` as written (Amplitude derives them from the e-mail).
+    pub(crate) emails: Vec<Email>,
+    /// RFC 7644 only: `active` was removed by a PatchOp, so it is not shown (still active).
+    pub(crate) active_unset: bool,
+    /// Bumped on every change: `meta.version` is `W/"<version>"`.
+    pub(crate) version: u64,
 }
 
 #[derive(Clone, Debug)]
@@ -39,6 +49,8 @@ pub(crate) struct GroupRec {
     pub(crate) members: BTreeSet<u64>,
     pub(crate) created: String,
     pub(crate) modified: String,
+    pub(crate) external_id: Option<String>,
+    pub(crate) version: u64,
 }
 
 pub(crate) struct Directory {
@@ -55,6 +67,10 @@ pub(crate) struct Directory {
     pub(crate) rng: StdRng,
     /// Memberships PATCHes changed, in order.
     pub(crate) member_log: Vec<super::config::MemberChange>,
+    /// The last version handed out (versions are unique across the directory).
+    last_version: u64,
+    /// The last write time handed out, in Unix milliseconds (strictly increasing).
+    last_stamp_ms: u64,
 }
 
 impl Directory {
@@ -72,6 +88,72 @@ impl Directory {
             next_group_number: FIRST_GROUP_NUMBER,
             rng: StdRng::seed_from_u64(seed),
             member_log: Vec::new(),
+            last_version: 0,
+            last_stamp_ms: 0,
+        }
+    }
+
+    /// A new version for a resource that changed.
+    pub(crate) fn next_version(&mut self) -> u64 {
+        self.last_version += 1;
+        self.last_version
+    }
+
+    /// The time of a write, later than every earlier one (by a millisecond if the clock has
+    /// not moved), so `meta.lastModified gt` a seen time never misses a later change.
+    pub(crate) fn stamp(&mut self) -> String {
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_millis() as u64;
+        self.last_stamp_ms = now.max(self.last_stamp_ms + 1);
+        iso8601(
+            self.last_stamp_ms / 1_000,
+            (self.last_stamp_ms % 1_000) as u32,
+        )
+    }
+
+    /// Marks users as changed (their `groups` changed with a group's members or name).
+    pub(crate) fn touch_users(&mut self, seqs: impl IntoIterator<Item = u64>, now: &str) {
+        for seq in seqs {
+            let version = self.next_version();
+            if let Some(user) = self.users.get_mut(&seq) {
+                // Seeding adds members after the fact: a user never looks modified before it
+                // was created (the stamps share one fixed-width format, so text order is time order).
+                if now > user.modified.as_str() {
+                    user.modified = now.to_owned();
+                }
+                user.version = version;
+            }
+        }
+    }
+
+    /// Marks a group as changed.
+    pub(crate) fn touch_group(&mut self, seq: u64, now: &str) {
+        let version = self.next_version();
+        if let Some(group) = self.groups.get_mut(&seq) {
+            group.modified = now.to_owned();
+            group.version = version;
+        }
+    }
+
+    /// The groups a user is a member of.
+    fn groups_with(&self, seq: u64) -> Vec<u64> {
+        self.groups
+            .iter()
+            .filter(|(_, g)| g.members.contains(&seq))
+            .map(|(k, _)| *k)
+            .collect()
+    }
+
+    /// Takes a user out of every group, marking those groups changed.
+    fn leave_groups(&mut self, seq: u64) {
+        let now = self.stamp();
+        for g in self.groups_with(seq) {
+            if let Some(group) = self.groups.get_mut(&g) {
+                group.members.remove(&seq);
+            }
+            self.touch_group(g, &now);
         }
     }
 
@@ -128,6 +210,7 @@ impl Directory {
             Profile::Amplitude => email.to_owned(),
             Profile::Rfc7644 => self.opaque_id(),
         };
+        let version = self.next_version();
         Ok(self.insert_user(UserRec {
             id,
             email: email.to_owned(),
@@ -137,6 +220,14 @@ impl Directory {
             active: true,
             created: now.to_owned(),
             modified: now.to_owned(),
+            external_id: None,
+            emails: vec![Email {
+                value: email.to_owned(),
+                primary: Some(true),
+                kind: None,
+            }],
+            active_unset: false,
+            version,
         }))
     }
 
@@ -167,9 +258,7 @@ impl Directory {
         now: &str,
     ) {
         if !active {
-            for group in self.groups.values_mut() {
-                group.members.remove(&seq);
-            }
+            self.leave_groups(seq);
             if !self.switches.list_deactivated {
                 self.delete_user(seq);
                 return;
@@ -179,17 +268,40 @@ impl Directory {
             user.given = given;
             user.family = family;
             user.active = active;
-            user.modified = now.to_owned();
         }
+        self.touch_users([seq], now);
+    }
+
+    pub(crate) fn user_mut(&mut self, seq: u64) -> Option<&mut UserRec> {
+        self.users.get_mut(&seq)
+    }
+
+    /// Changes a user's `userName` (RFC 7644; the index follows), 409 if another has it.
+    pub(crate) fn rename_user(&mut self, seq: u64, user_name: &str) -> Result<(), ScimError> {
+        let lower = user_name.to_lowercase();
+        match self.user_emails.get(&lower) {
+            Some(other) if *other != seq => {
+                return Err(ScimError::uniqueness(
+                    StatusCode::CONFLICT,
+                    format!("User {user_name} already exists"),
+                ));
+            }
+            _ => {}
+        }
+        let Some(user) = self.users.get_mut(&seq) else {
+            return Ok(());
+        };
+        self.user_emails.remove(&user.email.to_lowercase());
+        user.email = user_name.to_owned();
+        self.user_emails.insert(lower, seq);
+        Ok(())
     }
 
     pub(crate) fn delete_user(&mut self, seq: u64) -> Option<UserRec> {
         let rec = self.users.remove(&seq)?;
         self.user_ids.remove(&rec.id.to_lowercase());
         self.user_emails.remove(&rec.email.to_lowercase());
-        for group in self.groups.values_mut() {
-            group.members.remove(&seq);
-        }
+        self.leave_groups(seq);
         Some(rec)
     }
 
@@ -202,7 +314,8 @@ impl Directory {
         user.given.get_or_insert(given);
         user.family.get_or_insert(family);
         user.pending = false;
-        user.modified = now_iso();
+        let now = self.stamp();
+        self.touch_users([seq], &now);
         true
     }
 
@@ -259,6 +372,8 @@ impl Directory {
         };
         let seq = self.next_group;
         self.next_group += 1;
+        let version = self.next_version();
+        self.touch_users(members.iter().copied(), now);
         self.group_ids.insert(id.to_lowercase(), seq);
         self.groups.insert(
             seq,
@@ -268,6 +383,8 @@ impl Directory {
                 members,
                 created: now.to_owned(),
                 modified: now.to_owned(),
+                external_id: None,
+                version,
             },
         );
         seq
@@ -276,6 +393,8 @@ impl Directory {
     pub(crate) fn delete_group(&mut self, seq: u64) -> Option<GroupRec> {
         let rec = self.groups.remove(&seq)?;
         self.group_ids.remove(&rec.id.to_lowercase());
+        let now = self.stamp();
+        self.touch_users(rec.members.iter().copied(), &now);
         Some(rec)
     }
 }
@@ -318,45 +437,17 @@ fn capitalize(s: &str) -> String {
     }
 }
 
-/// The current time as Amplitude writes it: `2022-02-03T20:40:22.000+00:00`.
-pub(crate) fn now_iso() -> String {
-    let d = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default();
-    iso8601(d.as_secs(), d.subsec_millis())
-}
-
-/// Formats seconds since the Unix epoch (UTC) as ISO 8601 with milliseconds.
-pub(crate) fn iso8601(secs: u64, millis: u32) -> String {
-    let days = (secs / 86_400) as i64;
-    let rem = secs % 86_400;
-    // Howard Hinnant's civil_from_days.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{millis:03}+00:00",
-        rem / 3_600,
-        rem % 3_600 / 60,
-        rem % 60
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn iso8601_formats_known_instants() {
-        assert_eq!(iso8601(0, 0), "1970-01-01T00:00:00.000+00:00");
-        assert_eq!(iso8601(1_643_920_822, 0), "2022-02-03T20:40:22.000+00:00");
-        assert_eq!(iso8601(951_782_400, 5), "2000-02-29T00:00:00.005+00:00");
+    fn write_stamps_strictly_increase_and_versions_are_unique() {
+        let mut dir = Directory::new(Profile::Rfc7644, Switches::default(), 1);
+        let stamps: Vec<String> = (0..50).map(|_| dir.stamp()).collect();
+        assert!(stamps.windows(2).all(|w| w[0] < w[1]), "{stamps:?}");
+        let a = dir.next_version();
+        assert!(dir.next_version() > a);
     }
 
     #[test]

@@ -11,6 +11,7 @@ use serde_json::{Value, json};
 mod gate;
 mod groups;
 mod rfc7644;
+mod rfc7644_versions;
 mod seed;
 mod users;
 
@@ -99,6 +100,37 @@ impl Emu {
     async fn call(&self, method: Method, path: &str, body: Option<Value>) -> Reply {
         let url = format!("{}{path}", self.emu.base_url());
         self.send(method, url, Some(self.emu.token()), body).await
+    }
+
+    /// A SCIM call with extra request headers (e.g. `If-Match`).
+    async fn call_with(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+        headers: &[(&str, &str)],
+    ) -> Reply {
+        let mut req = self
+            .http
+            .request(method, format!("{}{path}", self.emu.base_url()))
+            .header("authorization", format!("Bearer {}", self.emu.token()));
+        for (name, value) in headers {
+            req = req.header(*name, *value);
+        }
+        if let Some(body) = body {
+            req = req.json(&body);
+        }
+        let resp = req.send().await.expect("request completes");
+        let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
+        let text = resp.text().await.expect("body reads");
+        let body = serde_json::from_str(&text).unwrap_or(Value::Null);
+        Reply {
+            status,
+            headers,
+            body,
+            text,
+        }
     }
 
     async fn get(&self, path: &str) -> Reply {

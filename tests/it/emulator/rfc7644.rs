@@ -117,7 +117,155 @@ async fn rfc7644_filter_path_removal_and_user_patchop() {
             .status,
         200
     );
-    e.get(&format!("/Users/{b}"))
+    // A deactivated user stays, inactive (Amplitude removes it).
+    let r = e.get(&format!("/Users/{b}")).await;
+    assert_eq!(r.body["active"], false, "{}", r.text);
+}
+
+#[tokio::test]
+async fn rfc7644_attributes_and_excluded_attributes_project_every_read() {
+    let e = Emu::start(rfc(3, 1)).await;
+    let list = e.get("/Users?attributes=userName,name.givenName").await;
+    let first = &list.body["Resources"][0];
+    let keys: Vec<&str> = first
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(keys.len(), 4, "{first}");
+    assert!(first["userName"].is_string() && first["id"].is_string());
+    assert_eq!(first["name"].as_object().unwrap().len(), 1, "{first}");
+    let id = first["id"].as_str().unwrap();
+    let one = e
+        .get(&format!("/Users/{id}?excludedAttributes=name,emails,meta"))
+        .await;
+    assert!(one.body.get("name").is_none() && one.body.get("meta").is_none());
+    assert_eq!(one.body["id"], id);
+    let groups = e.get("/Groups?excludedAttributes=members").await;
+    assert!(groups.body["Resources"][0].get("members").is_none());
+    assert!(groups.body["Resources"][0]["displayName"].is_string());
+}
+
+#[tokio::test]
+async fn rfc7644_search_posts_answer_like_gets_and_span_resource_types() {
+    let e = Emu::start(rfc(4, 2)).await;
+    let search = |filter: Option<&str>| {
+        let mut body = json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"],
+                              "attributes": ["displayName", "userName"], "count": 50});
+        if let Some(f) = filter {
+            body["filter"] = json!(f);
+        }
+        body
+    };
+    let users = e
+        .call(Method::POST, "/Users/.search", Some(search(None)))
+        .await;
+    assert_eq!(users.status, 200, "{}", users.text);
+    assert_eq!(users.body["totalResults"], 4);
+    assert!(users.body["Resources"][0].get("name").is_none());
+    let both = e.call(Method::POST, "/.search", Some(search(None))).await;
+    assert_eq!(both.body["totalResults"], 6, "{}", both.text);
+    assert!(both.body["Resources"][5]["displayName"].is_string());
+    let named = e
+        .call(
+            Method::POST,
+            "/.search",
+            Some(search(Some("displayName pr"))),
+        )
+        .await;
+    assert_eq!(named.body["totalResults"], 2, "{}", named.text);
+    let bad = json!({"schemas": ["urn:x"], "filter": "userName pr"});
+    e.call(Method::POST, "/Groups/.search", Some(bad))
+        .await
+        .assert_scim_error(400, Some("invalidSyntax"));
+}
+
+#[tokio::test]
+async fn rfc7644_user_name_external_id_and_emails_are_stored_as_written() {
+    let e = Emu::start(rfc(0, 0)).await;
+    let mut body = user_body("ada@example.com", "Ada", "Lovelace");
+    body["externalId"] = json!("hr-17");
+    body["emails"] = json!([{"value": "ada@work.example", "primary": false}]);
+    let r = e.call(Method::POST, "/Users", Some(body)).await;
+    assert_eq!(r.body["externalId"], "hr-17", "{}", r.text);
+    assert_eq!(
+        r.body["emails"],
+        json!([{"value": "ada@work.example", "primary": false}])
+    );
+    let path = format!("/Users/{}", r.body["id"].as_str().unwrap());
+    let op = patch(json!([
+        {"op": "replace", "path": "userName", "value": "augusta"},
+        {"op": "add", "path": "emails", "value": [{"value": "a@home.example", "primary": true}]},
+        {"op": "remove", "path": "externalId"},
+        {"op": "remove", "path": "active"},
+    ]));
+    let r = e.call(Method::PATCH, &path, Some(op)).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.body["userName"], "augusta");
+    assert_eq!(
+        r.body["emails"],
+        json!([{"value": "ada@work.example", "primary": false},
+               {"value": "a@home.example", "primary": true}])
+    );
+    assert!(r.body.get("externalId").is_none() && r.body.get("active").is_none());
+    let found = e.get("/Users?filter=userName%20eq%20%22AUGUSTA%22").await;
+    assert_eq!(found.body["totalResults"], 1);
+    let taken = e
+        .call(Method::POST, "/Users", Some(user_body("augusta", "A", "B")))
+        .await;
+    taken.assert_scim_error(409, Some("uniqueness"));
+    let op = patch(json!([{"op": "remove", "path": "userName"}]));
+    e.call(Method::PATCH, &path, Some(op))
+        .await
+        .assert_scim_error(400, Some("mutability"));
+}
+
+#[tokio::test]
+async fn rfc7644_group_members_carry_ref_and_type_and_external_id_patches() {
+    let e = Emu::start(rfc(0, 0)).await;
+    let a = e
+        .emu
+        .state()
+        .add_user(User::new("a@example.com", "A", "Aa"))
+        .expect("added")
+        .id
+        .unwrap_or_default();
+    let r = e
+        .call(
+            Method::POST,
+            "/Groups",
+            Some(json!({"displayName": "Eng", "externalId": "x1", "members": [{"value": a}]})),
+        )
+        .await;
+    let gid = r.body["id"].as_str().unwrap().to_owned();
+    let location = format!("{}/Users/{a}", e.emu.base_url());
+    assert_eq!(
+        r.body["members"],
+        json!([{"value": a, "$ref": location, "type": "User"}])
+    );
+    assert_eq!(r.body["externalId"], "x1");
+    assert_eq!(
+        r.body["meta"]["location"],
+        format!("{}/Groups/{gid}", e.emu.base_url())
+    );
+    let op = patch(json!([{"op": "replace", "path": "externalId", "value": "x2"}]));
+    let r = e
+        .call(Method::PATCH, &format!("/Groups/{gid}"), Some(op))
+        .await;
+    assert_eq!(r.body["externalId"], "x2", "{}", r.text);
+    let op = patch(json!([{"op": "remove", "path": "externalId"}]));
+    let r = e
+        .call(Method::PATCH, &format!("/Groups/{gid}"), Some(op))
+        .await;
+    assert!(r.body.get("externalId").is_none(), "{}", r.text);
+    let rt = e.get("/ResourceTypes/Group").await;
+    assert_eq!(rt.body["endpoint"], "/Groups");
+    let schema = e
+        .get("/Schemas/urn:ietf:params:scim:schemas:core:2.0:Group")
+        .await;
+    assert_eq!(schema.body["name"], "Group", "{}", schema.text);
+    e.get("/Schemas/urn:nope")
         .await
         .assert_scim_error(404, None);
 }
