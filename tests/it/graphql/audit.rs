@@ -51,3 +51,48 @@ async fn the_graphql_over_http_audits_all_pass() {
         .unwrap();
     assert!(ok >= 61, "{stdout}");
 }
+
+/// GraphiQL's page runs a subscription: its SSE fetcher (the part of the page between its
+/// markers) under Node streams the event of a write and closes the stream when stopped.
+#[tokio::test]
+async fn graphiql_runs_a_subscription_over_sse_and_stops_it() {
+    if Command::new("node").arg("--version").output().is_err() {
+        println!("skipped: no `node` on PATH for the GraphiQL subscription check");
+        return;
+    }
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/audit");
+    let app = TestApp::one(5, 1).await;
+    app.warm().await;
+    let (url, key) = (app.url.clone(), app.key.clone());
+    let output = tokio::task::spawn_blocking(move || {
+        Command::new("node")
+            .arg("graphiql-subscription.mjs")
+            .arg(url)
+            .arg(key)
+            .current_dir(dir)
+            .output()
+            .expect("node runs")
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(
+        stdout.lines().collect::<Vec<_>>(),
+        ["event user.invited test-admin", "stopped"],
+        "{stdout}"
+    );
+    // The stopped stream is let go.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while app.gateway.store.followers("acme") > 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the stream stayed open"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
