@@ -48,7 +48,7 @@ pub(crate) use preloaded::{Person, Team, mirror_of};
 pub(crate) use record::{GroupRec, Source, Status, UserRec};
 pub(crate) use seam::{DirHandle, DirectoryReads, DirectoryWrites};
 pub use snapshot::Snapshot;
-pub use trace::{SendGate, traced};
+pub use trace::{SendGate, call_counter, count_calls, traced};
 pub(crate) use view::{BudgetView, Dialect};
 pub(crate) use writes::NameChange;
 pub use writes::{Invite, WriteLane};

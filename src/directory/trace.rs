@@ -4,6 +4,20 @@
 use std::sync::Arc;
 
 pub use crate::scim::trace::SendGate;
+
+/// Runs `work` counting in `counter` every upstream request sent inside it (in this task, and
+/// in tasks it starts through [`call_counter`]).
+pub async fn count_calls<F: Future>(
+    counter: Arc<std::sync::atomic::AtomicU32>,
+    work: F,
+) -> F::Output {
+    crate::scim::trace::counted(counter, work).await
+}
+
+/// The counter of the [`count_calls`] scope this task runs in.
+pub fn call_counter() -> Option<Arc<std::sync::atomic::AtomicU32>> {
+    crate::scim::trace::counter()
+}
 use crate::store::UpstreamCall;
 
 /// Runs `work` (directory writes) and returns its output with every upstream request it made,

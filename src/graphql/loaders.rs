@@ -134,10 +134,19 @@ impl RequestScoped {
         }
     }
 
+    /// Each batch also counts its upstream calls as the request's (its `extensions.cost`).
     fn spawner(self) -> impl Fn(BoxFuture<'static, ()>) + Send + Sync + 'static {
+        let counter = crate::directory::call_counter();
         move |batch| {
             let mut alive = self.alive.subscribe();
+            let counter = counter.clone();
             tokio::spawn(async move {
+                let batch = async move {
+                    match counter {
+                        Some(c) => crate::directory::count_calls(c, batch).await,
+                        None => batch.await,
+                    }
+                };
                 tokio::select! {
                     () = batch => {}
                     // `changed` fails only once the sender is gone.

@@ -204,6 +204,8 @@ pub(crate) async fn post(
     if super::stream::wants_event_stream(&headers) {
         return super::stream::sse(&state, request, principal, &id);
     }
+    let mut request = request;
+    super::cost::ask_by_header(&headers, &mut request);
     let (status, body, retry_after, cache) = execute(&state, request, principal, gql, &id).await;
     with_cache_state(
         with_retry_after(respond(status, body, gql, &id), retry_after),
@@ -330,6 +332,8 @@ pub(crate) async fn get(
     if event_stream {
         return super::stream::sse(&state, request, principal, &id);
     }
+    let mut request = request;
+    super::cost::ask_by_header(&headers, &mut request);
     let (status, body, retry_after, cache) = execute(&state, request, principal, gql, &id).await;
     with_cache_state(
         with_retry_after(respond(status, body, gql, &id), retry_after),
@@ -353,7 +357,29 @@ fn is_mutation(request: &async_graphql::Request) -> bool {
     op.is_some_and(|op| op.node.ty == OperationType::Mutation)
 }
 
+/// Runs one operation; its status, body, `Retry-After` seconds and response-cache state, with
+/// `extensions.cost` added when the request asks for it.
 async fn execute(
+    state: &AppState,
+    request: async_graphql::Request,
+    principal: &Principal,
+    gql: bool,
+    id: &RequestId,
+) -> (StatusCode, String, Option<u64>, Option<&'static str>) {
+    let wants_cost = super::cost::wanted(&request);
+    let calls = std::sync::Arc::new(std::sync::atomic::AtomicU32::new(0));
+    let run = run(state, request, principal, gql, id);
+    let (status, body, retry_after, cache) =
+        crate::directory::count_calls(calls.clone(), run).await;
+    if !wants_cost {
+        return (status, body, retry_after, cache);
+    }
+    let calls = calls.load(std::sync::atomic::Ordering::Relaxed);
+    let cost = super::cost::of(state, principal, calls, cache == Some("hit"));
+    (status, super::cost::with(body, cost), retry_after, cache)
+}
+
+async fn run(
     state: &AppState,
     request: async_graphql::Request,
     principal: &Principal,

@@ -3,6 +3,7 @@
 //! secret with it.
 //! `app` builds the router without a socket; `serve` runs it on a given listener.
 
+mod cost;
 mod export;
 mod graphiql;
 mod graphql;
@@ -118,6 +119,7 @@ fn cors(origins: &[String]) -> Option<CorsLayer> {
                 header::AUTHORIZATION,
                 header::ACCEPT,
                 request_id.clone(),
+                HeaderName::from_static(cost::HEADER),
             ])
             .expose_headers([request_id, HeaderName::from_static("x-scimgate-cache")]),
     )

@@ -53,6 +53,18 @@ struct Trace {
 
 tokio::task_local! {
     static TRACE: Arc<Trace>;
+    /// Requests sent on behalf of one GraphQL request (its `extensions.cost`).
+    static COUNTED: Arc<std::sync::atomic::AtomicU32>;
+}
+
+/// Runs `work` counting in `counter` every request the client sends inside it.
+pub async fn counted<F: Future>(counter: Arc<std::sync::atomic::AtomicU32>, work: F) -> F::Output {
+    COUNTED.scope(counter, work).await
+}
+
+/// The counter of the [`counted`] scope this task runs in, for work it hands to another task.
+pub fn counter() -> Option<Arc<std::sync::atomic::AtomicU32>> {
+    COUNTED.try_with(Arc::clone).ok()
 }
 
 /// Runs `work` with a trace; returns its output and the requests it sent, in order.
@@ -94,6 +106,7 @@ pub(super) async fn before_send(method: &Method) -> Result<(), ScimError> {
 
 /// After a request (an answer, or none): recorded in the trace, if one is open.
 pub(super) fn sent(method: &Method, path: &str, status: Option<u16>, started: Instant) {
+    let _ = COUNTED.try_with(|n| n.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
     let _ = TRACE.try_with(|trace| {
         trace
             .calls

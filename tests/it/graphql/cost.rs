@@ -196,3 +196,81 @@ async fn a_cold_first_page_with_groups_does_not_wait_an_emission_interval() {
         "answered before the rest of the directory was read: {log:?}"
     );
 }
+
+/// `extensions.cost`, when asked: where the answer came from and how many upstream calls it
+/// made, equal to what the emulator received; nothing when not asked.
+#[tokio::test]
+async fn the_cost_extension_counts_what_the_emulator_received() {
+    let app = TestApp::one(20, 2).await;
+    app.warm().await;
+    let ask = |query: &str, header: bool| {
+        let mut request = app
+            .http
+            .post(format!("{}/graphql", app.url))
+            .bearer_auth(&app.key);
+        let body = if header {
+            request = request.header("x-scimgate-cost", "1");
+            json!({ "query": query })
+        } else {
+            json!({ "query": query, "extensions": { "cost": true } })
+        };
+        async move {
+            request
+                .json(&body)
+                .send()
+                .await
+                .unwrap()
+                .json::<serde_json::Value>()
+                .await
+                .unwrap()
+        }
+    };
+    let page = "{ org { users(first: 5) { edges { node { email } } } } }";
+    let before = app.upstream_calls();
+    let first = ask(page, false).await;
+    let cost = &first["extensions"]["cost"];
+    assert_eq!(cost["answeredFrom"], "MIRROR", "{first:#}");
+    assert_eq!(cost["upstreamCalls"], 0);
+    let org = &cost["orgs"][0];
+    assert_eq!(org["org"], "acme");
+    assert_eq!(org["mirror"]["complete"], true);
+    assert!(org["mirror"]["generation"].as_u64().unwrap() >= 1);
+    assert!(org["mirror"]["ageSeconds"].as_f64().unwrap() >= 0.0);
+    assert!(org["budget"]["limit"].as_u64().unwrap() > 0);
+    assert!(org["budget"]["remaining"].is_u64());
+    // The same again: from the response cache; the header asks as the flag does.
+    let again = ask(page, true).await;
+    assert_eq!(again["extensions"]["cost"]["answeredFrom"], "CACHE");
+    assert_eq!(again["data"], first["data"]);
+    assert_eq!(app.upstream_calls(), before);
+
+    // A user the mirror lacks is read upstream: one call, as the emulator counts.
+    let missing = "{ org { user(email: \"nobody.here@example.com\") { email } } }";
+    let read = ask(missing, false).await;
+    let cost = &read["extensions"]["cost"];
+    assert_eq!(cost["answeredFrom"], "UPSTREAM", "{read:#}");
+    assert_eq!(cost["upstreamCalls"], app.upstream_calls() - before);
+    assert_eq!(cost["upstreamCalls"], 1);
+
+    // A write: its PUT.
+    let before = app.upstream_calls();
+    let id = crate::mutations::user_id(&app, &crate::mutations::joined_users(&app)[0]).await;
+    let calls_for_id = app.upstream_calls() - before;
+    let rename = format!(
+        "mutation {{ updateUser(input: {{ id: \"{id}\", givenName: \"Renamed\" }}) {{ outcome }} }}"
+    );
+    let wrote = ask(&rename, false).await;
+    assert_eq!(
+        wrote["data"]["updateUser"]["outcome"], "SUCCESS",
+        "{wrote:#}"
+    );
+    let cost = &wrote["extensions"]["cost"];
+    assert_eq!(cost["answeredFrom"], "UPSTREAM");
+    assert_eq!(
+        cost["upstreamCalls"],
+        app.upstream_calls() - before - calls_for_id
+    );
+    // Not asked: no extensions.
+    let plain = app.query(page, json!({})).await;
+    assert!(plain.get("extensions").is_none(), "{plain:#}");
+}
