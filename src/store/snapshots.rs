@@ -360,6 +360,25 @@ impl Store {
             };
             Store::append_in(&mut tx, &record).await?;
         }
+        // In the organization's event log too, in the same transaction: subscribers and
+        // webhooks learn of it (a review can start from it).
+        let event = super::NewEvent {
+            org: row.org.clone(),
+            kind: "snapshot.taken".into(),
+            object_kind: "snapshot".into(),
+            object_id: row.seq.to_string(),
+            actor: row.taken_by.clone(),
+            data: serde_json::json!({
+                "seq": row.seq,
+                "trigger": row.trigger.as_str(),
+                "userCount": row.user_count,
+                "groupCount": row.group_count,
+                "complete": row.complete,
+                "hash": row.hash,
+            }),
+            at_ms: row.taken_at_ms,
+        };
+        Store::append_event_in(&mut tx, &event).await?;
         tx.commit().await?;
         Ok(Ok(row))
     }

@@ -306,6 +306,25 @@ async fn a_diff_between_snapshots_lists_exactly_what_changed_behind_the_gateways
         audit["org"]["auditLog"]["edges"][0]["node"]["outcome"],
         "SUCCESS"
     );
+    // Each snapshot is an event too, whose subject is the snapshot.
+    let events = app
+        .data(
+            r#"{ org { events(first: 50, kinds: ["snapshot.taken"]) { edges { node { actor subjectKind subjectId data } } } } }"#,
+            json!({}),
+        )
+        .await;
+    let taken = events["org"]["events"]["edges"].as_array().unwrap();
+    assert_eq!(taken.len(), 2, "{events:#}");
+    assert_eq!(taken[1]["node"]["subjectKind"], "Snapshot");
+    assert_eq!(taken[1]["node"]["actor"], "test-admin");
+    assert_eq!(taken[1]["node"]["data"]["seq"], 2);
+    let node = app
+        .data(
+            "query($id: ID!) { node(id: $id) { ... on Snapshot { seq } } }",
+            json!({ "id": taken[1]["node"]["subjectId"] }),
+        )
+        .await;
+    assert_eq!(node["node"]["seq"], 2, "{node:#}");
     assert!(
         app.gateway
             .store

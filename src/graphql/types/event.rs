@@ -23,7 +23,8 @@ pub(crate) const MAX_KINDS: usize = 50;
 /// `grant.revoked`, `grant.failed`, `grant.overdue`), and what a refresh found changed behind
 /// the gateway's back (actor `refresh`: `user.added`, `user.removed`, `user.deactivated`,
 /// `user.renamed`, `group.created`, `group.renamed`, `group.deleted`, `group.members_added`,
-/// `group.members_removed`). Kept `events.retention` (default 30 days).
+/// `group.members_removed`), and each access snapshot taken (`snapshot.taken`, actor the key
+/// or `system` for a scheduled one). Kept `events.retention` (default 30 days).
 pub struct DirectoryEvent {
     event: Box<store::Event>,
 }
@@ -70,6 +71,7 @@ impl DirectoryEvent {
             "grant" => "Grant",
             "user" => "User",
             "group" => "Group",
+            "snapshot" => "Snapshot",
             other => other,
         }
     }
@@ -80,6 +82,7 @@ impl DirectoryEvent {
         let kind = match e.object_kind.as_str() {
             "user" => Kind::User,
             "group" => Kind::Group,
+            "snapshot" => Kind::Snapshot,
             _ => Kind::Grant,
         };
         ID(GlobalId::new(kind, &e.org, &e.object_id).encode())
@@ -95,7 +98,8 @@ impl DirectoryEvent {
     /// store id, the user's key and
     /// e-mail, the group's id, `expiresAtMs`, `reason`, `grantedBy`, and per kind `note`,
     /// `lagMs` (expired, revoked), `warnBeforeMs` and `remainingMs` (expiring), `error` and
-    /// `nextTryAtMs` (overdue).
+    /// `nextTryAtMs` (overdue); for `snapshot.taken` the snapshot's `seq`, `trigger`,
+    /// `userCount`, `groupCount`, `complete` and `hash`.
     async fn data(&self) -> Json<serde_json::Value> {
         Json(serde_json::from_str(&self.event.data).unwrap_or(serde_json::Value::Null))
     }
