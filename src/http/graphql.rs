@@ -389,24 +389,20 @@ async fn run(
     let mut timer = GraphqlTimer::start(&request);
     let cache = state.response_cache.as_deref();
     let mut filed = None;
-    if let Some(cache) = cache {
-        let dirs = graphql::visible_handles(&state.schema, principal);
-        if let Some(lookup) = cache.lookup(&request, principal, &dirs).await {
-            if let Some(body) = cache.get(&lookup).await {
-                timer.cached(lookup.operation.as_deref());
-                return (StatusCode::OK, body.to_string(), None, Some("hit"));
-            }
-            filed = Some((lookup, dirs));
+    if let Some(cache) = cache
+        && let Some(lookup) = cache.lookup(&request, principal, &state.schema).await
+    {
+        if let Some(body) = cache.get(&lookup).await {
+            timer.cached(lookup.operation.as_deref());
+            return (StatusCode::OK, body.to_string(), None, Some("hit"));
         }
+        filed = Some(lookup);
     }
     let response = match graphql::prepare(request, &state.schema, principal, &id.0) {
         Ok(mut request) => {
             timer.prepared(&mut request);
-            if let (Some(cache), Some((lookup, dirs))) = (cache, filed.take()) {
-                filed = cache
-                    .prepare(lookup, &mut request, &dirs)
-                    .await
-                    .map(|l| (l, dirs));
+            if let (Some(cache), Some(lookup)) = (cache, filed.take()) {
+                filed = cache.prepare(lookup, &mut request).await;
             }
             state.schema.execute(request).await
         }
@@ -438,7 +434,7 @@ async fn run(
         mask_to_string(response, id, &principal.name)
     };
     let mut state_of = None;
-    if let (Some(cache), Some((lookup, _))) = (cache, filed) {
+    if let (Some(cache), Some(lookup)) = (cache, filed) {
         cache.put(lookup, &body).await;
         state_of = Some("miss");
     }

@@ -51,6 +51,8 @@ pub struct Lookup {
     variables: String,
     /// The operation's name, from the document when the request gave none.
     pub operation: Option<Arc<str>>,
+    /// The organizations the caller can see, whose versions the key holds.
+    dirs: Directories<DirHandle>,
 }
 
 impl ResponseCache {
@@ -74,14 +76,13 @@ impl ResponseCache {
         }
     }
 
-    /// Where `request` stands for `principal`, whose visible directories are `dirs`; `None`
-    /// when its answer cannot be cached (judged so before, or a mirror it could read is
-    /// loading).
+    /// Where `request` stands for `principal` on `schema`; `None` when its answer cannot be
+    /// cached (judged so before, or a mirror it could read is loading).
     pub async fn lookup(
         &self,
         request: &async_graphql::Request,
         principal: &Principal,
-        dirs: &Directories<DirHandle>,
+        schema: &crate::graphql::GatewaySchema,
     ) -> Option<Lookup> {
         let doc = DocKey {
             document: sha256(request.query.as_bytes()),
@@ -97,10 +98,11 @@ impl ResponseCache {
             scope: scope_of(principal),
             variables: serde_json::to_string(&request.variables).ok()?,
             operation: None,
+            dirs: crate::graphql::visible_handles(schema, principal),
         };
         if let Some(Some(operation)) = judged {
             lookup.operation = operation;
-            lookup.key = Some(Arc::new(lookup.key_now(dirs)?));
+            lookup.key = Some(Arc::new(lookup.key_now()?));
         }
         Some(lookup)
     }
@@ -122,7 +124,6 @@ impl ResponseCache {
         &self,
         mut lookup: Lookup,
         request: &mut async_graphql::Request,
-        dirs: &Directories<DirHandle>,
     ) -> Option<Lookup> {
         if lookup.key.is_none() {
             let operation = request.operation_name.clone();
@@ -134,7 +135,7 @@ impl ResponseCache {
                 .insert(lookup.doc.clone(), verdict.clone())
                 .await;
             lookup.operation = verdict?;
-            lookup.key = Some(Arc::new(lookup.key_now(dirs)?));
+            lookup.key = Some(Arc::new(lookup.key_now()?));
         }
         Some(lookup)
     }
@@ -159,8 +160,9 @@ impl ResponseCache {
 }
 
 impl Lookup {
-    fn key_now(&self, dirs: &Directories<DirHandle>) -> Option<AnswerKey> {
-        let versions = dirs
+    fn key_now(&self) -> Option<AnswerKey> {
+        let versions = self
+            .dirs
             .all()
             .iter()
             .map(DirectoryReads::answer_version)
@@ -215,6 +217,7 @@ mod tests {
             scope: "read|*".into(),
             variables: String::new(),
             operation: None,
+            dirs: Directories::default(),
         }
     }
 

@@ -43,15 +43,9 @@ async fn readme_graphql_examples_run() {
 
 /// A subscription example runs over SSE and gets the event of a write made meanwhile.
 async fn subscription_example(app: &crate::support::TestApp, block: &str) {
-    let mut stream = reqwest::Client::new()
-        .post(format!("{}/graphql", app.url))
-        .bearer_auth(&app.key)
-        .header("accept", "text/event-stream")
-        .json(&serde_json::json!({ "query": block }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(stream.status(), 200, "{block}");
+    use crate::subscriptions::client::Sse;
+
+    let mut stream = Sse::post(&app.url, &app.key, block, serde_json::json!({})).await;
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     while app.gateway.store.followers("acme") == 0 {
         assert!(
@@ -63,20 +57,7 @@ async fn subscription_example(app: &crate::support::TestApp, block: &str) {
     let invite = "mutation { inviteUser(input: { email: \"readme@example.com\", givenName: \"Read\", familyName: \"Me\" }) { outcome } }";
     let body = app.query(invite, serde_json::json!({})).await;
     assert_eq!(body["data"]["inviteUser"]["outcome"], "SUCCESS", "{body:#}");
-    let mut text = String::new();
-    let data = loop {
-        if let Some(line) = text.lines().find(|l| l.starts_with("data: {")) {
-            break line.trim_start_matches("data: ").to_owned();
-        }
-        let left = deadline.saturating_duration_since(std::time::Instant::now());
-        let chunk = tokio::time::timeout(left, stream.chunk())
-            .await
-            .expect("an event in time")
-            .unwrap()
-            .expect("the stream goes on");
-        text.push_str(&String::from_utf8_lossy(&chunk));
-    };
-    let result: serde_json::Value = serde_json::from_str(&data).unwrap();
+    let result = stream.results(1).await.remove(0);
     assert!(result.get("errors").is_none(), "{block}\n{result:#}");
     assert_eq!(
         result["data"]["directoryEvents"]["node"]["kind"], "user.invited",
