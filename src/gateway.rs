@@ -124,6 +124,7 @@ impl Gateway {
             let settings = DirectorySettings {
                 max_age: org.mirror.max_age,
                 not_found_ttl: org.mirror.not_found_ttl,
+                full_refresh_every: org.mirror.full_refresh_every,
             };
             list.push(
                 Directory::new(

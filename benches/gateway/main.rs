@@ -15,6 +15,7 @@ mod rows_cold;
 mod rows_events;
 mod rows_grants;
 mod rows_hostile;
+mod rows_incremental;
 mod rows_speed;
 mod rows_store;
 
@@ -118,6 +119,9 @@ async fn run(o: Opts) -> ExitCode {
     }
     if o.wants(13) {
         rows_cache::cache_rows(&env, &o, &mut r).await;
+    }
+    if o.wants(14) {
+        rows_incremental::incremental_row(&env, &o, &mut r).await;
     }
     // Keep only the rows asked for (rows 1-2 come together).
     r.lines.retain(|l| {

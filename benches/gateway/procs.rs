@@ -181,12 +181,25 @@ pub struct Emulator {
     /// `http://127.0.0.1:PORT`
     pub url: String,
     pub token: String,
+    /// `amplitude` or `rfc7644`: the dialect it speaks, and the gateways of a row with it.
+    pub profile: &'static str,
     http: reqwest::Client,
 }
 
 impl Emulator {
     /// Seeds `users` and `groups` and limits at `limit` (`COUNT/WINDOW`).
     pub async fn start(env: &Env, users: usize, groups: usize, limit: &str) -> Emulator {
+        Emulator::start_profile(env, users, groups, limit, "amplitude").await
+    }
+
+    /// [`Emulator::start`] speaking `profile`.
+    pub async fn start_profile(
+        env: &Env,
+        users: usize,
+        groups: usize,
+        limit: &str,
+        profile: &'static str,
+    ) -> Emulator {
         let port = free_port();
         let token = format!("bench-{:016x}", rand::random::<u64>());
         let mut cmd = Command::new(BIN);
@@ -197,7 +210,7 @@ impl Emulator {
                 "--groups",
                 &groups.to_string(),
             ])
-            .args(["--limit", limit, "--seed", "42"])
+            .args(["--limit", limit, "--seed", "42", "--profile", profile])
             .env("SCIMGATE_EMULATOR_TOKEN", &token)
             .env("RUST_LOG", "warn");
         let mut proc = Proc::spawn("scimgate emulate", cmd, env.log_path("emulator"));
@@ -208,12 +221,35 @@ impl Emulator {
             _proc: proc,
             url,
             token,
+            profile,
             http: env.http.clone(),
         }
     }
 
     pub fn scim_base(&self) -> String {
-        format!("{}/scim/1", self.url)
+        match self.profile {
+            "rfc7644" => format!("{}/scim/v2", self.url),
+            _ => format!("{}/scim/1", self.url),
+        }
+    }
+
+    /// A SCIM call straight to the emulator, as another admin would make it.
+    pub async fn scim(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
+        let mut request = self
+            .http
+            .request(method, format!("{}{path}", self.scim_base()))
+            .bearer_auth(&self.token);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        request
+            .send()
+            .await
+            .and_then(|r| r.error_for_status())
+            .unwrap_or_else(|e| panic!("SCIM {path}: {e}"))
+            .json()
+            .await
+            .unwrap_or(Value::Null)
     }
 
     async fn get_json(&self, path: &str) -> Value {
@@ -378,13 +414,7 @@ impl Gateway {
                 env.log_path("store").with_extension("sqlite3").display()
             ),
         };
-        let config = config_toml(
-            port,
-            &emu.scim_base(),
-            budget,
-            env.api_key.as_ref(),
-            &store_url,
-        );
+        let config = config_toml(port, emu, budget, env.api_key.as_ref(), &store_url);
         let path = env.log_path("gateway").with_extension("toml");
         std::fs::write(&path, config).expect("write the gateway config");
         let spawned = Instant::now();
@@ -423,7 +453,7 @@ impl Gateway {
 /// mirror that does not age during a row, and (with auth) the benchmark's key as an admin.
 fn config_toml(
     port: u16,
-    base_url: &str,
+    emu: &Emulator,
     b: &BudgetSpec,
     key: Option<&ApiKey>,
     store_url: &str,
@@ -442,7 +472,7 @@ url = "{store_url}"
 id = "bench"
 name = "Bench Org"
 base_url = "{base_url}"
-profile = "amplitude"
+profile = "{profile}"
 key_env = "{KEY_ENV}"
 
 [orgs.budget]
@@ -458,6 +488,8 @@ max_age = "{max_age}"
         share = b.background_share,
         max_age = b.max_age,
         cache = b.response_cache_bytes,
+        base_url = emu.scim_base(),
+        profile = emu.profile,
     );
     if let Some(key) = key {
         toml.push_str(&format!(

@@ -222,7 +222,7 @@ pub struct OrgConfig {
     pub(crate) key_env: Option<String>,
     pub(crate) key_file: Option<PathBuf>,
     pub budget: BudgetConfig,
-    pub(crate) mirror: MirrorConfig,
+    pub mirror: MirrorConfig,
     pub upstream: UpstreamConfig,
     /// Access snapshots' schedule and retention (`[orgs.reviews]`).
     pub reviews: ReviewsConfig,
@@ -264,13 +264,18 @@ impl OrgConfig {
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
-pub(crate) struct MirrorConfig {
+pub struct MirrorConfig {
     /// A mirror older than this is refreshed in the background lane.
     #[serde(with = "humantime_serde")]
     pub(crate) max_age: Duration,
     /// How long "no such user/group" is remembered.
     #[serde(with = "humantime_serde")]
     pub(crate) not_found_ttl: Duration,
+    /// On a service that lists changes (RFC 7644 with filtering and `meta.lastModified`),
+    /// refreshes between full ones read only what changed; a full one, which alone finds
+    /// deletions, runs at least this often. `"0s"`: every refresh is full.
+    #[serde(with = "humantime_serde")]
+    pub full_refresh_every: Duration,
 }
 
 impl Default for MirrorConfig {
@@ -278,6 +283,7 @@ impl Default for MirrorConfig {
         MirrorConfig {
             max_age: Duration::from_secs(300),
             not_found_ttl: Duration::from_secs(30),
+            full_refresh_every: Duration::from_secs(3600),
         }
     }
 }

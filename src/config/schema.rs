@@ -102,6 +102,7 @@ pub(super) const ORG_SECTIONS: &[(&str, Fields)] = &[
         &[
             ("max_age", Kind::Duration),
             ("not_found_ttl", Kind::Duration),
+            ("full_refresh_every", Kind::Duration),
         ],
     ),
     (

@@ -80,16 +80,19 @@ pub(crate) fn changes(org: &str, old: &Snapshot, new: &Snapshot, at_ms: i64) -> 
                 serde_json::json!({ "from": was.group.display_name, "to": name, "source": "upstream" }),
             ));
         }
-        let added: Vec<&str> = g
-            .member_keys
-            .iter()
-            .filter(|k| !was.member_keys.contains(k))
-            .collect();
-        let removed: Vec<&str> = was
-            .member_keys
-            .iter()
-            .filter(|k| !g.member_keys.contains(k))
-            .collect();
+        // Sets, not list scans: a group of 6,000 members compared by scanning took 36 million
+        // comparisons, and an unchanged one (the common case) is found equal in one pass.
+        let (mut added, mut removed) = (Vec::new(), Vec::new());
+        if !g.member_keys.iter().eq(was.member_keys.iter()) {
+            let now: HashSet<&str> = g.member_keys.iter().collect();
+            let then: HashSet<&str> = was.member_keys.iter().collect();
+            added = g.member_keys.iter().filter(|k| !then.contains(k)).collect();
+            removed = was
+                .member_keys
+                .iter()
+                .filter(|k| !now.contains(k))
+                .collect();
+        }
         if !added.is_empty() {
             out.push(event(
                 "group.members_added",

@@ -36,6 +36,7 @@ impl From<&ScimError> for DirectoryError {
             },
             ScimError::Malformed { .. } => DirectoryError::Malformed,
             ScimError::Rejected { status, .. } => DirectoryError::Rejected { status: *status },
+            ScimError::PreconditionFailed => DirectoryError::Rejected { status: 412 },
             ScimError::NotFound | ScimError::Conflict { .. } => {
                 DirectoryError::Rejected { status: 0 }
             }
@@ -65,6 +66,10 @@ pub enum WriteError {
     /// The upstream refused the request as sent (a 4xx other than 404 and 409).
     #[error("the upstream refused the change (status {status})")]
     Rejected { status: u16 },
+    /// The object changed upstream since the gateway read it (an `If-Match` write answered
+    /// 412): nothing was applied, and the mirror now holds the object as it is.
+    #[error("it changed upstream since the gateway read it")]
+    Conflict,
     /// It failed and is known not to have been applied; trying again is safe.
     #[error("{0}")]
     NotApplied(DirectoryError),

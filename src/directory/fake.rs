@@ -265,6 +265,9 @@ impl DirectoryReads for FakeDirectory {
             refresh_failures: 0,
             last_failure_at: None,
             restarts: 0,
+            last_refresh_kind: None,
+            last_full_refresh_at: None,
+            changes_since: None,
         };
         (state, Duration::from_secs(300))
     }

@@ -5,6 +5,7 @@ mod diff;
 mod error;
 #[cfg(test)]
 mod fake;
+mod incremental;
 mod index;
 mod invites;
 mod packed;
@@ -59,6 +60,10 @@ pub(crate) struct DirectorySettings {
     pub(crate) max_age: Duration,
     /// How long a point read that found nothing is remembered.
     pub(crate) not_found_ttl: Duration,
+    /// Where the service can list what changed since a time, refreshes between full ones read
+    /// only that; a full refresh (which alone finds deletions) runs at least this often.
+    /// Zero: every refresh is full.
+    pub(crate) full_refresh_every: Duration,
 }
 
 impl Default for DirectorySettings {
@@ -66,6 +71,7 @@ impl Default for DirectorySettings {
         DirectorySettings {
             max_age: Duration::from_secs(300),
             not_found_ttl: Duration::from_secs(30),
+            full_refresh_every: Duration::from_secs(3600),
         }
     }
 }
@@ -91,6 +97,23 @@ pub struct MirrorState {
     pub(crate) last_failure_at: Option<SystemTime>,
     /// Times the background refresh task stopped unexpectedly and was started again.
     pub(crate) restarts: u32,
+    /// Whether the last successful refresh read everything or only what changed.
+    pub(crate) last_refresh_kind: Option<RefreshKind>,
+    /// When the last successful full refresh finished.
+    pub(crate) last_full_refresh_at: Option<SystemTime>,
+    /// The server's time from which the next incremental refresh reads changes; `None` when
+    /// the next refresh must be full (never loaded, or the service cannot list changes).
+    pub(crate) changes_since: Option<SystemTime>,
+}
+
+/// How a refresh read the directory.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RefreshKind {
+    /// Every user and group: `ceil(N/100) + ceil(G/100)` calls; finds deletions.
+    Full,
+    /// Only users and groups modified since the previous refresh began (`meta.lastModified`):
+    /// one call per 100 changed of each; deletions wait for the next full refresh.
+    Incremental,
 }
 
 impl MirrorState {
@@ -128,6 +151,10 @@ struct Inner {
     injected_panics: std::sync::atomic::AtomicU32,
     /// Turns of the refresh loop still to panic (`inject_loop_panics`, for tests).
     injected_loop_panics: std::sync::atomic::AtomicU32,
+    /// Set to make the next refresh full whatever is due (`refreshDirectory(full: true)`), or
+    /// for good once the service refused a change listing.
+    full_requested: std::sync::atomic::AtomicBool,
+    incremental_refused: std::sync::atomic::AtomicBool,
     /// Where open invitations and refreshes are recorded; set once by [`Directory::with_store`].
     store: std::sync::OnceLock<Recorder>,
 }
@@ -151,6 +178,9 @@ impl Directory {
             refresh_failures: 0,
             last_failure_at: None,
             restarts: 0,
+            last_refresh_kind: None,
+            last_full_refresh_at: None,
+            changes_since: None,
         });
         Directory {
             inner: Arc::new(Inner {
@@ -164,6 +194,8 @@ impl Directory {
                 writes: Mutex::new(writes::WriteLog::default()),
                 injected_panics: std::sync::atomic::AtomicU32::new(0),
                 injected_loop_panics: std::sync::atomic::AtomicU32::new(0),
+                full_requested: std::sync::atomic::AtomicBool::new(false),
+                incremental_refused: std::sync::atomic::AtomicBool::new(false),
                 store: std::sync::OnceLock::new(),
             }),
         }

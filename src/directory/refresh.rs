@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::SystemTime;
 
+use super::incremental::Loaded;
 use super::snapshot::Builder;
 use super::{Directory, DirectoryError, Snapshot, Source, UserRec};
 use crate::budget::Lane;
@@ -48,7 +49,13 @@ impl Directory {
 
     /// What a full refresh costs now: upstream calls, and about how many seconds the background
     /// lane needs for them at the budget (one per emission interval, within its share).
+    /// An incremental one costs at least one call per collection; what it costs beyond
+    /// depends on how much changed, which is known only once read.
     pub(crate) fn refresh_estimate(&self) -> (u64, f64) {
+        let config = self.inner.client.budget().config();
+        if self.changes_since().is_some() {
+            return (2, config.emission_interval().as_secs_f64());
+        }
         let snapshot = self.snapshot();
         let users = if snapshot.complete {
             snapshot.user_count() as u64
@@ -60,7 +67,6 @@ impl Directory {
         let groups = snapshot.group_count() as u64;
         // An empty collection still costs the one call that finds it empty.
         let calls = users.div_ceil(100).max(1) + groups.div_ceil(100).max(1);
-        let config = self.inner.client.budget().config();
         let by_interval = 1.0 / config.emission_interval().as_secs_f64();
         let by_share = config.background_cap() as f64 / config.effective_window().as_secs_f64();
         let rate = by_interval.min(by_share).max(f64::MIN_POSITIVE);
@@ -162,6 +168,7 @@ impl Directory {
             .unwrap_or_else(|e| e.into_inner())
             .counter;
         let (result, calls) = super::traced(None, self.load()).await;
+        let result = result.map(|l| (l.snapshot, l.calls, l.kind, l.changes_since));
         crate::metrics::refresh(
             self.org_id().as_str(),
             result.is_ok(),
@@ -169,7 +176,9 @@ impl Directory {
             calls.len(),
         );
         let audited = match &result {
-            Ok((snapshot, _)) => Ok((snapshot.user_count(), snapshot.group_count())),
+            Ok((snapshot, _, kind, _)) => {
+                Ok((snapshot.user_count(), snapshot.group_count(), *kind))
+            }
             Err(e) => Err(e.clone()),
         };
         let org = self.org_id().to_owned();
@@ -185,26 +194,37 @@ impl Directory {
                 .filter(|(n, _)| *n > mark)
                 .map(|(_, c)| c.clone())
                 .collect();
-            let result = result.map(|(snapshot, calls)| {
+            let result = result.map(|(snapshot, calls, kind, since)| {
                 log.items.retain(|(n, _)| *n > mark);
                 let snapshot = if later.is_empty() {
                     snapshot
                 } else {
                     Arc::new(super::writes::apply(&snapshot, &later, self.key_rule()))
                 };
-                (snapshot, calls)
+                (snapshot, calls, kind, since)
             });
             let succeeded = result.is_ok();
             guard.0 = None;
-            let at_ms = crate::store::now_ms();
+            // Compared before publishing, outside the state's lock, so readers are not held up
+            // meanwhile; the write log's lock keeps every commit out, so the snapshot replaced
+            // is still this one when the new one is published.
+            if let Ok((snapshot, ..)) = &result {
+                let replaced = self.snapshot();
+                discovered =
+                    super::diff::changes(org.as_str(), &replaced, snapshot, crate::store::now_ms());
+            }
             self.inner.state.send_modify(|s| {
                 s.refreshing = false;
                 s.finished += 1;
                 match result {
-                    Ok((snapshot, calls)) => {
+                    Ok((snapshot, calls, kind, since)) => {
                         tracing::info!(%org, users = snapshot.user_count(), groups = snapshot.group_count(), calls,
-                        elapsed = ?started.elapsed(), "mirror refreshed");
-                        discovered = super::diff::changes(org.as_str(), &s.snapshot, &snapshot, at_ms);
+                        ?kind, elapsed = ?started.elapsed(), "mirror refreshed");
+                        if kind == super::RefreshKind::Full {
+                            s.last_full_refresh_at = Some(SystemTime::now());
+                        }
+                        s.last_refresh_kind = Some(kind);
+                        s.changes_since = since;
                         s.publish(snapshot);
                         s.last_error = None;
                         s.last_refresh_at = Some(SystemTime::now());
@@ -238,14 +258,10 @@ impl Directory {
 
     /// Reads every user and group: `ceil(N/100) + ceil(G/100)` calls. The first user page comes
     /// first, then the groups, then the other user pages; a cold mirror is published after each.
-    async fn load(&self) -> Result<(Arc<Snapshot>, u32), DirectoryError> {
-        let injected =
-            self.inner
-                .injected_panics
-                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1));
-        if injected.is_ok() {
-            panic!("injected refresh panic (test hook)");
-        }
+    /// Where the service can list changes and every resource carried `meta.lastModified`, the
+    /// result says from when the next refresh may read only changes (the server's `Date` on the
+    /// first page: anything changed later has a later `lastModified`).
+    pub(super) async fn load_full(&self, lists_changes: bool) -> Result<Loaded, DirectoryError> {
         let previous = self.snapshot();
         let cold = !previous.complete;
         let keys = self.key_rule();
@@ -253,6 +269,8 @@ impl Directory {
         let client = &self.inner.client;
         let mut users = Pager::new(client, Collection::Users, Lane::Background);
         let mut groups = Pager::new(client, Collection::Groups, Lane::Background);
+        // Whether every resource read said when it was last modified.
+        let mut dated = true;
         // A cold mirror is published after the first page, after the groups, and then each
         // time the users read have doubled: clients see early pages at once, and the copies
         // cost O(N) over the whole load rather than O(N²).
@@ -265,7 +283,7 @@ impl Directory {
             }
         };
 
-        self.add_user_page(&mut builder, users.next_page().await?);
+        dated &= self.add_user_page(&mut builder, users.next_page().await?);
         builder.upstream_user_total = users.total();
         publish(&builder, true);
         let mut seq = 0;
@@ -273,6 +291,7 @@ impl Directory {
             if let Page::Groups(page) = page {
                 let now = SystemTime::now();
                 for group in page.resources {
+                    dated &= super::incremental::dated(group.meta.as_ref());
                     match Directory::group_rec(keys, group, seq, now, Source::Mirror) {
                         Some(rec) => builder.add_group(rec),
                         None => {
@@ -286,7 +305,7 @@ impl Directory {
         builder.groups_done();
         publish(&builder, true);
         while let Some(page) = users.next_page().await? {
-            self.add_user_page(&mut builder, Some(page));
+            dated &= self.add_user_page(&mut builder, Some(page));
             builder.upstream_user_total = users.total();
             publish(&builder, false);
         }
@@ -297,18 +316,27 @@ impl Directory {
             tracing::info!(org = %self.org_id(), total, read = builder.user_count(), "user count moved during refresh");
         }
         let snapshot = builder.snapshot(true, Some(SystemTime::now()));
-        Ok((Arc::new(snapshot), users.calls + groups.calls))
+        Ok(Loaded {
+            snapshot: Arc::new(snapshot),
+            calls: users.calls + groups.calls,
+            kind: super::RefreshKind::Full,
+            changes_since: users.first_date().filter(|_| lists_changes && dated),
+        })
     }
 
-    fn add_user_page(&self, builder: &mut Builder, page: Option<Page>) {
+    /// Adds a page of users; whether every one of them said when it was last modified.
+    fn add_user_page(&self, builder: &mut Builder, page: Option<Page>) -> bool {
         let Some(Page::Users(page)) = page else {
-            return;
+            return true;
         };
         let now = SystemTime::now();
         let keys = self.key_rule();
+        let mut dated = true;
         for user in page.resources {
+            dated &= super::incremental::dated(user.meta.as_deref());
             add_mirrored_user(builder, keys, user, now);
         }
+        dated
     }
 
     /// Closes the gateway's own invite records for users now seen with real names.
@@ -330,17 +358,25 @@ impl Directory {
     /// One audit row per refresh: a system action, with every upstream call it made.
     async fn audit_refresh(
         &self,
-        outcome: Result<(usize, usize), &DirectoryError>,
+        outcome: Result<(usize, usize, super::RefreshKind), &DirectoryError>,
         calls: Vec<crate::store::UpstreamCall>,
     ) {
         let Some(store) = self.inner.store.get().map(|s| &s.store) else {
             return;
         };
         let (outcome, code, input) = match outcome {
-            Ok((users, groups)) => (
+            Ok((users, groups, kind)) => (
                 "SUCCESS",
                 String::new(),
-                serde_json::json!({ "users": users, "groups": groups }).to_string(),
+                serde_json::json!({
+                    "users": users,
+                    "groups": groups,
+                    "kind": match kind {
+                        super::RefreshKind::Full => "full",
+                        super::RefreshKind::Incremental => "incremental",
+                    },
+                })
+                .to_string(),
             ),
             Err(e) => (
                 "FAILED",

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use reqwest::header::{ACCEPT, CONTENT_TYPE, RETRY_AFTER};
+use reqwest::header::{ACCEPT, CONTENT_TYPE, DATE, IF_MATCH, RETRY_AFTER};
 use reqwest::{Method, StatusCode};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
@@ -59,12 +59,15 @@ struct Inner {
     policy: RetryPolicy,
     org: String,
     budget: Budget,
+    /// What the service says it supports, once read (`discovery.rs`).
+    capabilities: std::sync::OnceLock<super::discovery::Capabilities>,
 }
 
-/// A successful answer: its status and body text.
+/// A successful answer: its status, body text, and the server's `Date` when it sent one.
 pub(super) struct Answer {
     pub(crate) status: StatusCode,
     pub(crate) body: String,
+    pub(crate) date: Option<SystemTime>,
 }
 
 /// Installs rustls' ring provider once per process; reqwest needs one before its first client.
@@ -90,6 +93,7 @@ impl ScimClient {
                 policy: config.retry,
                 org: config.org,
                 budget,
+                capabilities: std::sync::OnceLock::new(),
             }),
         })
     }
@@ -102,6 +106,16 @@ impl ScimClient {
         &self.inner.budget
     }
 
+    /// The organization's id, for logs.
+    pub(super) fn org(&self) -> &str {
+        &self.inner.org
+    }
+
+    /// Where the service's capabilities are kept once read.
+    pub(super) fn capability_cell(&self) -> &std::sync::OnceLock<super::discovery::Capabilities> {
+        &self.inner.capabilities
+    }
+
     /// Sends one logical call: waits for the budget, sends, and retries as the policy says.
     /// Every try, retries included, takes its own slot from the budget.
     pub(super) async fn call<B: Serialize + ?Sized>(
@@ -111,6 +125,22 @@ impl ScimClient {
         path: &str,
         query: &[(&str, String)],
         body: Option<&B>,
+    ) -> Result<Answer, ScimError> {
+        self.call_if_match(lane, method, path, query, body, None)
+            .await
+    }
+
+    /// [`ScimClient::call`] with an `If-Match` precondition when `if_match` is given. A 412 on
+    /// the first try is [`ScimError::PreconditionFailed`]; on a retry it may be this call's own
+    /// earlier try that changed the version, so its outcome is unknown.
+    pub(super) async fn call_if_match<B: Serialize + ?Sized>(
+        &self,
+        lane: Lane,
+        method: Method,
+        path: &str,
+        query: &[(&str, String)],
+        body: Option<&B>,
+        if_match: Option<&str>,
     ) -> Result<Answer, ScimError> {
         let inner = &*self.inner;
         let url = format!("{}{}", inner.base, path);
@@ -151,6 +181,9 @@ impl ScimClient {
             if !query.is_empty() {
                 request = request.query(query);
             }
+            if let Some(version) = if_match {
+                request = request.header(IF_MATCH, version);
+            }
             if let Some(body) = body {
                 let json = serde_json::to_vec(body).expect("wire types always serialize");
                 request = request.header(CONTENT_TYPE, media).body(json);
@@ -175,13 +208,19 @@ impl ScimClient {
             let (failure, retry_after, error_body) = match sent {
                 Ok(response) => {
                     let status = response.status();
-                    let retry_after = response
-                        .headers()
-                        .get(RETRY_AFTER)
-                        .and_then(|v| v.to_str().ok())
+                    let header = |name| {
+                        response
+                            .headers()
+                            .get(name)
+                            .and_then(|v: &reqwest::header::HeaderValue| v.to_str().ok())
+                    };
+                    let retry_after = header(RETRY_AFTER)
                         .and_then(|v| retry::parse_retry_after(v, SystemTime::now()));
+                    let date = header(DATE).and_then(|v| httpdate::parse_http_date(v).ok());
                     match response.text().await {
-                        Ok(body) if status.is_success() => return Ok(Answer { status, body }),
+                        Ok(body) if status.is_success() => {
+                            return Ok(Answer { status, body, date });
+                        }
                         Ok(body) => (Failure::Status(status.as_u16()), retry_after, Some(body)),
                         // The status arrived but the body did not: for a success, whether the
                         // write is complete cannot be told from here.
@@ -238,6 +277,14 @@ impl ScimClient {
                             .pause_until(tokio::time::Instant::now() + after);
                     }
                     let body = ErrorBody::parse(error_body.as_deref().unwrap_or(""));
+                    if failure == Failure::Status(412) && attempt > 1 {
+                        // This call's own earlier try may be what moved the version on.
+                        return Err(ScimError::Upstream {
+                            status: 412,
+                            body,
+                            outcome_unknown: true,
+                        });
+                    }
                     return Err(stop_error(&method, failure, retry_after, body, transport));
                 }
             }
@@ -278,6 +325,7 @@ fn stop_error(
     match failure {
         Failure::Status(404) => ScimError::NotFound,
         Failure::Status(409) => ScimError::Conflict { body },
+        Failure::Status(412) => ScimError::PreconditionFailed,
         Failure::Status(429) => ScimError::RateLimited { retry_after },
         Failure::Status(status) if status >= 500 => ScimError::Upstream {
             status,

@@ -20,6 +20,10 @@ pub enum ScimError {
     /// 409, e.g. a user who already exists or is already invited.
     #[error("the upstream reports a conflict")]
     Conflict { body: ErrorBody },
+    /// 412 on the first try: the resource's version is no longer the one `If-Match` named
+    /// (someone changed it since it was read). Nothing was applied.
+    #[error("the resource changed upstream since it was read")]
+    PreconditionFailed,
     /// Any other 4xx: the upstream refused the request as sent.
     #[error("the upstream rejected the request with status {status}")]
     Rejected { status: u16, body: ErrorBody },

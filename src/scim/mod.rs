@@ -2,6 +2,7 @@
 //! It knows nothing of GraphQL; it reaches the network only through the budget.
 
 mod client;
+mod discovery;
 mod error;
 mod pager;
 mod profile;
@@ -16,3 +17,6 @@ pub(crate) use pager::{Collection, Page, Pager};
 pub use profile::Profile;
 pub(crate) use profile::{EmailLookup, KeyRule};
 pub use retry::RetryPolicy;
+
+#[cfg(test)]
+mod conditional_tests;

@@ -1,6 +1,10 @@
 //! Reads a whole collection at the page maximum. Stops on an empty page or once `totalResults`
 //! resources have arrived; never trusts `itemsPerPage`, which Amplitude echoes from the request.
 
+use std::time::SystemTime;
+
+use reqwest::Method;
+
 use super::client::ScimClient;
 use super::error::ScimError;
 use super::wire::{Group, ListResponse, User};
@@ -21,6 +25,8 @@ pub(crate) struct Pager<'a> {
     fetched: u64,
     total: Option<u64>,
     done: bool,
+    filter: Option<String>,
+    first_date: Option<SystemTime>,
     /// Upstream calls made so far.
     pub(crate) calls: u32,
 }
@@ -41,6 +47,8 @@ impl<'a> Pager<'a> {
             fetched: 0,
             total: None,
             done: false,
+            filter: None,
+            first_date: None,
             calls: 0,
         }
     }
@@ -50,6 +58,24 @@ impl<'a> Pager<'a> {
         self.total
     }
 
+    /// Only the resources modified at or after `since` (on the server's clock):
+    /// `filter=meta.lastModified ge "…"`. `ge`, not `gt`: a resource changed within the same
+    /// second as `since` is read again rather than missed.
+    pub(crate) fn changed_since(mut self, since: SystemTime) -> Pager<'a> {
+        let at = humantime::format_rfc3339_seconds(since).to_string();
+        self.filter = Some(format!(
+            "meta.lastModified ge {}",
+            super::profile::quote(&at)
+        ));
+        self
+    }
+
+    /// The server's `Date` on the first page's answer: a time on the server's clock no later
+    /// than the moment it read that page.
+    pub(crate) fn first_date(&self) -> Option<SystemTime> {
+        self.first_date
+    }
+
     /// The next page, or `None` when the collection has been read.
     pub(crate) async fn next_page(&mut self) -> Result<Option<Page>, ScimError> {
         if self.done {
@@ -57,20 +83,31 @@ impl<'a> Pager<'a> {
         }
         let size = self.client.profile().max_page_size();
         self.calls += 1;
+        let path = match self.collection {
+            Collection::Users => "/Users",
+            Collection::Groups => "/Groups",
+        };
+        let query = self
+            .client
+            .list_query(self.next_index, size, self.filter.as_deref());
+        let answer = self
+            .client
+            .call(self.lane, Method::GET, path, &query, None::<&()>)
+            .await?;
+        if self.calls == 1 {
+            self.first_date = answer.date;
+        }
+        let malformed = |what| move |source| ScimError::Malformed { what, source };
         let (page, count, total) = match self.collection {
             Collection::Users => {
-                let page = self
-                    .client
-                    .list_users(self.lane, self.next_index, size, None)
-                    .await?;
+                let page: ListResponse<User> =
+                    serde_json::from_str(&answer.body).map_err(malformed("user list"))?;
                 let (n, t) = (page.resources.len() as u64, page.total_results);
                 (Page::Users(page), n, t)
             }
             Collection::Groups => {
-                let page = self
-                    .client
-                    .list_groups(self.lane, self.next_index, size, None)
-                    .await?;
+                let page: ListResponse<Group> =
+                    serde_json::from_str(&answer.body).map_err(malformed("group list"))?;
                 let (n, t) = (page.resources.len() as u64, page.total_results);
                 (Page::Groups(page), n, t)
             }

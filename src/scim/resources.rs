@@ -57,7 +57,7 @@ impl ScimClient {
         .await
     }
 
-    fn list_query(
+    pub(super) fn list_query(
         &self,
         start_index: u64,
         page_size: u32,
@@ -141,22 +141,30 @@ impl ScimClient {
         Ok(created)
     }
 
-    /// Replaces a user with the full resource (`PUT`). `groups` is ignored upstream.
+    /// Replaces a user with the full resource (`PUT`). `groups` is ignored upstream. With the
+    /// `version` the resource was read at, on a service that honours ETags, the write is
+    /// conditional (`If-Match`): [`ScimError::PreconditionFailed`] if it changed since.
     pub(crate) async fn replace_user(
         &self,
         lane: Lane,
         id: &str,
         user: &User,
+        version: Option<&str>,
     ) -> Result<User, ScimError> {
-        self.call_json(
-            lane,
-            Method::PUT,
-            &self.user_path(id),
-            &[],
-            Some(user),
-            "updated user",
-        )
-        .await
+        let answer = self
+            .call_if_match(
+                lane,
+                Method::PUT,
+                &self.user_path(id),
+                &[],
+                Some(user),
+                self.precondition(version),
+            )
+            .await?;
+        serde_json::from_str(&answer.body).map_err(|source| ScimError::Malformed {
+            what: "updated user",
+            source,
+        })
     }
 
     /// Sets `active`: the full resource by `PUT` on Amplitude, a `replace` PatchOp elsewhere.
@@ -230,14 +238,23 @@ impl ScimClient {
     }
 
     /// Sends a PatchOp; returns the group when the upstream answers with it (200), else `None` (204).
-    pub(crate) async fn patch_group(
+    /// Conditional on `if_match` when given (see [`ScimClient::rename_group`]).
+    async fn patch_group(
         &self,
         lane: Lane,
         id: &str,
         op: &PatchOp,
+        if_match: Option<&str>,
     ) -> Result<Option<Group>, ScimError> {
         let answer = self
-            .call(lane, Method::PATCH, &self.group_path(id), &[], Some(op))
+            .call_if_match(
+                lane,
+                Method::PATCH,
+                &self.group_path(id),
+                &[],
+                Some(op),
+                if_match,
+            )
             .await?;
         if answer.status == StatusCode::NO_CONTENT || answer.body.trim().is_empty() {
             return Ok(None);
@@ -256,7 +273,7 @@ impl ScimClient {
         group_id: &str,
         values: &[&str],
     ) -> Result<Option<Group>, ScimError> {
-        self.patch_group(lane, group_id, &self.profile().add_members(values))
+        self.patch_group(lane, group_id, &self.profile().add_members(values), None)
             .await
     }
 
@@ -267,18 +284,29 @@ impl ScimClient {
         group_id: &str,
         values: &[&str],
     ) -> Result<Option<Group>, ScimError> {
-        self.patch_group(lane, group_id, &self.profile().remove_members(values))
+        self.patch_group(lane, group_id, &self.profile().remove_members(values), None)
             .await
     }
 
+    /// Renames a group; conditional on the `version` it was read at where the service honours
+    /// ETags, as [`ScimClient::replace_user`] is. Membership changes are never conditional:
+    /// they state which members to add or remove rather than a whole value computed from a
+    /// read, so no one's change is lost by them, and a revocation must not be refused because
+    /// someone else touched the group meanwhile.
     pub(crate) async fn rename_group(
         &self,
         lane: Lane,
         group_id: &str,
         name: &str,
+        version: Option<&str>,
     ) -> Result<Option<Group>, ScimError> {
-        self.patch_group(lane, group_id, &self.profile().rename_group(name))
-            .await
+        self.patch_group(
+            lane,
+            group_id,
+            &self.profile().rename_group(name),
+            self.precondition(version),
+        )
+        .await
     }
 
     pub async fn delete_group(&self, lane: Lane, id: &str) -> Result<(), ScimError> {

@@ -14,6 +14,7 @@ mod grant_events;
 mod grant_pending;
 mod grant_timing;
 mod graphql;
+mod incremental;
 mod load_shedding;
 mod metrics;
 mod mutations;

@@ -61,6 +61,8 @@ pub struct OrgSpec {
     pub attempt_timeout: Duration,
     /// The SCIM key the gateway sends, when it should differ from the emulator's token.
     pub scim_key: Option<String>,
+    /// `mirror.full_refresh_every`, when not the default.
+    pub full_refresh_every: Option<Duration>,
 }
 
 impl OrgSpec {
@@ -76,6 +78,7 @@ impl OrgSpec {
             },
             attempt_timeout: Duration::from_secs(5),
             scim_key: None,
+            full_refresh_every: None,
         }
     }
 }
@@ -152,6 +155,9 @@ pub async fn spawn_app_on(
         org.profile = spec.profile;
         org.budget = spec.budget;
         org.upstream.attempt_timeout = spec.attempt_timeout;
+        if let Some(every) = spec.full_refresh_every {
+            org.mirror.full_refresh_every = every;
+        }
         org_configs.push(org);
         emulators.push(emu);
     }

@@ -8,6 +8,7 @@ use super::mirror::Change;
 use super::settle::Settled;
 use crate::directory::{Directory, GroupRec, WriteError};
 use crate::keys::{GroupId, UserKey};
+use crate::scim::ScimError;
 
 impl Directory {
     /// `POST /Groups` with these members (user keys the mirror knows). Default lane: `Write`.
@@ -58,13 +59,35 @@ impl Directory {
     ) -> Result<Arc<GroupRec>, WriteError> {
         let current = self.current_group(id).await?;
         let id = id.as_str();
-        let answer = match self
-            .inner
-            .client
-            .rename_group(lane.budget(), id, name)
-            .await
-        {
+        let client = &self.inner.client;
+        // Conditional on the version the mirror holds, where the service honours ETags.
+        let version = current
+            .group
+            .meta
+            .as_ref()
+            .and_then(|m| m.version.as_deref());
+        let answer = match client.rename_group(lane.budget(), id, name, version).await {
             Ok(g) => g,
+            Err(ScimError::PreconditionFailed) => {
+                return Err(match client.get_group(lane.budget(), id).await {
+                    Ok(Some(now)) => {
+                        if let Some(rec) = self.group_rec_now(now) {
+                            let mut rec = (*rec).clone();
+                            rec.seq = current.seq;
+                            self.commit(vec![Change::UpsertGroup(Arc::new(rec))]).await;
+                        }
+                        WriteError::Conflict
+                    }
+                    Ok(None) => {
+                        self.commit(vec![Change::RemoveGroup(id.to_owned())]).await;
+                        WriteError::NotFound
+                    }
+                    Err(e) => {
+                        tracing::warn!(org = %self.org_id(), error = %e, "a group that changed upstream could not be read again");
+                        WriteError::Conflict
+                    }
+                });
+            }
             Err(e) => {
                 self.settle_patch(id, lane, e, |g| g.display_name == name)
                     .await?
@@ -73,6 +96,10 @@ impl Directory {
         let group = answer.unwrap_or_else(|| {
             let mut g = current.resource();
             g.display_name = name.to_owned();
+            // The new version is not known: the next write is unconditional until a read.
+            if let Some(meta) = g.meta.as_mut() {
+                meta.version = None;
+            }
             g
         });
         let mut rec = (*self

@@ -49,7 +49,7 @@ mod settle;
 mod users;
 
 pub(in crate::directory) use commit::WriteLog;
-pub(in crate::directory) use mirror::apply;
+pub(in crate::directory) use mirror::{Change, apply};
 pub use users::Invite;
 pub(crate) use users::NameChange;
 

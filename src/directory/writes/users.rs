@@ -147,12 +147,24 @@ impl Directory {
             name.family_name = Some(f.to_owned());
         }
         user.groups = None;
-        user.meta = None;
+        // The version the mirror holds makes the write conditional where the service honours
+        // ETags: another admin's change since is never overwritten unseen.
+        let version = user.meta.take().and_then(|m| m.version);
         let id = current.id().to_owned();
         let client = &self.inner.client;
         let wanted = user.name.clone();
-        let updated = match client.replace_user(lane, &id, &user).await {
-            Ok(_) => user,
+        let updated = match client
+            .replace_user(lane, &id, &user, version.as_deref())
+            .await
+        {
+            Ok(answer) => {
+                // The new version, so the next write is conditional too.
+                user.meta = answer.meta.filter(|m| m.version.is_some());
+                user
+            }
+            Err(ScimError::PreconditionFailed) => {
+                return Err(self.changed_meanwhile(&current, lane).await);
+            }
             Err(e) => {
                 self.settle(e, async {
                     Ok(match client.get_user(lane, &id).await? {
@@ -168,6 +180,28 @@ impl Directory {
         let rec = Arc::new(rec);
         self.commit(vec![Change::UpsertUser(rec.clone())]).await;
         Ok(rec)
+    }
+
+    /// After a conditional write found the user changed upstream: reads it again (in the
+    /// write's lane) so the mirror shows what the change would have overwritten, and returns
+    /// the conflict. Nothing was applied, whether or not the read succeeds.
+    async fn changed_meanwhile(&self, current: &UserRec, lane: crate::budget::Lane) -> WriteError {
+        match self.inner.client.get_user(lane, current.id()).await {
+            Ok(Some(user)) => {
+                let mut rec = (*self.rec_from(user)).clone();
+                rec.seq = current.seq;
+                self.commit(vec![Change::UpsertUser(Arc::new(rec))]).await;
+            }
+            Ok(None) => {
+                self.commit(vec![Change::RemoveUser(current.key().to_owned())])
+                    .await;
+                return WriteError::NotFound;
+            }
+            Err(e) => {
+                tracing::warn!(org = %self.org_id(), error = %e, "a user that changed upstream could not be read again");
+            }
+        }
+        WriteError::Conflict
     }
 
     /// Sets `active: false`, in the critical lane. Amplitude then removes the user from the

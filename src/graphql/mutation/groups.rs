@@ -79,6 +79,10 @@ pub struct RemoveGroupMembersInput {
 pub struct RefreshDirectoryInput {
     /// The organization (its id or slug); may be left out when the gateway serves one.
     pub org: Option<ID>,
+    /// Read everything, even where the service lists changes and the next refresh would read
+    /// only those: a full refresh is what finds users and groups deleted upstream.
+    #[graphql(default = false)]
+    pub full: bool,
     /// Echoed in the payload.
     #[serde(skip)]
     pub client_mutation_id: Option<String>,
@@ -124,7 +128,9 @@ payload!(
     RefreshDirectoryPayload {
         /// The organization; follow its `sync` for progress.
         org: Option<Org>,
-        /// Upstream requests the refresh costs: ceil(users/100) + ceil(groups/100).
+        /// Upstream requests the refresh costs: ceil(users/100) + ceil(groups/100) for a full
+        /// one; for an incremental one the least it costs (one per collection), plus one per
+        /// further 100 users or groups changed.
         estimated_calls: i32,
         /// About how long it takes in the background lane at the current budget.
         estimated_seconds: f64,
@@ -333,6 +339,9 @@ impl GroupMutation {
         )
         .run(ctx, async move {
             let dir = org_of(dirs, input.org.as_ref(), &["input", "org"])?;
+            if input.full {
+                dir.request_full_refresh();
+            }
             let (calls, seconds) = dir.refresh_estimate();
             let already_running = dir.state().refreshing;
             dir.start_refresh();

@@ -67,6 +67,11 @@ pub enum UserErrorCode {
     AlreadyExists,
     /// The upstream refused the change as sent.
     UpstreamRejected,
+    /// The user or group changed upstream since the gateway read it (someone else's change,
+    /// on a service that honours ETags), so the change was refused rather than overwriting it
+    /// unseen. Nothing was applied; the mirror was read again and shows the current version:
+    /// read it, and apply the change again if it is still wanted.
+    Conflict,
     /// The upstream failed and the change was not applied; trying again is safe.
     UpstreamUnavailable,
     /// The upstream is rate limiting the organization; nothing was changed.
@@ -179,6 +184,13 @@ pub fn write_error(e: WriteError, field: &[&str], what: &str) -> UserError {
         WriteError::AlreadyExists => {
             UserError::new(C::AlreadyExists, field, format!("{what} already exists"))
         }
+        WriteError::Conflict => UserError::new(
+            C::Conflict,
+            field,
+            format!(
+                "{what} was changed upstream by someone else since the gateway read it; nothing was changed. Read it again and repeat the change if it is still wanted"
+            ),
+        ),
         WriteError::Rejected { status } => UserError::new(
             C::UpstreamRejected,
             field,

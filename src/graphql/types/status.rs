@@ -2,10 +2,10 @@
 
 use std::time::Duration;
 
-use async_graphql::{Object, SimpleObject};
+use async_graphql::{Enum, Object, SimpleObject};
 
 use super::DateTime;
-use crate::directory::{BudgetView, MirrorState};
+use crate::directory::{self, BudgetView, MirrorState};
 
 /// The organization's upstream request budget. The gateway never sends more than `limit`
 /// requests in any `windowSeconds`; critical writes go first, background refresh last.
@@ -150,6 +150,16 @@ impl Budget {
     }
 }
 
+/// How a refresh read the directory.
+#[derive(Enum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RefreshKind {
+    /// Every user and group; finds deletions.
+    Full,
+    /// Only the users and groups modified since the previous refresh began
+    /// (`meta.lastModified`); deletions wait for the next full refresh.
+    Incremental,
+}
+
 /// The state of an organization's mirror.
 pub struct SyncStatus {
     pub state: MirrorState,
@@ -160,9 +170,30 @@ pub struct SyncStatus {
 /// are served from.
 #[Object]
 impl SyncStatus {
-    /// When the last successful full refresh finished.
+    /// When the last successful refresh (full or incremental) finished.
     async fn last_refresh_at(&self) -> Option<DateTime> {
         self.state.last_refresh_at.map(DateTime)
+    }
+
+    /// Whether the last successful refresh read everything or only what changed.
+    async fn last_refresh_kind(&self) -> Option<RefreshKind> {
+        self.state.last_refresh_kind.map(|k| match k {
+            directory::RefreshKind::Full => RefreshKind::Full,
+            directory::RefreshKind::Incremental => RefreshKind::Incremental,
+        })
+    }
+
+    /// When the last successful full refresh finished: the mirror has seen every deletion made
+    /// upstream before then.
+    async fn last_full_refresh_at(&self) -> Option<DateTime> {
+        self.state.last_full_refresh_at.map(DateTime)
+    }
+
+    /// Whether refreshes read only what changed since the previous one: the service lists
+    /// changes (RFC 7644 filtering, resources with `meta.lastModified`; never on Amplitude)
+    /// and a full refresh has run. Full ones still run every `mirror.full_refresh_every`.
+    async fn incremental(&self) -> bool {
+        self.state.changes_since.is_some()
     }
 
     /// Whether a refresh is running now.
