@@ -12,11 +12,15 @@ use serde::{Deserialize, Serialize};
 use crate::keys::OrgId;
 
 /// What a key may do. `Read`, `Write` and `Admin` each include the roles before them, so a
-/// check is `role >= needed`. `Auditor` comes first and includes none of them: it reads the
-/// audit log (as `Admin` does, see [`Role::reads_audit`]) and nothing else.
+/// check is `role >= needed`. `Auditor` comes before them and includes none of them: it reads
+/// the audit log (as `Admin` does, see [`Role::reads_audit`]) and nothing else. `Reviewer`
+/// comes first: it reaches only the access reviews that name it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
+    /// The access reviews that name it, and nothing else: the items to decide, its decisions,
+    /// completing them (`Query.accessReview`, `decideReviewItems`, `completeAccessReview`).
+    Reviewer,
     /// The audit log of its organizations, and nothing else.
     Auditor,
     /// Queries.
@@ -37,6 +41,7 @@ impl Role {
 impl fmt::Display for Role {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
+            Role::Reviewer => "reviewer",
             Role::Auditor => "auditor",
             Role::Read => "read",
             Role::Write => "write",
@@ -53,8 +58,9 @@ impl FromStr for Role {
             "write" => Ok(Role::Write),
             "admin" => Ok(Role::Admin),
             "auditor" => Ok(Role::Auditor),
+            "reviewer" => Ok(Role::Reviewer),
             other => Err(format!(
-                "unknown role {other:?} (expected read, write, admin or auditor)"
+                "unknown role {other:?} (expected read, write, admin, auditor or reviewer)"
             )),
         }
     }

@@ -2,6 +2,7 @@
 //! `run_once(now)` step that tests call with injected time, plus a loop the gateway starts.
 
 mod grants;
+pub mod reviews;
 pub mod snapshots;
 #[cfg(test)]
 mod tests;

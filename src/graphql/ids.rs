@@ -19,6 +19,10 @@ pub enum Kind {
     Grant,
     /// An access snapshot; the key is its sequence number in its organization.
     Snapshot,
+    /// An access review; the key is the review's id in the store.
+    AccessReview,
+    /// An item of an access review; the key is `<review id>:<item number>`.
+    AccessReviewItem,
 }
 
 impl Kind {
@@ -30,6 +34,8 @@ impl Kind {
             Kind::AuditEntry => "AuditEntry",
             Kind::Grant => "Grant",
             Kind::Snapshot => "Snapshot",
+            Kind::AccessReview => "AccessReview",
+            Kind::AccessReviewItem => "AccessReviewItem",
         }
     }
 }
@@ -70,6 +76,8 @@ impl GlobalId {
             (1, "AuditEntry") => Kind::AuditEntry,
             (1, "Grant") => Kind::Grant,
             (1, "Snapshot") => Kind::Snapshot,
+            (1, "AccessReview") => Kind::AccessReview,
+            (1, "AccessReviewItem") => Kind::AccessReviewItem,
             _ => return None,
         };
         Some(GlobalId {

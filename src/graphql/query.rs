@@ -6,7 +6,7 @@ use super::errors::{Code, bad_input};
 use super::guard::{RoleGuard, require};
 use super::ids::{GlobalId, Kind};
 use super::loaders::{DirKey, Point, PointReq, load_point};
-use super::types::{AuditEntry, Grant, Group, Org, Snapshot, User, audit};
+use super::types::{AccessReview, AuditEntry, Grant, Group, Org, Snapshot, User, audit, review};
 use crate::auth::{Principal, Role};
 use crate::directory::{DirHandle, Directories, DirectoryReads};
 use crate::keys::GroupId;
@@ -25,6 +25,7 @@ pub enum Node {
     AuditEntry(AuditEntry),
     Grant(Grant),
     Snapshot(Snapshot),
+    AccessReview(AccessReview),
 }
 
 #[derive(Default)]
@@ -41,6 +42,8 @@ pub enum ViewerRole {
     Admin,
     /// The audit log only.
     Auditor,
+    /// The access reviews that name it, only.
+    Reviewer,
 }
 
 impl From<Role> for ViewerRole {
@@ -50,6 +53,7 @@ impl From<Role> for ViewerRole {
             Role::Write => ViewerRole::Write,
             Role::Admin => ViewerRole::Admin,
             Role::Auditor => ViewerRole::Auditor,
+            Role::Reviewer => ViewerRole::Reviewer,
         }
     }
 }
@@ -111,6 +115,23 @@ impl Query {
         node(ctx, &id).await
     }
 
+    /// An access review by its global id: for admin and auditor keys any review of their
+    /// organizations, for a `reviewer` key only a review that names it; null otherwise.
+    #[graphql(guard = "RoleGuard(Role::Reviewer)")]
+    async fn access_review(&self, ctx: &Context<'_>, id: ID) -> Result<Option<AccessReview>> {
+        let Some(g) = GlobalId::decode(&id).filter(|g| g.kind == Kind::AccessReview) else {
+            return Err(bad_input(format!(
+                "{:?} is not an access review id this gateway issued",
+                id.as_str()
+            )));
+        };
+        let dirs = ctx.data::<Directories<DirHandle>>()?;
+        if dirs.get(&g.org).is_none() {
+            return Ok(None);
+        }
+        review::visible(ctx, g.org.as_str(), &g.key).await
+    }
+
     /// The objects with these global ids, in the same order; null where one does not exist.
     #[graphql(guard = "RoleGuard(Role::Auditor)")]
     async fn nodes(&self, ctx: &Context<'_>, ids: Vec<ID>) -> Result<Vec<Option<Node>>> {
@@ -141,7 +162,8 @@ async fn node(ctx: &Context<'_>, id: &ID) -> Result<Option<Node>> {
     match g.kind {
         Kind::Org => {}
         Kind::User | Kind::Group => require(ctx, Role::Read)?,
-        Kind::AuditEntry | Kind::Snapshot => super::guard::require_audit(ctx)?,
+        Kind::AuditEntry | Kind::Snapshot | Kind::AccessReview => super::guard::require_audit(ctx)?,
+        Kind::AccessReviewItem => return Ok(None),
         Kind::Grant => require(ctx, Role::Read)?,
     }
     let dirs = ctx.data::<Directories<DirHandle>>()?;
@@ -162,6 +184,11 @@ async fn node(ctx: &Context<'_>, id: &ID) -> Result<Option<Node>> {
             let snapshot = super::types::snapshot::node(ctx, dir.org_id().as_str(), &g.key).await?;
             return Ok(snapshot.map(Node::Snapshot));
         }
+        Kind::AccessReview => {
+            let review = review::visible(ctx, dir.org_id().as_str(), &g.key).await?;
+            return Ok(review.map(Node::AccessReview));
+        }
+        Kind::AccessReviewItem => return Ok(None),
         Kind::User => PointReq::UserByKey {
             dir: DirKey(dir.clone()),
             key: dir.user_key(&g.key),

@@ -15,6 +15,7 @@ mod grant_schedule;
 mod grants;
 mod intents;
 mod invites;
+mod reviews;
 mod scratch;
 mod snapshot_reads;
 mod snapshots;
@@ -42,6 +43,10 @@ pub use feed::{Follow, FollowError};
 pub use grant_schedule::GrantCounts;
 pub use grants::{Grant, GrantEvent, GrantFilter, GrantState, NewGrant};
 pub use intents::{Begin, IntentKey, IntentMeta, IntentState, Recovered, input_of};
+pub use reviews::{
+    Applied, ApplyResult, Decision, DecisionIn, ItemFilter, NewReview, NewReviewItem, ReviewItem,
+    ReviewRow, ReviewState,
+};
 pub use scratch::ScratchSchema;
 pub use snapshots::{
     Appended, NewSnapshot, SNAPSHOT_GENESIS, SnapshotBreak, SnapshotMetaRef, SnapshotRow,
@@ -123,6 +128,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         5,
         "access snapshots, hash-chained per organization",
         include_str!("migrations/0005_snapshots.sql"),
+    ),
+    (
+        6,
+        "access review campaigns and their items",
+        include_str!("migrations/0006_reviews.sql"),
     ),
 ];
 

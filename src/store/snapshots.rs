@@ -28,6 +28,8 @@ pub enum SnapshotTrigger {
     Schedule,
     /// By `takeSnapshot`.
     Manual,
+    /// Frozen by `startAccessReview` as the review's access.
+    Review,
 }
 
 impl SnapshotTrigger {
@@ -35,6 +37,7 @@ impl SnapshotTrigger {
         match self {
             SnapshotTrigger::Schedule => "schedule",
             SnapshotTrigger::Manual => "manual",
+            SnapshotTrigger::Review => "review",
         }
     }
 
@@ -42,6 +45,7 @@ impl SnapshotTrigger {
         match s {
             "schedule" => Some(SnapshotTrigger::Schedule),
             "manual" => Some(SnapshotTrigger::Manual),
+            "review" => Some(SnapshotTrigger::Review),
             _ => None,
         }
     }

@@ -20,6 +20,7 @@ mod metrics;
 mod mutations;
 mod ops;
 mod replica_grants;
+mod reviews;
 mod scim_client;
 mod snapshot_export;
 mod snapshots;

@@ -86,7 +86,7 @@ payload!(
     }
 );
 
-fn duration_of(text: &str, field: &[&str]) -> Result<i64, UserError> {
+pub(super) fn duration_of(text: &str, field: &[&str]) -> Result<i64, UserError> {
     humantime::parse_duration(text.trim())
         .ok()
         .filter(|d| !d.is_zero())

@@ -322,7 +322,8 @@ pub(super) fn targets_of(input: &Value) -> Vec<Target> {
                         Kind::Group => "Group",
                         Kind::Grant => "Grant",
                         Kind::Snapshot => "Snapshot",
-                        Kind::Org | Kind::AuditEntry => return,
+                        Kind::AccessReview => "AccessReview",
+                        Kind::Org | Kind::AuditEntry | Kind::AccessReviewItem => return,
                     };
                     let email =
                         (g.kind == Kind::User && g.key.contains('@')).then(|| g.key.clone());

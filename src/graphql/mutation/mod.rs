@@ -7,6 +7,7 @@ mod idempotency;
 mod journal;
 mod replay;
 mod resolve;
+mod reviews;
 mod snapshots;
 mod users;
 mod webhooks;
@@ -31,6 +32,7 @@ pub struct Mutation(
     grants::GrantMutation,
     webhooks::WebhookMutation,
     snapshots::SnapshotMutation,
+    reviews::ReviewMutation,
 );
 
 /// Whether a write happened.
@@ -102,6 +104,17 @@ pub enum UserErrorCode {
     /// The grant has ended (expired, revoked or failed) or is being revoked: it cannot be
     /// revoked or extended. Nothing was sent.
     GrantNotActive,
+    /// The access review is completed (or applying): decisions are no longer taken, and it
+    /// cannot be completed again. Nothing was changed.
+    ReviewNotInProgress,
+    /// This API key is not one of the review's reviewers (nor an admin's). Nothing was changed.
+    NotAReviewer,
+    /// The review requires a justification for this decision (see its
+    /// `justificationRequired`). Nothing was recorded.
+    JustificationRequired,
+    /// A review cannot start yet: the organization's mirror is still loading, or the input
+    /// names no reviewer. Nothing was created.
+    ReviewNotStarted,
 }
 
 /// An expected failure, for a person or a program to act on.

@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 
 use super::{UserError, UserErrorCode, WriteOutcome};
 use crate::directory::{Directories, Directory, DirectoryReads};
-use crate::graphql::types::{Grant, Group, Org, Snapshot, User, WebhookDelivery};
+use crate::graphql::types::{AccessReview, Grant, Group, Org, Snapshot, User, WebhookDelivery};
 
 /// A payload field that can be kept and rebuilt.
 pub trait Stored: Sized {
@@ -175,6 +175,17 @@ impl Stored for WebhookDelivery {
     fn load(v: &Value, _: &Directories) -> Option<Self> {
         let row = serde_json::from_value(v.clone()).ok()?;
         Some(WebhookDelivery { row: Box::new(row) })
+    }
+}
+
+impl Stored for AccessReview {
+    fn save(&self) -> Value {
+        serde_json::to_value(&*self.row).unwrap_or(Value::Null)
+    }
+    fn load(v: &Value, _: &Directories) -> Option<Self> {
+        serde_json::from_value(v.clone())
+            .ok()
+            .map(AccessReview::new)
     }
 }
 

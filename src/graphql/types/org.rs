@@ -244,6 +244,19 @@ impl Org {
         super::snapshot::list(ctx, self.dir.org_id().as_str(), first, after, last, before).await
     }
 
+    /// The organization's access reviews, newest first (`first`/`after`; at most 100 a page,
+    /// default 50). Only auditor and admin keys; a `reviewer` key reads its reviews through
+    /// `Query.accessReview`.
+    #[graphql(guard = "AuditGuard")]
+    async fn access_reviews(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<super::AccessReviewConnection> {
+        super::review::list(ctx, self.dir.org_id().as_str(), first, after).await
+    }
+
     /// What changed from the snapshot `from` to the snapshot `to`, or to the mirror now when
     /// `to` is omitted (waiting for a mirror still loading): users added, removed, deactivated,
     /// reactivated and invited, memberships granted and revoked, with totals and counts per

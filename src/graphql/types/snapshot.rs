@@ -19,6 +19,8 @@ pub enum SnapshotTrigger {
     Schedule,
     /// By `takeSnapshot`.
     Manual,
+    /// Frozen by `startAccessReview` as the review's access.
+    Review,
 }
 
 impl From<store::SnapshotTrigger> for SnapshotTrigger {
@@ -26,6 +28,7 @@ impl From<store::SnapshotTrigger> for SnapshotTrigger {
         match t {
             store::SnapshotTrigger::Schedule => SnapshotTrigger::Schedule,
             store::SnapshotTrigger::Manual => SnapshotTrigger::Manual,
+            store::SnapshotTrigger::Review => SnapshotTrigger::Review,
         }
     }
 }
