@@ -298,6 +298,14 @@ async fn demo(args: DemoArgs) -> Result<(), Box<dyn std::error::Error>> {
         role: crate::auth::Role::Admin,
         orgs: vec!["*".into()],
     };
+    // And one reviewer key, named by the demo's sample access review.
+    let reviewer = crate::auth::new_key();
+    let reviewer_key = ApiKeyConfig {
+        name: crate::demo_seed::REVIEWER.into(),
+        hash: crate::auth::hash_key(&reviewer),
+        role: crate::auth::Role::Reviewer,
+        orgs: vec!["*".into()],
+    };
     let mut config = Config {
         server: Default::default(),
         limits: Default::default(),
@@ -309,7 +317,7 @@ async fn demo(args: DemoArgs) -> Result<(), Box<dyn std::error::Error>> {
         grants: Default::default(),
         events: Default::default(),
         webhooks: Vec::new(),
-        api_keys: vec![api_key],
+        api_keys: vec![api_key, reviewer_key],
         orgs: vec![org],
     };
     config.server.listen = SocketAddr::from((Ipv4Addr::LOCALHOST, args.port));
@@ -334,7 +342,13 @@ async fn demo(args: DemoArgs) -> Result<(), Box<dyn std::error::Error>> {
     );
     let headers = serde_json::json!({ "Authorization": format!("Bearer {key}") }).to_string();
     let store_url = config.store.url.clone();
-    say!("sample grants: three time-bound grants are made once the mirror loads; one ends 90 s in");
+    say!(
+        "reviewer API key ({}: only the sample access review): {reviewer}",
+        crate::demo_seed::REVIEWER
+    );
+    say!(
+        "sample data once the mirror loads: three time-bound grants (one ends 90 s in) and an access review of the first group"
+    );
     let seeding = tokio::spawn(crate::demo_seed::grants(args.port, key.clone()));
     let result = serve(config, Some(&headers)).await;
     seeding.abort();

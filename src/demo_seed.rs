@@ -1,6 +1,7 @@
 //! The demo's sample governance data, made through GraphQL as a client would once the gateway
 //! answers: three time-bound grants, one of which ends 90 seconds in (its warning, removal and
-//! events show up live in GraphiQL's first query), so every feature has something to show.
+//! events show up live in GraphiQL's first query), and an access review of the first group for
+//! the demo's reviewer key, so every feature has something to show.
 
 use std::time::{Duration, Instant};
 
@@ -8,6 +9,10 @@ use serde_json::{Value, json};
 
 const PEOPLE: &str = "{ org { sync { complete } groups(first: 3, orderBy: { field: NAME }) { edges { node { id name members(first: 100) { edges { node { email } } } } } } users(first: 40, orderBy: { field: EMAIL }) { edges { node { email status } } } } }";
 const GRANT: &str = "mutation($input: GrantGroupAccessInput!) { grantGroupAccess(input: $input) { outcome userErrors { code message } } }";
+const REVIEW: &str = "mutation($input: StartAccessReviewInput!) { startAccessReview(input: $input) { outcome userErrors { code message } review { pagePath } } }";
+
+/// The demo's reviewer key's name.
+pub(crate) const REVIEWER: &str = "demo-reviewer";
 
 /// Makes the demo's grants; logs and gives up (the demo goes on without them) if the gateway
 /// does not answer within a minute.
@@ -61,6 +66,20 @@ pub(crate) async fn grants(port: u16, key: String) {
         ),
         (0, "3h", "Quarter-end close: billing exports"),
     ];
+    if let Some(group) = groups.first() {
+        let input = json!({
+            "name": "Demo: quarterly access review", "groupIds": [group["node"]["id"]],
+            "reviewers": [REVIEWER], "justificationRequired": "REVOKE",
+        });
+        let answer = ask(REVIEW, json!({ "input": input })).await;
+        match answer.as_ref().map(|b| &b["data"]["startAccessReview"]) {
+            Some(p) if p["outcome"] == "SUCCESS" => tracing::info!(
+                page = p["review"]["pagePath"].as_str().unwrap_or_default(),
+                "the demo's sample access review is open for {REVIEWER}"
+            ),
+            other => tracing::warn!(?other, "the demo's sample access review was not started"),
+        }
+    }
     let mut taken = Vec::new();
     for (g, duration, reason) in plan {
         let Some(group) = groups.get(g.min(groups.len().saturating_sub(1))) else {

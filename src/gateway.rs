@@ -54,6 +54,10 @@ query Dashboard {
     snapshots(first: 3) {
       edges { node { takenAt trigger userCount groupCount hash } }
     }
+    # Access reviews (startAccessReview): the demo's reviewer key decides at pagePath.
+    accessReviews(first: 3) {
+      edges { node { name state reviewers pagePath counts { total notReviewed revoke } } }
+    }
   }
 }
 "#;

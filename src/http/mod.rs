@@ -10,6 +10,7 @@ mod graphql;
 mod health;
 mod mask;
 mod metrics;
+mod review_export;
 mod snapshot_export;
 mod stream;
 
@@ -138,6 +139,7 @@ pub(crate) fn app(state: AppState) -> Router {
         .route("/metrics", get(metrics::metrics))
         .route("/export/audit", get(export::audit))
         .route("/export/snapshots/{id}", get(snapshot_export::snapshot))
+        .route("/export/reviews/{id}", get(review_export::review))
         .merge(assets)
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

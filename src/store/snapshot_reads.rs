@@ -154,12 +154,16 @@ impl Store {
     /// Removes `org`'s snapshots taken before `before_ms`; how many went. The head keeps the
     /// chain going (the next snapshot still links the newest one, kept or not).
     pub async fn prune_snapshots(&self, org: &str, before_ms: i64) -> Result<u64, StoreError> {
-        let result = sqlx::query("DELETE FROM snapshots WHERE org = $1 AND taken_at_ms < $2")
-            .bind(org)
-            .bind(before_ms)
-            .execute(self.pool())
-            .await
-            .map(|r| r.rows_affected());
+        // A review's snapshot is its evidence: kept as long as the review.
+        let result = sqlx::query(
+            "DELETE FROM snapshots WHERE org = $1 AND taken_at_ms < $2 \
+             AND seq NOT IN (SELECT snapshot_seq FROM reviews WHERE org = $1)",
+        )
+        .bind(org)
+        .bind(before_ms)
+        .execute(self.pool())
+        .await
+        .map(|r| r.rows_affected());
         self.noted(result)
     }
 }

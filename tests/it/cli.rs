@@ -214,7 +214,10 @@ fn demo_serves_graphql_and_graphiql_over_the_embedded_emulator() {
             .flatten()
             .filter(|e| e["node"]["state"] == "ACTIVE")
             .count();
-        if active == 3 {
+        let reviews = body["data"]["org"]["accessReviews"]["edges"]
+            .as_array()
+            .map_or(0, Vec::len);
+        if active == 3 && reviews == 1 {
             break body;
         }
         assert!(
@@ -232,7 +235,21 @@ fn demo_serves_graphql_and_graphiql_over_the_embedded_emulator() {
         .iter()
         .filter_map(|e| e["node"]["kind"].as_str())
         .collect();
-    assert_eq!(kinds, ["grant.granted"; 3], "{dashboard:#}");
+    // The review's snapshot first, then the grants.
+    assert_eq!(
+        kinds,
+        [
+            "snapshot.taken",
+            "grant.granted",
+            "grant.granted",
+            "grant.granted"
+        ],
+        "{dashboard:#}"
+    );
+    let review = &org["accessReviews"]["edges"][0]["node"];
+    assert_eq!(review["state"], "IN_PROGRESS", "{dashboard:#}");
+    assert_eq!(review["reviewers"], serde_json::json!(["demo-reviewer"]));
+    assert!(review["counts"]["total"].as_i64().unwrap() > 0, "{review}");
 
     let out = Command::new("curl")
         .args([

@@ -8,6 +8,7 @@
 //! results (`APPLIED`, `APPLIED_BUT_NOT_FOUND`, `APPLIED_UNKNOWN_FAILURE`, `NOT_APPLIED`).
 
 mod apply;
+pub mod export;
 #[cfg(test)]
 mod tests;
 
