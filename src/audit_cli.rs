@@ -58,7 +58,7 @@ pub async fn run(args: AuditArgs) -> Result<(), Box<dyn std::error::Error>> {
 }
 
 /// The store at `config.store.url`, the configuration loaded as `check-config` loads it.
-async fn open(args: &ConfigArgs) -> Result<Store, Box<dyn std::error::Error>> {
+pub(crate) async fn open(args: &ConfigArgs) -> Result<Store, Box<dyn std::error::Error>> {
     let env: Vec<(String, String)> = std::env::vars().collect();
     let config = Config::load(args.config.as_deref(), &env, &Overrides::default())?;
     Ok(Store::open_existing(&config.store.url, &config.store.replica).await?)

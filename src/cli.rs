@@ -44,6 +44,9 @@ pub(crate) enum Command {
     /// Check the audit log's hash chain, or export the log as CSV or JSON Lines, straight from
     /// the store (no running gateway needed).
     Audit(crate::audit_cli::AuditArgs),
+    /// Export an access review's evidence as CSV or JSON Lines, straight from the store (no
+    /// running gateway needed).
+    Review(crate::review_cli::ReviewArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -184,6 +187,7 @@ pub async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
         }
         Command::Demo(args) => demo(args).await,
         Command::Audit(args) => crate::audit_cli::run(args).await,
+        Command::Review(args) => crate::review_cli::run(args).await,
         Command::Emulate(args) => {
             let config = args.config()?;
             let (users, groups, profile, limit, window) = (

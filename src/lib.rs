@@ -51,6 +51,9 @@ pub(crate) mod demo_seed;
 /// `scimgate audit verify | export`: the audit log checked or exported from the store.
 pub mod audit_cli;
 
+/// `scimgate review export`: an access review's evidence exported from the store.
+pub mod review_cli;
+
 /// Restarts a background task that panics, with a doubling pause.
 pub(crate) mod supervise;
 

@@ -16,6 +16,7 @@ mod rows_events;
 mod rows_grants;
 mod rows_hostile;
 mod rows_incremental;
+mod rows_snapshots;
 mod rows_speed;
 mod rows_store;
 
@@ -122,6 +123,9 @@ async fn run(o: Opts) -> ExitCode {
     }
     if o.wants(14) {
         rows_incremental::incremental_row(&env, &o, &mut r).await;
+    }
+    if o.wants(15) {
+        rows_snapshots::snapshot_rows(&env, &o, &mut r).await;
     }
     // Keep only the rows asked for (rows 1-2 come together).
     r.lines.retain(|l| {

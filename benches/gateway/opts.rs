@@ -12,7 +12,7 @@ pub const HELP: &str = "\
 cargo bench --bench gateway -- [flags]
 
   --quick              small sizes and short runs (about a minute), for development
-  --rows 1,3,7         only these rows (1-14)
+  --rows 1,3,7         only these rows (1-15)
   --users N            users in the organization of rows 1-5 and 7 (default 10000; quick 1000)
   --groups G           groups in it (default 50)
   --big-users N        the second size of row 6 (default 100000; quick 20000)
@@ -55,7 +55,7 @@ impl Opts {
         let quick = args.iter().any(|a| a == "--quick");
         let mut o = Opts {
             quick,
-            rows: (1..=14).collect(),
+            rows: (1..=15).collect(),
             users: if quick { 1_000 } else { 10_000 },
             groups: 50,
             big_users: if quick { 20_000 } else { 100_000 },
@@ -90,8 +90,8 @@ impl Opts {
                         .split(',')
                         .map(|r| r.trim().parse::<u8>().map_err(|e| format!("--rows: {e}")))
                         .collect::<Result<_, _>>()?;
-                    if o.rows.iter().any(|r| !(1..=14).contains(r)) {
-                        return Err("--rows takes numbers from 1 to 14".into());
+                    if o.rows.iter().any(|r| !(1..=15).contains(r)) {
+                        return Err("--rows takes numbers from 1 to 15".into());
                     }
                 }
                 "--users" => o.users = num(&value()?, arg)?,

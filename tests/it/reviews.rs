@@ -140,6 +140,19 @@ async fn a_campaign_from_start_to_applied_revocations_checked_at_the_emulator() 
     for who in ["eve", "reader"] {
         assert!(review_as(&app, who, &id).await.is_null(), "{who}");
     }
+    // A reviewer reaches nothing else: not the organization, not its audit log.
+    let body = as_key(
+        &app,
+        "alice",
+        "{ org { auditLog(first: 1) { edges { node { seq } } } } }",
+        json!({}),
+    )
+    .await;
+    assert_eq!(
+        body["errors"][0]["extensions"]["code"], "FORBIDDEN",
+        "{body}"
+    );
+    assert!(body["data"]["org"].is_null(), "{body}");
 
     // A revocation without its justification: refused, nothing recorded.
     let item = |n: usize| list[n]["id"].clone();
@@ -478,6 +491,34 @@ async fn a_review_exports_as_csv_and_json_lines_with_its_header_block_and_outliv
             == total - 1
     );
 
+    // The export says what GraphQL says, item by item.
+    let graphql = items(&review_as(&app, "admin", &id).await);
+    for item in &graphql {
+        let number = item["number"].to_string();
+        let row = rows
+            .iter()
+            .find(|r| r[col("item_id")] == number)
+            .expect("every item exported");
+        assert_eq!(&row[col("user_email")], item["userEmail"].as_str().unwrap());
+        assert_eq!(
+            &row[col("group_id")],
+            item["groupUpstreamId"].as_str().unwrap()
+        );
+        assert_eq!(&row[col("decision")], item["decision"].as_str().unwrap());
+        assert_eq!(
+            &row[col("final_decision")],
+            item["finalDecision"].as_str().unwrap()
+        );
+        assert_eq!(
+            &row[col("apply_result")],
+            item["applyResult"].as_str().unwrap_or("")
+        );
+        assert_eq!(
+            &row[col("request_id")],
+            item["requestId"].as_str().unwrap_or("")
+        );
+    }
+
     let (status, kind, jsonl) = export(&app, &app.key, &id, "?format=jsonl").await;
     assert_eq!((status, kind.as_str()), (200, "application/jsonl"));
     let lines: Vec<Value> = jsonl
@@ -500,4 +541,73 @@ async fn a_review_exports_as_csv_and_json_lines_with_its_header_block_and_outliv
     let far = scimgate::store::now_ms() + 10_000 * 86_400_000;
     store.prune_snapshots("acme", far).await.unwrap();
     assert!(store.snapshot("acme", seq).await.unwrap().is_some());
+}
+
+#[tokio::test]
+async fn the_cli_exports_a_review_from_the_store_with_no_gateway_running() {
+    let app = app().await;
+    app.warm().await;
+    let gid = app.emulator().state().groups()[1]
+        .id
+        .clone()
+        .unwrap()
+        .to_string();
+    let p = run(
+        &app,
+        "admin",
+        "startAccessReview",
+        json!({ "name": "cli", "groupIds": [gid], "reviewers": ["alice"] }),
+        "review { id counts { total } }",
+    )
+    .await;
+    let id = p["review"]["id"].as_str().unwrap().to_owned();
+    let total = p["review"]["counts"]["total"].as_u64().unwrap();
+    let url = app.config.store.url.clone();
+    let dir =
+        std::env::temp_dir().join(format!("scimgate-review-cli-{:08x}", rand::random::<u32>()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let config = dir.join("scimgate.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[store]\nurl = \"{url}\"\n\n[[orgs]]\nid = \"acme\"\nbase_url = \"https://scim.example.com/scim/1\"\nkey_env = \"ACME_REVIEW_SCIM_KEY\"\n"
+        ),
+    )
+    .unwrap();
+    let run_cli = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_scimgate"))
+            .args(["review", "export", "--config", config.to_str().unwrap()])
+            .args(args)
+            .env("ACME_REVIEW_SCIM_KEY", "scim-key-for-the-config-only")
+            .env_remove("RUST_LOG")
+            .output()
+            .unwrap()
+    };
+    let out = run_cli(&["--review", &id]);
+    assert!(out.status.success(), "{out:?}");
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.starts_with("# document,scimgate access review evidence\n"),
+        "{text}"
+    );
+    let table: String = text
+        .lines()
+        .filter(|l| !l.starts_with("# "))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let mut reader = csv::Reader::from_reader(table.as_bytes());
+    assert_eq!(reader.records().count() as u64, total);
+    let out = run_cli(&["--review", &id, "--format", "jsonl"]);
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap().lines().count() as u64,
+        total + 1
+    );
+    let out = run_cli(&["--review", "nope"]);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("no access review"),
+        "{out:?}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
 }
