@@ -10,6 +10,7 @@ mod graphql;
 mod health;
 mod mask;
 mod metrics;
+mod proxy;
 mod snapshot_export;
 mod stream;
 
@@ -19,7 +20,7 @@ use std::sync::Arc;
 use axum::Router;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{any, get};
 use tokio::net::TcpListener;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::compression::CompressionLayer;
@@ -138,6 +139,8 @@ pub(crate) fn app(state: AppState) -> Router {
         .route("/metrics", get(metrics::metrics))
         .route("/export/audit", get(export::audit))
         .route("/export/snapshots/{id}", get(snapshot_export::snapshot))
+        .route("/{org}/scim/v2", any(proxy::handle))
+        .route("/{org}/scim/v2/{*path}", any(proxy::handle))
         .merge(assets)
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

@@ -19,6 +19,7 @@ mod load_shedding;
 mod metrics;
 mod mutations;
 mod ops;
+mod proxy;
 mod replica_grants;
 mod scim_client;
 mod snapshot_export;
