@@ -13,6 +13,7 @@ mod metrics;
 mod proxy;
 mod snapshot_export;
 mod stream;
+mod unified;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -20,7 +21,7 @@ use std::sync::Arc;
 use axum::Router;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{any, get};
+use axum::routing::{any, get, post};
 use tokio::net::TcpListener;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::compression::CompressionLayer;
@@ -139,6 +140,27 @@ pub(crate) fn app(state: AppState) -> Router {
         .route("/metrics", get(metrics::metrics))
         .route("/export/audit", get(export::audit))
         .route("/export/snapshots/{id}", get(snapshot_export::snapshot))
+        .route(
+            "/unified/users",
+            get(unified::users).post(unified::create_user),
+        )
+        .route(
+            "/unified/users/{id}",
+            get(unified::user)
+                .patch(unified::update_user)
+                .delete(unified::delete_user),
+        )
+        .route(
+            "/unified/users/{id}/deactivate",
+            post(unified::deactivate_user),
+        )
+        .route("/unified/groups", get(unified::groups))
+        .route("/unified/groups/{id}", get(unified::group))
+        .route("/unified/groups/{id}/members", post(unified::add_members))
+        .route(
+            "/unified/groups/{id}/members/remove",
+            post(unified::remove_members),
+        )
         .route("/{org}/scim/v2", any(proxy::handle))
         .route("/{org}/scim/v2/{*path}", any(proxy::handle))
         .merge(assets)

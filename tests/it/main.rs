@@ -27,5 +27,6 @@ mod snapshots;
 mod store_restart;
 mod subscriptions;
 mod support;
+mod unified;
 mod webhooks;
 mod write_events;

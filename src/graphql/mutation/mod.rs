@@ -5,6 +5,7 @@ mod grants;
 mod groups;
 mod idempotency;
 mod journal;
+pub(crate) mod outside;
 mod proxy;
 mod replay;
 mod resolve;
