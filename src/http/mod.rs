@@ -1,5 +1,6 @@
 //! The HTTP edge: `/graphql` (POST, GET, GraphiQL, SSE), `/graphql/ws` (subscriptions), `/graphiql/*` assets, `/healthz`, `/readyz`,
-//! `/export/audit`; API keys, CORS, request ids, and a panic never taking the process or a
+//! `/export/audit`, the SCIM proxy (`/{org}/scim/v2/...`), the unified REST view
+//! (`/unified/*`); API keys, CORS, request ids, and a panic never taking the process or a
 //! secret with it.
 //! `app` builds the router without a socket; `serve` runs it on a given listener.
 

@@ -4,6 +4,7 @@
 //! shape, unknown outcomes never re-sent, and every write audited.
 
 mod lanes;
+mod readme;
 mod refusals;
 
 use reqwest::header::HeaderMap;
