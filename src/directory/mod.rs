@@ -47,7 +47,7 @@ pub(crate) use paging::{
 pub(crate) use point_cache::PointCache;
 #[cfg(test)]
 pub(crate) use preloaded::{Person, Team, mirror_of};
-pub use proxy::{ProxyFailure, ProxyReply, ProxyRequest};
+pub use proxy::{ProxyFailure, ProxyReply, ProxyRequest, check_proxy_path};
 pub(crate) use proxy::{Target as ProxyTarget, is_write as proxy_is_write};
 pub(crate) use record::{GroupRec, Source, Status, UserRec};
 pub(crate) use seam::{DirHandle, DirectoryReads, DirectoryWrites};

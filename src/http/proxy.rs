@@ -18,6 +18,7 @@ use super::AppState;
 use super::mask::RequestId;
 use crate::auth::Role;
 use crate::directory::{ProxyFailure, ProxyReply, ProxyRequest, ProxyTarget, proxy_is_write};
+use crate::graphql::errors::Code;
 use crate::graphql::mutation::{ProxyPayload, proxy_call};
 
 /// The path below an organization where its SCIM root is served.
@@ -55,13 +56,13 @@ pub(crate) async fn handle(
 /// A refusal by the gateway itself, before anything was sent.
 struct Refusal {
     status: StatusCode,
-    code: &'static str,
+    code: Code,
     scim_type: Option<&'static str>,
     detail: String,
 }
 
 impl Refusal {
-    fn new(status: StatusCode, code: &'static str, detail: impl Into<String>) -> Refusal {
+    fn new(status: StatusCode, code: Code, detail: impl Into<String>) -> Refusal {
         Refusal {
             status,
             code,
@@ -80,7 +81,7 @@ impl Refusal {
         let mut response = reply_response(reply);
         response.headers_mut().insert(
             HeaderName::from_static(CODE),
-            HeaderValue::from_static(self.code),
+            HeaderValue::from_static(self.code.as_str()),
         );
         if self.status == StatusCode::UNAUTHORIZED {
             response
@@ -103,7 +104,7 @@ async fn forward(
     let Some(principal) = super::graphql::authenticate(state, headers) else {
         return Err(Refusal::new(
             StatusCode::UNAUTHORIZED,
-            "UNAUTHENTICATED",
+            Code::Unauthenticated,
             "send a valid API key of this gateway as `Authorization: Bearer <key>` (not the organization's SCIM token, which only the gateway holds)",
         ));
     };
@@ -114,13 +115,13 @@ async fn forward(
             let shown: String = org.chars().take(100).collect();
             return Err(Refusal::new(
                 StatusCode::NOT_FOUND,
-                "NOT_FOUND",
+                Code::NotFound,
                 format!("no organization {shown:?} for this API key"),
             ));
         }
     };
-    if let Err(reason) = crate::scim::check_path(path) {
-        return Err(Refusal::new(StatusCode::NOT_FOUND, "NOT_FOUND", reason));
+    if let Err(reason) = crate::directory::check_proxy_path(path) {
+        return Err(Refusal::new(StatusCode::NOT_FOUND, Code::NotFound, reason));
     }
     if ![
         Method::GET,
@@ -133,7 +134,7 @@ async fn forward(
     {
         return Err(Refusal::new(
             StatusCode::METHOD_NOT_ALLOWED,
-            "METHOD_NOT_ALLOWED",
+            Code::MethodNotAllowed,
             format!("{method} is not a SCIM method; use GET, POST, PUT, PATCH or DELETE"),
         ));
     }
@@ -142,7 +143,7 @@ async fn forward(
     if principal.role < needed {
         return Err(Refusal::new(
             StatusCode::FORBIDDEN,
-            "FORBIDDEN",
+            Code::Forbidden,
             format!(
                 "this API key ({}) has the {} role; this request needs {needed}",
                 principal.name, principal.role
@@ -184,7 +185,7 @@ async fn forward(
         Ok(payload) => Ok(payload.reply),
         Err(message) => Err(Refusal::new(
             StatusCode::BAD_REQUEST,
-            "BAD_USER_INPUT",
+            Code::BadUserInput,
             message.replace("`idempotencyKey`", "the Idempotency-Key header"),
         )
         .typed("invalidValue")),
@@ -194,7 +195,13 @@ async fn forward(
 /// The organization and the path below its SCIM root, from `/{org}/scim/v2/{path}` (the path
 /// kept percent-encoded, as it is forwarded).
 fn split(full: &str) -> Result<(Cow<'_, str>, &str), Refusal> {
-    let not_found = || Refusal::new(StatusCode::NOT_FOUND, "NOT_FOUND", "no such SCIM endpoint");
+    let not_found = || {
+        Refusal::new(
+            StatusCode::NOT_FOUND,
+            Code::NotFound,
+            "no such SCIM endpoint",
+        )
+    };
     let rest = full.strip_prefix('/').ok_or_else(not_found)?;
     let (org, below) = rest.split_once('/').ok_or_else(not_found)?;
     let path = below.strip_prefix(&ROOT[1..]).ok_or_else(not_found)?;
@@ -210,7 +217,7 @@ fn split(full: &str) -> Result<(Cow<'_, str>, &str), Refusal> {
 /// The query string as decoded pairs, in order.
 fn query_pairs(raw: Option<&str>) -> Result<Vec<(String, String)>, Refusal> {
     let bad = |detail: String| {
-        Refusal::new(StatusCode::BAD_REQUEST, "BAD_REQUEST", detail).typed("invalidValue")
+        Refusal::new(StatusCode::BAD_REQUEST, Code::BadRequest, detail).typed("invalidValue")
     };
     let mut pairs = Vec::new();
     for pair in raw.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
@@ -244,7 +251,7 @@ fn json_body(method: &Method, body: &Bytes) -> Result<Option<Value>, Refusal> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Err(Refusal::new(
             StatusCode::BAD_REQUEST,
-            "BAD_REQUEST",
+            Code::BadRequest,
             format!("{method} needs a JSON body (a SCIM resource or PatchOp)"),
         )
         .typed("invalidSyntax"));
@@ -253,13 +260,13 @@ fn json_body(method: &Method, body: &Bytes) -> Result<Option<Value>, Refusal> {
         Ok(v @ Value::Object(_)) => Ok(Some(v)),
         Ok(_) => Err(Refusal::new(
             StatusCode::BAD_REQUEST,
-            "BAD_REQUEST",
+            Code::BadRequest,
             "the body must be a JSON object (a SCIM resource or PatchOp)",
         )
         .typed("invalidSyntax")),
         Err(e) => Err(Refusal::new(
             StatusCode::BAD_REQUEST,
-            "BAD_REQUEST",
+            Code::BadRequest,
             format!(
                 "the body is not JSON (line {}, column {})",
                 e.line(),

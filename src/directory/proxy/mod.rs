@@ -16,6 +16,8 @@ use crate::directory::Directory;
 use crate::scim::wire::{GroupRef, ResourceId, ScimErrorBody};
 use crate::scim::{Forwarded, Profile, ScimError};
 
+/// Why a path below the SCIM root is not forwarded (the scim layer's rule).
+pub use crate::scim::check_path as check_proxy_path;
 pub(crate) use lane::{Target, is_write};
 
 /// A SCIM request as the proxy's client sent it, below the SCIM root.
