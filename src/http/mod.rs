@@ -11,6 +11,7 @@ mod graphql;
 mod health;
 mod mask;
 mod metrics;
+mod openapi;
 mod proxy;
 mod snapshot_export;
 mod stream;
@@ -32,6 +33,7 @@ use tower_http::trace::TraceLayer;
 pub(crate) use graphiql::GraphiqlPage;
 use mask::RequestId;
 pub(crate) use metrics::MetricsGate;
+pub use openapi::document as openapi_document;
 
 use crate::auth::KeyStore;
 use crate::config::LimitsConfig;
@@ -136,6 +138,7 @@ pub(crate) fn app(state: AppState) -> Router {
     let router = Router::new()
         .route("/graphql", get(graphql::get).post(graphql::post))
         .route("/graphql/ws", get(stream::ws))
+        .route("/openapi.json", get(openapi::serve))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(metrics::metrics))

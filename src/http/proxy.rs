@@ -37,6 +37,27 @@ const SCIM_JSON: &str = "application/scim+json";
 const MAX_PARAMS: usize = 20;
 const MAX_PARAM_LEN: usize = 2_000;
 
+#[utoipa::path(method(get, post, put, patch, delete), path = "/{org}/scim/v2/{path}", tag = "scim-proxy",
+    params(
+        ("org" = String, Path, description = "The organization"),
+        ("path" = String, Path, description = "Below the SCIM root: Users, Users/{id}, Groups, Groups/{id}, .search, ServiceProviderConfig, ResourceTypes, Schemas"),
+        ("If-Match" = Option<String>, Header, description = "Forwarded"),
+        ("Idempotency-Key" = Option<String>, Header, description = "For writes: a repeat with the same request returns the first answer and sends nothing"),
+    ),
+    request_body(content = serde_json::Value, content_type = "application/scim+json", description = "A SCIM resource or PatchOp, forwarded as sent"),
+    responses(
+        (status = 200, description = "The upstream's answer, as it sent it (`x-scimgate-answered-from`: mirror or upstream; `x-scimgate-lane`)", content_type = "application/scim+json", body = serde_json::Value),
+        (status = 201, description = "Created upstream", content_type = "application/scim+json", body = serde_json::Value),
+        (status = 204, description = "Deleted upstream"),
+        (status = 400, description = "Bad input (the gateway's refusal, `x-scimgate-code`) or the upstream's", content_type = "application/scim+json", body = crate::http::openapi::ScimError),
+        (status = 401, description = "No valid gateway API key", content_type = "application/scim+json", body = crate::http::openapi::ScimError),
+        (status = 403, description = "The key's role cannot do this", content_type = "application/scim+json", body = crate::http::openapi::ScimError),
+        (status = 404, description = "No such organization for this key, endpoint, or resource", content_type = "application/scim+json", body = crate::http::openapi::ScimError),
+        (status = 409, description = "The upstream reports a conflict", content_type = "application/scim+json", body = crate::http::openapi::ScimError),
+        (status = 429, description = "The budget is taken (`Retry-After`)", content_type = "application/scim+json", body = crate::http::openapi::ScimError),
+        (status = 502, description = "The upstream failed; with `x-scimgate-outcome: unknown` a write's outcome is unknown and it was not sent again", content_type = "application/scim+json", body = crate::http::openapi::ScimError),
+        (status = 504, description = "No answer in time; for a write, the outcome is unknown", content_type = "application/scim+json", body = crate::http::openapi::ScimError),
+    ))]
 pub(crate) async fn handle(
     State(state): State<AppState>,
     method: Method,

@@ -18,6 +18,7 @@ mod incremental;
 mod load_shedding;
 mod metrics;
 mod mutations;
+mod openapi;
 mod ops;
 mod proxy;
 mod replica_grants;

@@ -6,7 +6,7 @@
 
 mod params;
 mod render;
-mod writes;
+pub(super) mod writes;
 
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -197,6 +197,20 @@ fn cursors(
 }
 
 /// `GET /unified/users?org=&page_size=&cursor=&search=&status=&member_of=&in_no_group=&remote_data=`
+#[utoipa::path(get, path = "/unified/users", tag = "unified",
+    params(("org" = Option<String>, Query, description = "The organization; may be left out when the key reaches one"), ("page_size" = Option<u32>, Query, description = "1 to 100, default 50"),
+        ("cursor" = Option<String>, Query, description = "A `next_cursor` or `prev_cursor` as given"),
+        ("search" = Option<String>, Query, description = "A substring of the e-mail, given or family name"),
+        ("status" = Option<String>, Query, description = "ACTIVE, INVITED or DEACTIVATED"),
+        ("member_of" = Option<String>, Query, description = "Only members of this group"),
+        ("in_no_group" = Option<bool>, Query, description = "Only users in no group (true) or in some (false)"),
+        ("remote_data" = Option<bool>, Query, description = "Adds the SCIM resource as `remote_data`")),
+    responses((status = 200, description = "A page of users", body = crate::http::openapi::UserPage),
+        (status = 400, description = "Bad input: a coded error, nothing sent", body = crate::http::openapi::Errors),
+        (status = 401, description = "No valid API key", body = crate::http::openapi::Errors),
+        (status = 404, description = "No such organization, user or group for this key", body = crate::http::openapi::Errors),
+        (status = 429, description = "The organization's upstream budget is taken", body = crate::http::openapi::Errors),
+        (status = 503, description = "The upstream is unavailable", body = crate::http::openapi::Errors),))]
 pub(crate) async fn users(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -278,6 +292,17 @@ async fn list_users(
 }
 
 /// `GET /unified/groups?org=&page_size=&cursor=&search=&remote_data=`
+#[utoipa::path(get, path = "/unified/groups", tag = "unified",
+    params(("org" = Option<String>, Query, description = "The organization; may be left out when the key reaches one"), ("page_size" = Option<u32>, Query, description = "1 to 100, default 50"),
+        ("cursor" = Option<String>, Query, description = "A `next_cursor` or `prev_cursor` as given"),
+        ("search" = Option<String>, Query, description = "A substring of the name"),
+        ("remote_data" = Option<bool>, Query, description = "Adds the SCIM resource as `remote_data`")),
+    responses((status = 200, description = "A page of groups", body = crate::http::openapi::GroupPage),
+        (status = 400, description = "Bad input: a coded error, nothing sent", body = crate::http::openapi::Errors),
+        (status = 401, description = "No valid API key", body = crate::http::openapi::Errors),
+        (status = 404, description = "No such organization, user or group for this key", body = crate::http::openapi::Errors),
+        (status = 429, description = "The organization's upstream budget is taken", body = crate::http::openapi::Errors),
+        (status = 503, description = "The upstream is unavailable", body = crate::http::openapi::Errors),))]
 pub(crate) async fn groups(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -331,6 +356,14 @@ async fn list_groups(
 }
 
 /// `GET /unified/users/{id}`: a global id, or an e-mail or upstream id with `?org=`.
+#[utoipa::path(get, path = "/unified/users/{id}", tag = "unified",
+    params(("id" = String, Path, description = "A user id (global), e-mail address or upstream id"), ("org" = Option<String>, Query, description = "The organization; may be left out when the key reaches one"), ("remote_data" = Option<bool>, Query, description = "Adds the SCIM resource as `remote_data`")),
+    responses((status = 200, description = "The user", body = crate::http::openapi::OneUser),
+        (status = 400, description = "Bad input: a coded error, nothing sent", body = crate::http::openapi::Errors),
+        (status = 401, description = "No valid API key", body = crate::http::openapi::Errors),
+        (status = 404, description = "No such organization, user or group for this key", body = crate::http::openapi::Errors),
+        (status = 429, description = "The organization's upstream budget is taken", body = crate::http::openapi::Errors),
+        (status = 503, description = "The upstream is unavailable", body = crate::http::openapi::Errors),))]
 pub(crate) async fn user(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -356,6 +389,14 @@ pub(crate) async fn user(
 }
 
 /// `GET /unified/groups/{id}`: a global id, or an upstream id with `?org=`.
+#[utoipa::path(get, path = "/unified/groups/{id}", tag = "unified",
+    params(("id" = String, Path, description = "A group id (global) or upstream id"), ("org" = Option<String>, Query, description = "The organization; may be left out when the key reaches one"), ("remote_data" = Option<bool>, Query, description = "Adds the SCIM resource as `remote_data`")),
+    responses((status = 200, description = "The group", body = crate::http::openapi::OneGroup),
+        (status = 400, description = "Bad input: a coded error, nothing sent", body = crate::http::openapi::Errors),
+        (status = 401, description = "No valid API key", body = crate::http::openapi::Errors),
+        (status = 404, description = "No such organization, user or group for this key", body = crate::http::openapi::Errors),
+        (status = 429, description = "The organization's upstream budget is taken", body = crate::http::openapi::Errors),
+        (status = 503, description = "The upstream is unavailable", body = crate::http::openapi::Errors),))]
 pub(crate) async fn group(
     State(state): State<AppState>,
     headers: HeaderMap,

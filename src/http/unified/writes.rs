@@ -20,9 +20,10 @@ use crate::graphql::mutation::outside::{Writer, Written};
 use crate::http::AppState;
 use crate::http::mask::RequestId;
 
-#[derive(Deserialize)]
+/// An invitation.
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct NewUser {
+pub(crate) struct NewUser {
     org: Option<String>,
     email: String,
     first_name: String,
@@ -31,16 +32,18 @@ struct NewUser {
     groups: Vec<String>,
 }
 
-#[derive(Deserialize)]
+/// New names; a part left out stays.
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct Names {
+pub(crate) struct Names {
     first_name: Option<String>,
     last_name: Option<String>,
 }
 
-#[derive(Deserialize)]
+/// Users by id (global), e-mail or upstream id.
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct Members {
+pub(crate) struct Members {
     users: Vec<String>,
 }
 
@@ -126,6 +129,19 @@ fn written(result: Result<Written, String>, created: bool) -> Result<(StatusCode
 }
 
 /// `POST /unified/users`: `{ "org"?, "email", "first_name", "last_name", "groups"? }`.
+#[utoipa::path(post, path = "/unified/users", tag = "unified",
+    params(("Idempotency-Key" = Option<String>, Header, description = "Repeating it with the same input within 24 hours returns the first answer and sends nothing")),
+    request_body = NewUser,
+    responses((status = 201, description = "Invited (status INVITED)", body = crate::http::openapi::WriteAnswer),
+        (status = 400, description = "Invalid input (GraphQL user error codes such as INVALID_EMAIL)", body = crate::http::openapi::Errors),
+        (status = 401, description = "No valid API key", body = crate::http::openapi::Errors),
+        (status = 403, description = "The key's role cannot write", body = crate::http::openapi::Errors),
+        (status = 404, description = "No such user or group", body = crate::http::openapi::Errors),
+        (status = 409, description = "Already exists, changed meanwhile, or the idempotency key is in use", body = crate::http::openapi::Errors),
+        (status = 422, description = "The upstream refused it, or the idempotency key was used with another input", body = crate::http::openapi::Errors),
+        (status = 429, description = "The organization's upstream budget is taken", body = crate::http::openapi::Errors),
+        (status = 502, description = "The outcome is unknown (not sent again) or the SCIM key was rejected", body = crate::http::openapi::Errors),
+        (status = 503, description = "The upstream or the store is unavailable; nothing was changed", body = crate::http::openapi::Errors),))]
 pub(crate) async fn create_user(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -149,6 +165,19 @@ pub(crate) async fn create_user(
 }
 
 /// `PATCH /unified/users/{id}`: `{ "first_name"?, "last_name"? }`.
+#[utoipa::path(patch, path = "/unified/users/{id}", tag = "unified",
+    params(("id" = String, Path, description = "A user id (global), e-mail address or upstream id"), ("org" = Option<String>, Query, description = "The organization; may be left out when the key reaches one"), ("Idempotency-Key" = Option<String>, Header, description = "Repeating it with the same input within 24 hours returns the first answer and sends nothing")),
+    request_body = Names,
+    responses((status = 200, description = "The user as updated", body = crate::http::openapi::WriteAnswer),
+        (status = 400, description = "Invalid input (GraphQL user error codes such as INVALID_EMAIL)", body = crate::http::openapi::Errors),
+        (status = 401, description = "No valid API key", body = crate::http::openapi::Errors),
+        (status = 403, description = "The key's role cannot write", body = crate::http::openapi::Errors),
+        (status = 404, description = "No such user or group", body = crate::http::openapi::Errors),
+        (status = 409, description = "Already exists, changed meanwhile, or the idempotency key is in use", body = crate::http::openapi::Errors),
+        (status = 422, description = "The upstream refused it, or the idempotency key was used with another input", body = crate::http::openapi::Errors),
+        (status = 429, description = "The organization's upstream budget is taken", body = crate::http::openapi::Errors),
+        (status = 502, description = "The outcome is unknown (not sent again) or the SCIM key was rejected", body = crate::http::openapi::Errors),
+        (status = 503, description = "The upstream or the store is unavailable; nothing was changed", body = crate::http::openapi::Errors),))]
 pub(crate) async fn update_user(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -173,6 +202,18 @@ pub(crate) async fn update_user(
 }
 
 /// `POST /unified/users/{id}/deactivate`.
+#[utoipa::path(post, path = "/unified/users/{id}/deactivate", tag = "unified",
+    params(("id" = String, Path, description = "A user id (global), e-mail address or upstream id"), ("org" = Option<String>, Query, description = "The organization; may be left out when the key reaches one"), ("Idempotency-Key" = Option<String>, Header, description = "Repeating it with the same input within 24 hours returns the first answer and sends nothing")),
+    responses((status = 200, description = "The user's final state (DEACTIVATED)", body = crate::http::openapi::WriteAnswer),
+        (status = 400, description = "Invalid input (GraphQL user error codes such as INVALID_EMAIL)", body = crate::http::openapi::Errors),
+        (status = 401, description = "No valid API key", body = crate::http::openapi::Errors),
+        (status = 403, description = "The key's role cannot write", body = crate::http::openapi::Errors),
+        (status = 404, description = "No such user or group", body = crate::http::openapi::Errors),
+        (status = 409, description = "Already exists, changed meanwhile, or the idempotency key is in use", body = crate::http::openapi::Errors),
+        (status = 422, description = "The upstream refused it, or the idempotency key was used with another input", body = crate::http::openapi::Errors),
+        (status = 429, description = "The organization's upstream budget is taken", body = crate::http::openapi::Errors),
+        (status = 502, description = "The outcome is unknown (not sent again) or the SCIM key was rejected", body = crate::http::openapi::Errors),
+        (status = 503, description = "The upstream or the store is unavailable; nothing was changed", body = crate::http::openapi::Errors),))]
 pub(crate) async fn deactivate_user(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -191,6 +232,18 @@ pub(crate) async fn deactivate_user(
 }
 
 /// `DELETE /unified/users/{id}`.
+#[utoipa::path(delete, path = "/unified/users/{id}", tag = "unified",
+    params(("id" = String, Path, description = "A user id (global), e-mail address or upstream id"), ("org" = Option<String>, Query, description = "The organization; may be left out when the key reaches one"), ("Idempotency-Key" = Option<String>, Header, description = "Repeating it with the same input within 24 hours returns the first answer and sends nothing")),
+    responses((status = 200, description = "The id of the removed user", body = crate::http::openapi::WriteAnswer),
+        (status = 400, description = "Invalid input (GraphQL user error codes such as INVALID_EMAIL)", body = crate::http::openapi::Errors),
+        (status = 401, description = "No valid API key", body = crate::http::openapi::Errors),
+        (status = 403, description = "The key's role cannot write", body = crate::http::openapi::Errors),
+        (status = 404, description = "No such user or group", body = crate::http::openapi::Errors),
+        (status = 409, description = "Already exists, changed meanwhile, or the idempotency key is in use", body = crate::http::openapi::Errors),
+        (status = 422, description = "The upstream refused it, or the idempotency key was used with another input", body = crate::http::openapi::Errors),
+        (status = 429, description = "The organization's upstream budget is taken", body = crate::http::openapi::Errors),
+        (status = 502, description = "The outcome is unknown (not sent again) or the SCIM key was rejected", body = crate::http::openapi::Errors),
+        (status = 503, description = "The upstream or the store is unavailable; nothing was changed", body = crate::http::openapi::Errors),))]
 pub(crate) async fn delete_user(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -226,6 +279,19 @@ async fn members(
 }
 
 /// `POST /unified/groups/{id}/members`: `{ "users": [...] }` added.
+#[utoipa::path(post, path = "/unified/groups/{id}/members", tag = "unified",
+    params(("id" = String, Path, description = "A group id (global) or upstream id"), ("org" = Option<String>, Query, description = "The organization; may be left out when the key reaches one"), ("Idempotency-Key" = Option<String>, Header, description = "Repeating it with the same input within 24 hours returns the first answer and sends nothing")),
+    request_body = Members,
+    responses((status = 200, description = "The group with its members", body = crate::http::openapi::WriteAnswer),
+        (status = 400, description = "Invalid input (GraphQL user error codes such as INVALID_EMAIL)", body = crate::http::openapi::Errors),
+        (status = 401, description = "No valid API key", body = crate::http::openapi::Errors),
+        (status = 403, description = "The key's role cannot write", body = crate::http::openapi::Errors),
+        (status = 404, description = "No such user or group", body = crate::http::openapi::Errors),
+        (status = 409, description = "Already exists, changed meanwhile, or the idempotency key is in use", body = crate::http::openapi::Errors),
+        (status = 422, description = "The upstream refused it, or the idempotency key was used with another input", body = crate::http::openapi::Errors),
+        (status = 429, description = "The organization's upstream budget is taken", body = crate::http::openapi::Errors),
+        (status = 502, description = "The outcome is unknown (not sent again) or the SCIM key was rejected", body = crate::http::openapi::Errors),
+        (status = 503, description = "The upstream or the store is unavailable; nothing was changed", body = crate::http::openapi::Errors),))]
 pub(crate) async fn add_members(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -239,6 +305,19 @@ pub(crate) async fn add_members(
 }
 
 /// `POST /unified/groups/{id}/members/remove`: `{ "users": [...] }` removed, in the critical lane.
+#[utoipa::path(post, path = "/unified/groups/{id}/members/remove", tag = "unified",
+    params(("id" = String, Path, description = "A group id (global) or upstream id"), ("org" = Option<String>, Query, description = "The organization; may be left out when the key reaches one"), ("Idempotency-Key" = Option<String>, Header, description = "Repeating it with the same input within 24 hours returns the first answer and sends nothing")),
+    request_body = Members,
+    responses((status = 200, description = "The group with its members", body = crate::http::openapi::WriteAnswer),
+        (status = 400, description = "Invalid input (GraphQL user error codes such as INVALID_EMAIL)", body = crate::http::openapi::Errors),
+        (status = 401, description = "No valid API key", body = crate::http::openapi::Errors),
+        (status = 403, description = "The key's role cannot write", body = crate::http::openapi::Errors),
+        (status = 404, description = "No such user or group", body = crate::http::openapi::Errors),
+        (status = 409, description = "Already exists, changed meanwhile, or the idempotency key is in use", body = crate::http::openapi::Errors),
+        (status = 422, description = "The upstream refused it, or the idempotency key was used with another input", body = crate::http::openapi::Errors),
+        (status = 429, description = "The organization's upstream budget is taken", body = crate::http::openapi::Errors),
+        (status = 502, description = "The outcome is unknown (not sent again) or the SCIM key was rejected", body = crate::http::openapi::Errors),
+        (status = 503, description = "The upstream or the store is unavailable; nothing was changed", body = crate::http::openapi::Errors),))]
 pub(crate) async fn remove_members(
     State(state): State<AppState>,
     headers: HeaderMap,
