@@ -15,6 +15,7 @@ mod point_cache;
 mod point_reads;
 #[cfg(test)]
 mod preloaded;
+mod proxy;
 mod record;
 mod refresh;
 mod seam;
@@ -46,6 +47,8 @@ pub(crate) use paging::{
 pub(crate) use point_cache::PointCache;
 #[cfg(test)]
 pub(crate) use preloaded::{Person, Team, mirror_of};
+pub use proxy::{ProxyFailure, ProxyReply, ProxyRequest, check_proxy_path};
+pub(crate) use proxy::{Target as ProxyTarget, is_write as proxy_is_write};
 pub(crate) use record::{GroupRec, Source, Status, UserRec};
 pub(crate) use seam::{DirHandle, DirectoryReads, DirectoryWrites};
 pub use snapshot::Snapshot;

@@ -1,5 +1,6 @@
 //! The HTTP edge: `/graphql` (POST, GET, GraphiQL, SSE), `/graphql/ws` (subscriptions), `/graphiql/*` assets, `/healthz`, `/readyz`,
-//! `/export/audit`; API keys, CORS, request ids, and a panic never taking the process or a
+//! `/export/audit`, the SCIM proxy (`/{org}/scim/v2/...`), the unified REST view
+//! (`/unified/*`); API keys, CORS, request ids, and a panic never taking the process or a
 //! secret with it.
 //! `app` builds the router without a socket; `serve` runs it on a given listener.
 
@@ -10,9 +11,12 @@ mod graphql;
 mod health;
 mod mask;
 mod metrics;
+mod openapi;
+mod proxy;
 mod review_export;
 mod snapshot_export;
 mod stream;
+mod unified;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -20,7 +24,7 @@ use std::sync::Arc;
 use axum::Router;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{any, get, post};
 use tokio::net::TcpListener;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::compression::CompressionLayer;
@@ -30,6 +34,7 @@ use tower_http::trace::TraceLayer;
 pub(crate) use graphiql::GraphiqlPage;
 use mask::RequestId;
 pub(crate) use metrics::MetricsGate;
+pub use openapi::document as openapi_document;
 
 use crate::auth::KeyStore;
 use crate::config::LimitsConfig;
@@ -134,12 +139,36 @@ pub(crate) fn app(state: AppState) -> Router {
     let router = Router::new()
         .route("/graphql", get(graphql::get).post(graphql::post))
         .route("/graphql/ws", get(stream::ws))
+        .route("/openapi.json", get(openapi::serve))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(metrics::metrics))
         .route("/export/audit", get(export::audit))
         .route("/export/snapshots/{id}", get(snapshot_export::snapshot))
         .route("/export/reviews/{id}", get(review_export::review))
+        .route(
+            "/unified/users",
+            get(unified::users).post(unified::create_user),
+        )
+        .route(
+            "/unified/users/{id}",
+            get(unified::user)
+                .patch(unified::update_user)
+                .delete(unified::delete_user),
+        )
+        .route(
+            "/unified/users/{id}/deactivate",
+            post(unified::deactivate_user),
+        )
+        .route("/unified/groups", get(unified::groups))
+        .route("/unified/groups/{id}", get(unified::group))
+        .route("/unified/groups/{id}/members", post(unified::add_members))
+        .route(
+            "/unified/groups/{id}/members/remove",
+            post(unified::remove_members),
+        )
+        .route("/{org}/scim/v2", any(proxy::handle))
+        .route("/{org}/scim/v2/{*path}", any(proxy::handle))
         .merge(assets)
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

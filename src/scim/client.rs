@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use reqwest::header::{ACCEPT, CONTENT_TYPE, DATE, IF_MATCH, RETRY_AFTER};
+use reqwest::header::{ACCEPT, CONTENT_TYPE, DATE, ETAG, IF_MATCH, LOCATION, RETRY_AFTER};
 use reqwest::{Method, StatusCode};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
@@ -63,11 +63,14 @@ struct Inner {
     capabilities: std::sync::OnceLock<super::discovery::Capabilities>,
 }
 
-/// A successful answer: its status, body text, and the server's `Date` when it sent one.
+/// A successful answer: its status, body text, and the server's `Date`, `ETag` and
+/// `Location` when it sent them.
 pub(super) struct Answer {
     pub(crate) status: StatusCode,
     pub(crate) body: String,
     pub(crate) date: Option<SystemTime>,
+    pub(crate) etag: Option<String>,
+    pub(crate) location: Option<String>,
 }
 
 /// Installs rustls' ring provider once per process; reqwest needs one before its first client.
@@ -217,9 +220,17 @@ impl ScimClient {
                     let retry_after = header(RETRY_AFTER)
                         .and_then(|v| retry::parse_retry_after(v, SystemTime::now()));
                     let date = header(DATE).and_then(|v| httpdate::parse_http_date(v).ok());
+                    let etag = header(ETAG).map(str::to_owned);
+                    let location = header(LOCATION).map(str::to_owned);
                     match response.text().await {
                         Ok(body) if status.is_success() => {
-                            return Ok(Answer { status, body, date });
+                            return Ok(Answer {
+                                status,
+                                body,
+                                date,
+                                etag,
+                                location,
+                            });
                         }
                         Ok(body) => (Failure::Status(status.as_u16()), retry_after, Some(body)),
                         // The status arrived but the body did not: for a success, whether the

@@ -4,6 +4,7 @@
 mod client;
 mod discovery;
 mod error;
+mod forward;
 mod pager;
 mod profile;
 mod resources;
@@ -13,6 +14,7 @@ pub mod wire;
 
 pub use client::{ClientConfig, ScimClient, install_crypto_provider};
 pub use error::ScimError;
+pub use forward::{Forwarded, check_path};
 pub(crate) use pager::{Collection, Page, Pager};
 pub use profile::Profile;
 pub(crate) use profile::{EmailLookup, KeyRule};

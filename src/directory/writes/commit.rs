@@ -18,7 +18,7 @@ pub(in crate::directory) struct WriteLog {
 
 impl Directory {
     /// Applies confirmed changes to the mirror.
-    pub(super) async fn commit(&self, changes: Vec<Change>) {
+    pub(in crate::directory) async fn commit(&self, changes: Vec<Change>) {
         self.remember_removals(&changes).await;
         let keys = self.key_rule();
         {
@@ -72,12 +72,12 @@ impl Directory {
     }
 
     /// A user as written, for the mirror.
-    pub(super) fn rec_from(&self, user: User) -> Arc<UserRec> {
+    pub(in crate::directory) fn rec_from(&self, user: User) -> Arc<UserRec> {
         Arc::new(self.user_rec(user, Source::Mirror))
     }
 
     /// A group as written, for the mirror; `None` if the upstream's answer has no id.
-    pub(super) fn group_rec_now(&self, group: Group) -> Option<Arc<GroupRec>> {
+    pub(in crate::directory) fn group_rec_now(&self, group: Group) -> Option<Arc<GroupRec>> {
         Directory::group_rec(
             self.key_rule(),
             group,

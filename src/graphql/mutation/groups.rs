@@ -277,15 +277,7 @@ impl GroupMutation {
             std::iter::once(&input.group_id).chain(&input.user_ids),
         );
         Call::new("addGroupMembers", &input, &input.options, orgs)
-            .run(ctx, async move {
-                let (dir, id) = group_of(dirs, &input.group_id, None, &["input", "groupId"])?;
-                let keys = members(dirs, &dir, &input.user_ids, true).await?;
-                let rec = dir
-                    .add_members(&id, &keys, WriteLane::Write)
-                    .await
-                    .map_err(|e| write_error(e, &["input", "groupId"], "the group"))?;
-                Ok(AddGroupMembersPayload::success(Some(Group::new(dir, rec))))
-            })
+            .run(ctx, add_members(dirs, input))
             .await
     }
 
@@ -304,17 +296,7 @@ impl GroupMutation {
             std::iter::once(&input.group_id).chain(&input.user_ids),
         );
         Call::new("removeGroupMembers", &input, &input.options, orgs)
-            .run(ctx, async move {
-                let (dir, id) = group_of(dirs, &input.group_id, None, &["input", "groupId"])?;
-                let keys = members(dirs, &dir, &input.user_ids, false).await?;
-                let rec = dir
-                    .remove_members(&id, &keys, WriteLane::Critical)
-                    .await
-                    .map_err(|e| write_error(e, &["input", "groupId"], "the group"))?;
-                Ok(RemoveGroupMembersPayload::success(Some(Group::new(
-                    dir, rec,
-                ))))
-            })
+            .run(ctx, remove_members(dirs, input))
             .await
     }
 
@@ -354,4 +336,32 @@ impl GroupMutation {
         })
         .await
     }
+}
+
+pub(crate) async fn add_members(
+    dirs: &Directories<DirHandle>,
+    input: AddGroupMembersInput,
+) -> Result<AddGroupMembersPayload, UserError> {
+    let (dir, id) = group_of(dirs, &input.group_id, None, &["input", "groupId"])?;
+    let keys = members(dirs, &dir, &input.user_ids, true).await?;
+    let rec = dir
+        .add_members(&id, &keys, WriteLane::Write)
+        .await
+        .map_err(|e| write_error(e, &["input", "groupId"], "the group"))?;
+    Ok(AddGroupMembersPayload::success(Some(Group::new(dir, rec))))
+}
+
+pub(crate) async fn remove_members(
+    dirs: &Directories<DirHandle>,
+    input: RemoveGroupMembersInput,
+) -> Result<RemoveGroupMembersPayload, UserError> {
+    let (dir, id) = group_of(dirs, &input.group_id, None, &["input", "groupId"])?;
+    let keys = members(dirs, &dir, &input.user_ids, false).await?;
+    let rec = dir
+        .remove_members(&id, &keys, WriteLane::Critical)
+        .await
+        .map_err(|e| write_error(e, &["input", "groupId"], "the group"))?;
+    Ok(RemoveGroupMembersPayload::success(Some(Group::new(
+        dir, rec,
+    ))))
 }

@@ -5,6 +5,8 @@ mod grants;
 mod groups;
 mod idempotency;
 mod journal;
+pub(crate) mod outside;
+mod proxy;
 mod replay;
 mod resolve;
 mod reviews;
@@ -18,6 +20,7 @@ use async_graphql::{Enum, InputObject, MergedObject, SimpleObject};
 
 pub use idempotency::{Idempotency, orgs_named};
 pub use journal::Journal;
+pub use proxy::{ProxyPayload, proxy_call};
 pub(crate) use replay::Stored;
 pub use resolve::{grant_of, group_of, org_of, user_of};
 
@@ -415,6 +418,13 @@ impl Call {
         }
     }
 
+    /// The audit row's targets, when the input's ids and e-mails do not say them (a raw SCIM
+    /// request's path and body).
+    pub fn with_targets(mut self, targets: Vec<crate::store::Target>) -> Call {
+        self.targets = targets;
+        self
+    }
+
     /// Runs `work` under the idempotency key (if any), turns a validation failure into a
     /// payload, and echoes `clientMutationId`.
     pub async fn run<P: Payload>(
@@ -422,12 +432,66 @@ impl Call {
         ctx: &async_graphql::Context<'_>,
         work: impl Future<Output = Result<P, UserError>>,
     ) -> async_graphql::Result<P> {
-        let idempotency = ctx.data::<Idempotency>()?;
+        let runner = Runner {
+            idempotency: ctx.data::<Idempotency>()?,
+            journal: ctx.data_opt::<Option<Journal>>().and_then(Option::as_ref),
+            dirs: ctx.data::<crate::directory::Directories>()?,
+        };
+        let request_id = ctx
+            .data_opt::<crate::graphql::RequestTag>()
+            .map(|t| t.0.clone())
+            .unwrap_or_default();
+        self.run_with(
+            runner,
+            ctx.data_opt::<crate::auth::Principal>(),
+            request_id,
+            work,
+        )
+        .await
+        .map_err(crate::graphql::errors::bad_input)
+    }
+
+    /// [`Call::run`] for a write that does not come through GraphQL (the SCIM proxy, the REST
+    /// view): the same idempotency records, journal and audit log, taken from `schema`. An
+    /// idempotency key that is not one is the `Err`, and nothing ran.
+    pub async fn run_outside<P: Payload>(
+        self,
+        schema: &crate::graphql::GatewaySchema,
+        principal: &crate::auth::Principal,
+        request_id: &str,
+        work: impl Future<Output = Result<P, UserError>>,
+    ) -> Result<P, String> {
+        let (Some(idempotency), Some(dirs)) = (
+            schema.data::<Idempotency>(),
+            schema.data::<crate::directory::Directories>(),
+        ) else {
+            return Err("the gateway is not set up for writes".to_owned());
+        };
+        let runner = Runner {
+            idempotency,
+            journal: schema.data::<Option<Journal>>().and_then(Option::as_ref),
+            dirs,
+        };
+        self.run_with(runner, Some(principal), request_id.to_owned(), work)
+            .await
+    }
+
+    async fn run_with<P: Payload>(
+        self,
+        runner: Runner<'_>,
+        principal: Option<&crate::auth::Principal>,
+        request_id: String,
+        work: impl Future<Output = Result<P, UserError>>,
+    ) -> Result<P, String> {
+        let Runner {
+            idempotency,
+            journal,
+            dirs,
+        } = runner;
         let key = self.options.idempotency_key.as_deref();
         if let Some(key) = key {
-            idempotency::check_key(key).map_err(crate::graphql::errors::bad_input)?;
+            idempotency::check_key(key)?;
         }
-        let principal = ctx.data_opt::<crate::auth::Principal>();
         let scope = idempotency::Scope {
             principal: principal.map(|p| p.name.clone()).unwrap_or_default(),
             orgs: self.orgs.clone(),
@@ -438,15 +502,10 @@ impl Call {
             role: principal.map(|p| p.role.to_string()).unwrap_or_default(),
             orgs: self.orgs,
             mutation: self.name.to_owned(),
-            request_id: ctx
-                .data_opt::<crate::graphql::RequestTag>()
-                .map(|t| t.0.clone())
-                .unwrap_or_default(),
+            request_id,
             targets: self.targets,
             fingerprint: self.fingerprint.clone(),
         };
-        let journal = ctx.data_opt::<Option<Journal>>().and_then(Option::as_ref);
-        let dirs = ctx.data::<crate::directory::Directories>()?;
         // Boxed: a write's future is large, and resolvers nest in the executor's.
         let work = Box::pin(async move {
             let work = async { work.await.unwrap_or_else(P::failed) };
@@ -465,6 +524,14 @@ impl Call {
         payload.echo(self.options.client_mutation_id);
         Ok(payload)
     }
+}
+
+/// What a write runs with: idempotency records, the journal (none in the SDL's and the
+/// resolver tests' schemas) and the directories a replayed answer is rebuilt from.
+struct Runner<'a> {
+    idempotency: &'a Idempotency,
+    journal: Option<&'a Journal>,
+    dirs: &'a crate::directory::Directories,
 }
 
 /// The user error for a reused idempotency key.

@@ -200,38 +200,7 @@ impl UserMutation {
             &input.options,
             orgs_named(dirs, None, [&input.id]),
         )
-        .run(ctx, async move {
-            let (dir, user_key) = user_of(dirs, &input.id, None, &["input", "id"]).await?;
-            let given = input
-                .given_name
-                .as_deref()
-                .map(|n| check_name(n, &["input", "givenName"]))
-                .transpose()?;
-            let family = input
-                .family_name
-                .as_deref()
-                .map(|n| check_name(n, &["input", "familyName"]))
-                .transpose()?;
-            if given.is_none() && family.is_none() {
-                return Err(UserError::new(
-                    UserErrorCode::InvalidName,
-                    &["input"],
-                    "give `givenName`, `familyName` or both",
-                ));
-            }
-            let rec = dir
-                .update_user(
-                    &user_key,
-                    NameChange {
-                        given_name: given.as_deref(),
-                        family_name: family.as_deref(),
-                    },
-                    WriteLane::Write,
-                )
-                .await
-                .map_err(|e| write_error(e, &["input", "id"], "the user"))?;
-            Ok(UpdateUserPayload::success(Some(User::new(dir, rec))))
-        })
+        .run(ctx, update(dirs, input))
         .await
     }
 
@@ -252,14 +221,7 @@ impl UserMutation {
             &input.options,
             orgs_named(dirs, None, [&input.id]),
         )
-        .run(ctx, async move {
-            let (dir, user_key) = user_of(dirs, &input.id, None, &["input", "id"]).await?;
-            let rec = dir
-                .deactivate_user(&user_key, WriteLane::Critical)
-                .await
-                .map_err(|e| write_error(e, &["input", "id"], "the user"))?;
-            Ok(DeactivateUserPayload::success(Some(User::new(dir, rec))))
-        })
+        .run(ctx, deactivate(dirs, input))
         .await
     }
 
@@ -279,15 +241,7 @@ impl UserMutation {
             &input.options,
             orgs_named(dirs, None, [&input.id]),
         )
-        .run(ctx, async move {
-            let (dir, user_key) = user_of(dirs, &input.id, None, &["input", "id"]).await?;
-            dir.delete_user(&user_key, WriteLane::Critical)
-                .await
-                .map_err(|e| write_error(e, &["input", "id"], "the user"))?;
-            let id =
-                ID(GlobalId::new(Kind::User, dir.org_id().as_str(), user_key.as_str()).encode());
-            Ok(DeleteUserPayload::success(Some(id)))
-        })
+        .run(ctx, delete(dirs, input))
         .await
     }
 
@@ -312,7 +266,7 @@ impl UserMutation {
     }
 }
 
-async fn invite(
+pub(crate) async fn invite(
     dirs: &Directories<DirHandle>,
     input: InviteUserInput,
 ) -> Result<InviteUserPayload, UserError> {
@@ -463,4 +417,64 @@ async fn deactivate_many(
         estimated_seconds,
         results,
     })
+}
+
+pub(crate) async fn update(
+    dirs: &Directories<DirHandle>,
+    input: UpdateUserInput,
+) -> Result<UpdateUserPayload, UserError> {
+    let (dir, user_key) = user_of(dirs, &input.id, None, &["input", "id"]).await?;
+    let given = input
+        .given_name
+        .as_deref()
+        .map(|n| check_name(n, &["input", "givenName"]))
+        .transpose()?;
+    let family = input
+        .family_name
+        .as_deref()
+        .map(|n| check_name(n, &["input", "familyName"]))
+        .transpose()?;
+    if given.is_none() && family.is_none() {
+        return Err(UserError::new(
+            UserErrorCode::InvalidName,
+            &["input"],
+            "give `givenName`, `familyName` or both",
+        ));
+    }
+    let rec = dir
+        .update_user(
+            &user_key,
+            NameChange {
+                given_name: given.as_deref(),
+                family_name: family.as_deref(),
+            },
+            WriteLane::Write,
+        )
+        .await
+        .map_err(|e| write_error(e, &["input", "id"], "the user"))?;
+    Ok(UpdateUserPayload::success(Some(User::new(dir, rec))))
+}
+
+pub(crate) async fn deactivate(
+    dirs: &Directories<DirHandle>,
+    input: DeactivateUserInput,
+) -> Result<DeactivateUserPayload, UserError> {
+    let (dir, user_key) = user_of(dirs, &input.id, None, &["input", "id"]).await?;
+    let rec = dir
+        .deactivate_user(&user_key, WriteLane::Critical)
+        .await
+        .map_err(|e| write_error(e, &["input", "id"], "the user"))?;
+    Ok(DeactivateUserPayload::success(Some(User::new(dir, rec))))
+}
+
+pub(crate) async fn delete(
+    dirs: &Directories<DirHandle>,
+    input: DeleteUserInput,
+) -> Result<DeleteUserPayload, UserError> {
+    let (dir, user_key) = user_of(dirs, &input.id, None, &["input", "id"]).await?;
+    dir.delete_user(&user_key, WriteLane::Critical)
+        .await
+        .map_err(|e| write_error(e, &["input", "id"], "the user"))?;
+    let id = ID(GlobalId::new(Kind::User, dir.org_id().as_str(), user_key.as_str()).encode());
+    Ok(DeleteUserPayload::success(Some(id)))
 }
