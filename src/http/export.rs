@@ -114,6 +114,45 @@ pub(super) fn auditor<'a>(
     Ok(principal)
 }
 
+/// What an evidence export of one object asks for: the object's id (a global id of `kind`, in
+/// an organization the key may reach) and whether the answer is CSV (the default) or the other
+/// format, `format=<other>`; else the answer to send (401, 403, 400, or 404 for an id that does
+/// not decode, is of another kind or names an organization out of reach: all look alike).
+pub(super) fn evidence(
+    state: &AppState,
+    headers: &HeaderMap,
+    rid: &RequestId,
+    raw: Option<&str>,
+    (what, kind, other): (&str, crate::graphql::ids::Kind, &str),
+    id: &str,
+) -> Result<(crate::graphql::ids::GlobalId, bool), Box<Response>> {
+    let fail = |status, code, message: &str| Box::new(edge_error(status, code, message, Some(rid)));
+    let principal = auditor(state, headers, rid, &format!("exporting {what}s"))?;
+    let csv = match raw.unwrap_or("") {
+        "" | "format=csv" => true,
+        f if f.strip_prefix("format=") == Some(other) => false,
+        _ => {
+            let message = format!(
+                "this endpoint takes one parameter, `format=csv` (the default) or `format={other}`"
+            );
+            return Err(fail(StatusCode::BAD_REQUEST, Code::BadRequest, &message));
+        }
+    };
+    let found = crate::graphql::ids::GlobalId::decode(id)
+        .filter(|g| g.kind == kind)
+        .filter(|g| {
+            state.dirs.get(g.org.as_str()).is_some() && principal.orgs.allows(g.org.as_str())
+        });
+    match found {
+        Some(g) => Ok((g, csv)),
+        None => Err(fail(
+            StatusCode::NOT_FOUND,
+            Code::NotFound,
+            &format!("no such {what} for this API key"),
+        )),
+    }
+}
+
 pub(crate) async fn audit(
     State(state): State<AppState>,
     headers: HeaderMap,

@@ -105,6 +105,39 @@ pub(crate) struct Errors {
     outcome: Option<String>,
 }
 
+/// The failures every unified write may answer with, beside its success.
+#[derive(utoipa::IntoResponses)]
+#[allow(dead_code)]
+pub(crate) enum WriteFailures {
+    /// Invalid input (GraphQL user error codes such as INVALID_EMAIL)
+    #[response(status = 400)]
+    Invalid(Errors),
+    /// No valid API key
+    #[response(status = 401)]
+    Unauthenticated(Errors),
+    /// The key's role cannot write
+    #[response(status = 403)]
+    Forbidden(Errors),
+    /// No such user or group
+    #[response(status = 404)]
+    NotFound(Errors),
+    /// Already exists, changed meanwhile, or the idempotency key is in use
+    #[response(status = 409)]
+    Conflict(Errors),
+    /// The upstream refused it, or the idempotency key was used with another input
+    #[response(status = 422)]
+    Refused(Errors),
+    /// The organization's upstream budget is taken
+    #[response(status = 429)]
+    RateLimited(Errors),
+    /// The outcome is unknown (not sent again) or the SCIM key was rejected
+    #[response(status = 502)]
+    Unknown(Errors),
+    /// The upstream or the store is unavailable; nothing was changed
+    #[response(status = 503)]
+    Unavailable(Errors),
+}
+
 /// The SCIM error message (RFC 7644 §3.12), for the proxy's every failure.
 #[derive(ToSchema)]
 #[allow(dead_code)]

@@ -14,7 +14,7 @@ use super::mask::RequestId;
 use super::{AppState, edge_error};
 use crate::governance::reviews::export;
 use crate::graphql::errors::Code;
-use crate::graphql::ids::{GlobalId, Kind};
+use crate::graphql::ids::Kind;
 use crate::store::{ItemFilter, ReviewItem, ReviewRow, Store, StoreError, now_ms};
 
 /// Items read per page of the body.
@@ -49,20 +49,6 @@ pub(crate) async fn review(
 ) -> Response {
     let rid = RequestId::from_headers(&headers);
     let fail = |status, code, message: &str| edge_error(status, code, message, Some(&rid));
-    let principal = match super::export::auditor(&state, &headers, &rid, "exporting access reviews")
-    {
-        Ok(p) => p,
-        Err(refused) => return *refused,
-    };
-    let csv = match raw.as_deref().unwrap_or("") {
-        "" | "format=csv" => true,
-        "format=jsonl" => false,
-        _ => {
-            let message =
-                "this endpoint takes one parameter, `format=csv` (the default) or `format=jsonl`";
-            return fail(StatusCode::BAD_REQUEST, Code::BadRequest, message);
-        }
-    };
     let not_found = || {
         fail(
             StatusCode::NOT_FOUND,
@@ -70,13 +56,13 @@ pub(crate) async fn review(
             "no such access review for this API key",
         )
     };
-    let Some(g) = GlobalId::decode(&id).filter(|g| g.kind == Kind::AccessReview) else {
-        return not_found();
+    let what = ("access review", Kind::AccessReview, "jsonl");
+    let (g, csv) = match super::export::evidence(&state, &headers, &rid, raw.as_deref(), what, &id)
+    {
+        Ok(found) => found,
+        Err(refused) => return *refused,
     };
     let org = g.org.to_string();
-    if state.dirs.get(org.as_str()).is_none() || !principal.orgs.allows(&org) {
-        return not_found();
-    }
     let unavailable = || {
         fail(
             StatusCode::SERVICE_UNAVAILABLE,

@@ -11,7 +11,7 @@ use super::mask::RequestId;
 use super::{AppState, edge_error};
 use crate::governance::snapshots::{self, export};
 use crate::graphql::errors::Code;
-use crate::graphql::ids::{GlobalId, Kind};
+use crate::graphql::ids::Kind;
 
 pub(crate) async fn snapshot(
     State(state): State<AppState>,
@@ -21,22 +21,6 @@ pub(crate) async fn snapshot(
 ) -> Response {
     let rid = RequestId::from_headers(&headers);
     let fail = |status, code, message: &str| edge_error(status, code, message, Some(&rid));
-    let principal = match super::export::auditor(&state, &headers, &rid, "reading access snapshots")
-    {
-        Ok(p) => p,
-        Err(refused) => return *refused,
-    };
-    let csv = match raw.as_deref().unwrap_or("") {
-        "" | "format=csv" => true,
-        "format=json" => false,
-        _ => {
-            let message =
-                "this endpoint takes one parameter, `format=csv` (the default) or `format=json`";
-            return fail(StatusCode::BAD_REQUEST, Code::BadRequest, message);
-        }
-    };
-    // An id that does not decode, of another kind, or of an organization the key may not
-    // reach: all look like a snapshot that does not exist.
     let not_found = || {
         fail(
             StatusCode::NOT_FOUND,
@@ -44,15 +28,16 @@ pub(crate) async fn snapshot(
             "no such snapshot for this API key",
         )
     };
-    let Some((org, seq)) = GlobalId::decode(&id)
-        .filter(|g| g.kind == Kind::Snapshot)
-        .and_then(|g| Some((g.org.to_string(), g.key.parse::<i64>().ok()?)))
-    else {
+    let what = ("snapshot", Kind::Snapshot, "json");
+    let (g, csv) = match super::export::evidence(&state, &headers, &rid, raw.as_deref(), what, &id)
+    {
+        Ok(found) => found,
+        Err(refused) => return *refused,
+    };
+    let org = g.org.to_string();
+    let Ok(seq) = g.key.parse::<i64>() else {
         return not_found();
     };
-    if state.dirs.get(org.as_str()).is_none() || !principal.orgs.allows(&org) {
-        return not_found();
-    }
     let unavailable = || {
         fail(
             StatusCode::SERVICE_UNAVAILABLE,

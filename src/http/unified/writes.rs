@@ -132,16 +132,7 @@ fn written(result: Result<Written, String>, created: bool) -> Result<(StatusCode
 #[utoipa::path(post, path = "/unified/users", tag = "unified",
     params(("Idempotency-Key" = Option<String>, Header, description = "Repeating it with the same input within 24 hours returns the first answer and sends nothing")),
     request_body = NewUser,
-    responses((status = 201, description = "Invited (status INVITED)", body = crate::http::openapi::WriteAnswer),
-        (status = 400, description = "Invalid input (GraphQL user error codes such as INVALID_EMAIL)", body = crate::http::openapi::Errors),
-        (status = 401, description = "No valid API key", body = crate::http::openapi::Errors),
-        (status = 403, description = "The key's role cannot write", body = crate::http::openapi::Errors),
-        (status = 404, description = "No such user or group", body = crate::http::openapi::Errors),
-        (status = 409, description = "Already exists, changed meanwhile, or the idempotency key is in use", body = crate::http::openapi::Errors),
-        (status = 422, description = "The upstream refused it, or the idempotency key was used with another input", body = crate::http::openapi::Errors),
-        (status = 429, description = "The organization's upstream budget is taken", body = crate::http::openapi::Errors),
-        (status = 502, description = "The outcome is unknown (not sent again) or the SCIM key was rejected", body = crate::http::openapi::Errors),
-        (status = 503, description = "The upstream or the store is unavailable; nothing was changed", body = crate::http::openapi::Errors),))]
+    responses((status = 201, description = "Invited (status INVITED)", body = crate::http::openapi::WriteAnswer), crate::http::openapi::WriteFailures))]
 pub(crate) async fn create_user(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -168,16 +159,7 @@ pub(crate) async fn create_user(
 #[utoipa::path(patch, path = "/unified/users/{id}", tag = "unified",
     params(("id" = String, Path, description = "A user id (global), e-mail address or upstream id"), ("org" = Option<String>, Query, description = "The organization; may be left out when the key reaches one"), ("Idempotency-Key" = Option<String>, Header, description = "Repeating it with the same input within 24 hours returns the first answer and sends nothing")),
     request_body = Names,
-    responses((status = 200, description = "The user as updated", body = crate::http::openapi::WriteAnswer),
-        (status = 400, description = "Invalid input (GraphQL user error codes such as INVALID_EMAIL)", body = crate::http::openapi::Errors),
-        (status = 401, description = "No valid API key", body = crate::http::openapi::Errors),
-        (status = 403, description = "The key's role cannot write", body = crate::http::openapi::Errors),
-        (status = 404, description = "No such user or group", body = crate::http::openapi::Errors),
-        (status = 409, description = "Already exists, changed meanwhile, or the idempotency key is in use", body = crate::http::openapi::Errors),
-        (status = 422, description = "The upstream refused it, or the idempotency key was used with another input", body = crate::http::openapi::Errors),
-        (status = 429, description = "The organization's upstream budget is taken", body = crate::http::openapi::Errors),
-        (status = 502, description = "The outcome is unknown (not sent again) or the SCIM key was rejected", body = crate::http::openapi::Errors),
-        (status = 503, description = "The upstream or the store is unavailable; nothing was changed", body = crate::http::openapi::Errors),))]
+    responses((status = 200, description = "The user as updated", body = crate::http::openapi::WriteAnswer), crate::http::openapi::WriteFailures))]
 pub(crate) async fn update_user(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -204,16 +186,7 @@ pub(crate) async fn update_user(
 /// `POST /unified/users/{id}/deactivate`.
 #[utoipa::path(post, path = "/unified/users/{id}/deactivate", tag = "unified",
     params(("id" = String, Path, description = "A user id (global), e-mail address or upstream id"), ("org" = Option<String>, Query, description = "The organization; may be left out when the key reaches one"), ("Idempotency-Key" = Option<String>, Header, description = "Repeating it with the same input within 24 hours returns the first answer and sends nothing")),
-    responses((status = 200, description = "The user's final state (DEACTIVATED)", body = crate::http::openapi::WriteAnswer),
-        (status = 400, description = "Invalid input (GraphQL user error codes such as INVALID_EMAIL)", body = crate::http::openapi::Errors),
-        (status = 401, description = "No valid API key", body = crate::http::openapi::Errors),
-        (status = 403, description = "The key's role cannot write", body = crate::http::openapi::Errors),
-        (status = 404, description = "No such user or group", body = crate::http::openapi::Errors),
-        (status = 409, description = "Already exists, changed meanwhile, or the idempotency key is in use", body = crate::http::openapi::Errors),
-        (status = 422, description = "The upstream refused it, or the idempotency key was used with another input", body = crate::http::openapi::Errors),
-        (status = 429, description = "The organization's upstream budget is taken", body = crate::http::openapi::Errors),
-        (status = 502, description = "The outcome is unknown (not sent again) or the SCIM key was rejected", body = crate::http::openapi::Errors),
-        (status = 503, description = "The upstream or the store is unavailable; nothing was changed", body = crate::http::openapi::Errors),))]
+    responses((status = 200, description = "The user's final state (DEACTIVATED)", body = crate::http::openapi::WriteAnswer), crate::http::openapi::WriteFailures))]
 pub(crate) async fn deactivate_user(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -234,16 +207,7 @@ pub(crate) async fn deactivate_user(
 /// `DELETE /unified/users/{id}`.
 #[utoipa::path(delete, path = "/unified/users/{id}", tag = "unified",
     params(("id" = String, Path, description = "A user id (global), e-mail address or upstream id"), ("org" = Option<String>, Query, description = "The organization; may be left out when the key reaches one"), ("Idempotency-Key" = Option<String>, Header, description = "Repeating it with the same input within 24 hours returns the first answer and sends nothing")),
-    responses((status = 200, description = "The id of the removed user", body = crate::http::openapi::WriteAnswer),
-        (status = 400, description = "Invalid input (GraphQL user error codes such as INVALID_EMAIL)", body = crate::http::openapi::Errors),
-        (status = 401, description = "No valid API key", body = crate::http::openapi::Errors),
-        (status = 403, description = "The key's role cannot write", body = crate::http::openapi::Errors),
-        (status = 404, description = "No such user or group", body = crate::http::openapi::Errors),
-        (status = 409, description = "Already exists, changed meanwhile, or the idempotency key is in use", body = crate::http::openapi::Errors),
-        (status = 422, description = "The upstream refused it, or the idempotency key was used with another input", body = crate::http::openapi::Errors),
-        (status = 429, description = "The organization's upstream budget is taken", body = crate::http::openapi::Errors),
-        (status = 502, description = "The outcome is unknown (not sent again) or the SCIM key was rejected", body = crate::http::openapi::Errors),
-        (status = 503, description = "The upstream or the store is unavailable; nothing was changed", body = crate::http::openapi::Errors),))]
+    responses((status = 200, description = "The id of the removed user", body = crate::http::openapi::WriteAnswer), crate::http::openapi::WriteFailures))]
 pub(crate) async fn delete_user(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -282,16 +246,7 @@ async fn members(
 #[utoipa::path(post, path = "/unified/groups/{id}/members", tag = "unified",
     params(("id" = String, Path, description = "A group id (global) or upstream id"), ("org" = Option<String>, Query, description = "The organization; may be left out when the key reaches one"), ("Idempotency-Key" = Option<String>, Header, description = "Repeating it with the same input within 24 hours returns the first answer and sends nothing")),
     request_body = Members,
-    responses((status = 200, description = "The group with its members", body = crate::http::openapi::WriteAnswer),
-        (status = 400, description = "Invalid input (GraphQL user error codes such as INVALID_EMAIL)", body = crate::http::openapi::Errors),
-        (status = 401, description = "No valid API key", body = crate::http::openapi::Errors),
-        (status = 403, description = "The key's role cannot write", body = crate::http::openapi::Errors),
-        (status = 404, description = "No such user or group", body = crate::http::openapi::Errors),
-        (status = 409, description = "Already exists, changed meanwhile, or the idempotency key is in use", body = crate::http::openapi::Errors),
-        (status = 422, description = "The upstream refused it, or the idempotency key was used with another input", body = crate::http::openapi::Errors),
-        (status = 429, description = "The organization's upstream budget is taken", body = crate::http::openapi::Errors),
-        (status = 502, description = "The outcome is unknown (not sent again) or the SCIM key was rejected", body = crate::http::openapi::Errors),
-        (status = 503, description = "The upstream or the store is unavailable; nothing was changed", body = crate::http::openapi::Errors),))]
+    responses((status = 200, description = "The group with its members", body = crate::http::openapi::WriteAnswer), crate::http::openapi::WriteFailures))]
 pub(crate) async fn add_members(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -308,16 +263,7 @@ pub(crate) async fn add_members(
 #[utoipa::path(post, path = "/unified/groups/{id}/members/remove", tag = "unified",
     params(("id" = String, Path, description = "A group id (global) or upstream id"), ("org" = Option<String>, Query, description = "The organization; may be left out when the key reaches one"), ("Idempotency-Key" = Option<String>, Header, description = "Repeating it with the same input within 24 hours returns the first answer and sends nothing")),
     request_body = Members,
-    responses((status = 200, description = "The group with its members", body = crate::http::openapi::WriteAnswer),
-        (status = 400, description = "Invalid input (GraphQL user error codes such as INVALID_EMAIL)", body = crate::http::openapi::Errors),
-        (status = 401, description = "No valid API key", body = crate::http::openapi::Errors),
-        (status = 403, description = "The key's role cannot write", body = crate::http::openapi::Errors),
-        (status = 404, description = "No such user or group", body = crate::http::openapi::Errors),
-        (status = 409, description = "Already exists, changed meanwhile, or the idempotency key is in use", body = crate::http::openapi::Errors),
-        (status = 422, description = "The upstream refused it, or the idempotency key was used with another input", body = crate::http::openapi::Errors),
-        (status = 429, description = "The organization's upstream budget is taken", body = crate::http::openapi::Errors),
-        (status = 502, description = "The outcome is unknown (not sent again) or the SCIM key was rejected", body = crate::http::openapi::Errors),
-        (status = 503, description = "The upstream or the store is unavailable; nothing was changed", body = crate::http::openapi::Errors),))]
+    responses((status = 200, description = "The group with its members", body = crate::http::openapi::WriteAnswer), crate::http::openapi::WriteFailures))]
 pub(crate) async fn remove_members(
     State(state): State<AppState>,
     headers: HeaderMap,
