@@ -1,5 +1,6 @@
 //! The HTTP edge: `/graphql` (POST, GET, GraphiQL, SSE), `/graphql/ws` (subscriptions), `/graphiql/*` assets, `/healthz`, `/readyz`,
-//! `/export/audit`; API keys, CORS, request ids, and a panic never taking the process or a
+//! `/export/audit`, `/export/snapshots/{id}`, the review page `/reviews/{id}` (with
+//! `/assets/review/*`) and its report `/reviews/{id}/report`; API keys, CORS, request ids, and a panic never taking the process or a
 //! secret with it.
 //! `app` builds the router without a socket; `serve` runs it on a given listener.
 
@@ -10,6 +11,8 @@ mod graphql;
 mod health;
 mod mask;
 mod metrics;
+mod review_page;
+mod review_report;
 mod snapshot_export;
 mod stream;
 
@@ -138,6 +141,9 @@ pub(crate) fn app(state: AppState) -> Router {
         .route("/metrics", get(metrics::metrics))
         .route("/export/audit", get(export::audit))
         .route("/export/snapshots/{id}", get(snapshot_export::snapshot))
+        .route("/reviews/{id}", get(review_page::review))
+        .route("/reviews/{id}/report", get(review_report::report))
+        .route("/assets/review/{file}", get(review_page::asset))
         .merge(assets)
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
