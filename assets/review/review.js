@@ -9,6 +9,7 @@
   const reviewId = document.body.dataset.reviewId;
   const $ = (id) => document.getElementById(id);
   let review = null;
+  let viewer = "";
   let items = [];
   const pending = new Map(); // item id -> { decision, justification }
 
@@ -78,7 +79,8 @@
 
   async function load() {
     error("");
-    const data = await gql(`query($id: ID!) { accessReview(id: $id) { ${REVIEW_FIELDS} } }`, { id: reviewId });
+    const data = await gql(`query($id: ID!) { viewer { name } accessReview(id: $id) { ${REVIEW_FIELDS} } }`, { id: reviewId });
+    viewer = data.viewer.name;
     if (!data.accessReview) {
       throw new KeyRefused("No access review with this id is visible to this API key: the key is not one of the review's reviewers, or the review does not exist.");
     }
@@ -239,9 +241,20 @@
       { input: { reviewId, decisions } });
     const p = data.decideReviewItems;
     if (p.userErrors.length) { error(userErrorsText(p.userErrors)); return; }
-    const saved = p.decided;
-    await load();
-    notice("Saved " + saved + " decision(s).");
+    // All or none were recorded: show them without reading every item again.
+    const byId = new Map(items.map((i) => [i.id, i]));
+    for (const d of decisions) {
+      const item = byId.get(d.itemId);
+      item.decision = d.decision;
+      item.justification = d.justification || "";
+      item.decidedBy = viewer;
+    }
+    pending.clear();
+    const fresh = await gql(`query($id: ID!) { accessReview(id: $id) { ${REVIEW_FIELDS} } }`, { id: reviewId });
+    if (fresh.accessReview) review = fresh.accessReview;
+    renderHeader();
+    renderItems();
+    notice("Saved " + p.decided + " decision(s).");
   }
 
   async function complete() {
