@@ -149,6 +149,16 @@
     return td;
   }
 
+  function fillCurrent(td, item) {
+    td.textContent = item.decision;
+    if (item.decidedBy) {
+      const by = document.createElement("span");
+      by.className = "reason";
+      by.textContent = "by " + item.decidedBy + (item.justification ? ": " + item.justification : "");
+      td.appendChild(by);
+    }
+  }
+
   function renderItems() {
     const group = $("group-filter").value;
     const decision = $("decision-filter").value;
@@ -175,13 +185,7 @@
         why.textContent = item.recommendationReason;
         rec.appendChild(why);
       }
-      const current = cell(tr, item.decision, "current");
-      if (item.decidedBy) {
-        const by = document.createElement("span");
-        by.className = "reason";
-        by.textContent = "by " + item.decidedBy + (item.justification ? ": " + item.justification : "");
-        current.appendChild(by);
-      }
+      fillCurrent(cell(tr, undefined, "current"), item);
       const p = pending.get(item.id);
       const select = document.createElement("select");
       select.className = "decision";
@@ -250,10 +254,18 @@
       item.decidedBy = viewer;
     }
     pending.clear();
+    // Only the rows shown that changed are redrawn (a review may hold thousands).
+    for (const row of document.querySelectorAll("#items tbody tr.changed")) {
+      const item = byId.get(row.dataset.itemId);
+      fillCurrent(row.querySelector("td.current"), item);
+      row.querySelector("select.decision").value = "";
+      row.querySelector("input.justification").value = "";
+      row.classList.remove("changed");
+    }
     const fresh = await gql(`query($id: ID!) { accessReview(id: $id) { ${REVIEW_FIELDS} } }`, { id: reviewId });
     if (fresh.accessReview) review = fresh.accessReview;
     renderHeader();
-    renderItems();
+    renderPending();
     notice("Saved " + p.decided + " decision(s).");
   }
 
