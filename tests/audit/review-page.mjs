@@ -4,11 +4,12 @@
 // revocations applied. Prints one line per step for tests/it/review_page.rs to check.
 //
 // node review-page.mjs <base url> <review id> <reviewer key> <group id> <decisions json>
-//   [<admin key> <screenshot dir>]
+//   <admin key> <report pdf path> [<screenshot dir>]
+// Then opens the review's report with the admin key and prints it to PDF.
 // decisions: [{ "user": "e-mail", "decision": "KEEP|REVOKE|DONT_KNOW", "comment": "…" }]
 import { chromium } from "playwright-core";
 
-const [base, reviewId, key, groupId, plan, adminKey, shots] = process.argv.slice(2);
+const [base, reviewId, key, groupId, plan, adminKey, pdfPath, shots] = process.argv.slice(2);
 const decisions = JSON.parse(plan);
 const executablePath = process.env.CHROMIUM || "/usr/bin/chromium";
 
@@ -78,13 +79,18 @@ try {
   }
   say("save disabled:", await page.isDisabled("#save"));
 
-  if (adminKey && shots) {
-    const report = await context.newPage();
-    await report.goto(`${base}/reviews/${encodeURIComponent(reviewId)}/report?access_token=${encodeURIComponent(adminKey)}`);
+  const report = await context.newPage();
+  report.on("request", (r) => { if (!r.url().startsWith(base)) say("foreign", r.url()); });
+  await report.goto(`${base}/reviews/${encodeURIComponent(reviewId)}/report?access_token=${encodeURIComponent(adminKey)}`);
+  say("report:", await report.textContent("h1"));
+  if (shots) {
     await report.setViewportSize({ width: 1400, height: 1200 });
     await report.screenshot({ path: `${shots}/review-report.png` });
-    say("report:", await report.textContent("h1"));
   }
+  await report.emulateMedia({ media: "print" });
+  say("print thead:", await report.$eval("table.decisions thead", (t) => getComputedStyle(t).display));
+  await report.pdf({ path: pdfPath, format: "A4" });
+  say("pdf written");
   say("done");
 } finally {
   await browser.close();

@@ -2,7 +2,8 @@
 //! `tests/audit/review-page.mjs`: a reviewer enters its key, filters by group, decides three
 //! items and completes the review; the revocations are then checked at the emulator. Without
 //! Chromium, Node or `tests/audit/node_modules` (see `.ci/run`) the test says so and skips.
-//! With `SCIMGATE_SCREENSHOTS=<dir>` it also leaves screenshots of the page and the report.
+//! The report is then printed to PDF there too. With `SCIMGATE_SCREENSHOTS=<dir>` it also
+//! leaves screenshots of the page and the report.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -89,14 +90,17 @@ async fn a_reviewer_decides_and_completes_in_the_browser_and_the_emulator_shows_
         gid.clone(),
     );
     let review_id = id.clone();
+    let pdf = std::env::temp_dir().join(format!("scimgate-review-{}.pdf", std::process::id()));
+    let pdf_path = pdf.clone();
     let output = tokio::task::spawn_blocking(move || {
         let mut cmd = Command::new("node");
         cmd.arg("review-page.mjs")
             .args([&url, &review_id, &key, &gid2, &plan.to_string()])
             .env("CHROMIUM", chromium())
             .current_dir(dir);
+        cmd.arg(admin).arg(&pdf_path);
         if let Some(shots) = shots {
-            cmd.arg(admin).arg(shots);
+            cmd.arg(shots);
         }
         cmd.output().expect("node runs")
     })
@@ -156,6 +160,19 @@ async fn a_reviewer_decides_and_completes_in_the_browser_and_the_emulator_shows_
         assert_eq!(line(&format!("result {r} ")), format!("result {r} APPLIED"));
     }
     assert_eq!(line("save disabled:"), "save disabled: true");
+    // The report opens in the browser with nothing fetched from elsewhere, and prints.
+    assert_eq!(
+        line("report:"),
+        "report: Access review report: Q4 <sales> review"
+    );
+    assert_eq!(line("print thead:"), "print thead: table-header-group");
+    let printed = std::fs::read(&pdf).expect("the report's PDF");
+    let _ = std::fs::remove_file(&pdf);
+    assert!(
+        printed.starts_with(b"%PDF-") && printed.len() > 10_000,
+        "{}",
+        printed.len()
+    );
 
     // At the emulator: one PATCH took exactly the two revoked members out of the group.
     let writes: Vec<String> = app.emulator().requests()[mark..]
