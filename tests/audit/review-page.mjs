@@ -1,7 +1,7 @@
 // Drives the access review page (GET /reviews/{id}) in headless Chromium with playwright-core,
 // as a reviewer would: a wrong key first, then the right one; filters by group; a revocation
 // without its comment (refused), then decides the items given; completes the review with the
-// revocations applied. Prints one line per step for tests/it/review_page.rs to check.
+// revocations applied. Prints one line per step for tests/browser/review_page.rs to check.
 //
 // node review-page.mjs <base url> <review id> <reviewer key> <group id> <decisions json>
 //   <admin key> <report pdf path> [<screenshot dir>]

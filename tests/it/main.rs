@@ -20,7 +20,6 @@ mod metrics;
 mod mutations;
 mod ops;
 mod replica_grants;
-mod review_page;
 mod review_report;
 mod reviews;
 mod scim_client;

@@ -26,6 +26,9 @@ fn missing(dir: &Path) -> Option<String> {
             chromium().display()
         ));
     }
+    if Command::new("nice").arg("true").output().is_err() {
+        return Some("no `nice` on PATH".into());
+    }
     if Command::new("node").arg("--version").output().is_err() {
         return Some("no `node` on PATH".into());
     }
@@ -93,8 +96,10 @@ async fn a_reviewer_decides_and_completes_in_the_browser_and_the_emulator_shows_
     let pdf = std::env::temp_dir().join(format!("scimgate-review-{}.pdf", std::process::id()));
     let pdf_path = pdf.clone();
     let output = tokio::task::spawn_blocking(move || {
-        let mut cmd = Command::new("node");
-        cmd.arg("review-page.mjs")
+        // At the lowest CPU priority: Chromium's bursts must not starve the timing-sensitive
+        // tests running beside it on a small machine.
+        let mut cmd = Command::new("nice");
+        cmd.args(["-n", "19", "node", "review-page.mjs"])
             .args([&url, &review_id, &key, &gid2, &plan.to_string()])
             .env("CHROMIUM", chromium())
             .current_dir(dir);
