@@ -1,6 +1,8 @@
 //! The HTTP edge: `/graphql` (POST, GET, GraphiQL, SSE), `/graphql/ws` (subscriptions), `/graphiql/*` assets, `/healthz`, `/readyz`,
-//! `/export/audit`, the SCIM proxy (`/{org}/scim/v2/...`), the unified REST view
-//! (`/unified/*`); API keys, CORS, request ids, and a panic never taking the process or a
+//! `/export/audit`, `/export/snapshots/{id}`, `/export/reviews/{id}`, the review page
+//! `/reviews/{id}` (with `/assets/review/*`) and its report `/reviews/{id}/report`, the SCIM
+//! proxy (`/{org}/scim/v2/...`), the unified REST view (`/unified/*`); API keys, CORS,
+//! request ids, and a panic never taking the process or a
 //! secret with it.
 //! `app` builds the router without a socket; `serve` runs it on a given listener.
 
@@ -14,6 +16,8 @@ mod metrics;
 mod openapi;
 mod proxy;
 mod review_export;
+mod review_page;
+mod review_report;
 mod snapshot_export;
 mod stream;
 mod unified;
@@ -146,6 +150,9 @@ pub(crate) fn app(state: AppState) -> Router {
         .route("/export/audit", get(export::audit))
         .route("/export/snapshots/{id}", get(snapshot_export::snapshot))
         .route("/export/reviews/{id}", get(review_export::review))
+        .route("/reviews/{id}", get(review_page::review))
+        .route("/reviews/{id}/report", get(review_report::report))
+        .route("/assets/review/{file}", get(review_page::asset))
         .route(
             "/unified/users",
             get(unified::users).post(unified::create_user),

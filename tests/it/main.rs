@@ -22,6 +22,7 @@ mod openapi;
 mod ops;
 mod proxy;
 mod replica_grants;
+mod review_report;
 mod reviews;
 mod scim_client;
 mod snapshot_export;
