@@ -357,15 +357,26 @@ impl Store {
         rows.iter().map(review_of).collect()
     }
 
-    pub async fn review_item(&self, id: &str, seq: i64) -> Result<Option<ReviewItem>, StoreError> {
-        let sql =
-            format!("SELECT {ITEM_COLUMNS} FROM review_items WHERE review_id = $1 AND seq = $2");
-        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(id)
-            .bind(seq)
-            .fetch_optional(self.pool())
-            .await?;
-        row.as_ref().map(item_of).transpose()
+    /// The items of review `id` with these numbers (those that exist), in one query.
+    pub async fn review_items_numbered(
+        &self,
+        id: &str,
+        seqs: &[i64],
+    ) -> Result<Vec<ReviewItem>, StoreError> {
+        if seqs.is_empty() {
+            return Ok(Vec::new());
+        }
+        let marks: Vec<String> = (0..seqs.len()).map(|i| format!("${}", i + 2)).collect();
+        let sql = format!(
+            "SELECT {ITEM_COLUMNS} FROM review_items WHERE review_id = $1 AND seq IN ({})",
+            marks.join(", ")
+        );
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id);
+        for seq in seqs {
+            q = q.bind(*seq);
+        }
+        let rows = q.fetch_all(self.pool()).await?;
+        rows.iter().map(item_of).collect()
     }
 
     /// Up to `limit` items of review `id` matching `filter`, by number, after item `after`.
@@ -395,26 +406,29 @@ impl Store {
         rows.iter().map(item_of).collect()
     }
 
-    /// How many items of review `id` have each decision (`NOT_REVIEWED`: none), and each
-    /// final decision and apply result once completed: `(column value, count)` per column.
+    /// How many items of review `id` there are of each (decision, final decision, apply
+    /// result), the values as stored (`None`: not set); one query for every count a review shows.
+    #[allow(clippy::type_complexity)]
     pub async fn review_counts(
         &self,
         id: &str,
-        column: &str,
-    ) -> Result<Vec<(Option<String>, i64)>, StoreError> {
-        let column = match column {
-            "decision" | "final_decision" | "apply_result" => column,
-            _ => return Err(StoreError::Corrupt(format!("no review count by {column}"))),
-        };
-        let sql = format!(
-            "SELECT {column} AS v, COUNT(*) AS n FROM review_items WHERE review_id = $1 GROUP BY {column}"
-        );
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(id)
-            .fetch_all(self.pool())
-            .await?;
+    ) -> Result<Vec<(Option<String>, Option<String>, Option<String>, i64)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT decision, final_decision, apply_result, COUNT(*) AS n FROM review_items \
+             WHERE review_id = $1 GROUP BY decision, final_decision, apply_result",
+        )
+        .bind(id)
+        .fetch_all(self.pool())
+        .await?;
         rows.iter()
-            .map(|r| Ok((r.try_get("v")?, r.try_get("n")?)))
+            .map(|r| {
+                Ok((
+                    r.try_get("decision")?,
+                    r.try_get("final_decision")?,
+                    r.try_get("apply_result")?,
+                    r.try_get("n")?,
+                ))
+            })
             .collect()
     }
 

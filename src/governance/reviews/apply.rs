@@ -48,7 +48,8 @@ fn request_id() -> String {
     format!("rv{:016x}", rand::random::<u64>())
 }
 
-async fn all_items(store: &Store, review: &str) -> Result<Vec<ReviewItem>, ReviewError> {
+/// Every item of the review, by number.
+pub(super) async fn all_items(store: &Store, review: &str) -> Result<Vec<ReviewItem>, ReviewError> {
     let mut out = Vec::new();
     let mut after = 0;
     loop {
@@ -73,14 +74,17 @@ fn write_status(calls: &[UpstreamCall]) -> Option<i64> {
         .map(i64::from)
 }
 
+/// Applies `items` (every item of `review`, final decisions settled).
 pub(super) async fn apply(
     store: &Store,
     dir: &Directory,
     review: &ReviewRow,
+    mut items: Vec<ReviewItem>,
     by: &str,
 ) -> Result<ApplyReport, ReviewError> {
     let mut report = ApplyReport::default();
-    let items = all_items(store, &review.id).await?;
+    // What this call applied, by item number, for the deactivations after.
+    let mut results: HashMap<i64, ApplyResult> = HashMap::new();
     let mut by_group: BTreeMap<&str, Vec<&ReviewItem>> = BTreeMap::new();
     for item in &items {
         if item.final_decision == Some(Decision::Revoke) && item.apply_result.is_none() {
@@ -114,7 +118,9 @@ pub(super) async fn apply(
             })
             .collect();
         for a in &settled {
-            report.count(a.result.expect("set above"), 1);
+            let result = a.result.expect("set above");
+            report.count(result, 1);
+            results.insert(a.seq, result);
         }
         store.record_applied(&review.id, &settled, by).await?;
         for chunk in present.chunks(PER_CALL) {
@@ -159,6 +165,7 @@ pub(super) async fn apply(
                 })
                 .collect();
             report.count(result, chunk.len() as u32);
+            results.extend(chunk.iter().map(|i| (i.seq, result)));
             let mut targets: Vec<Target> = chunk
                 .iter()
                 .map(|i| Target {
@@ -195,7 +202,12 @@ pub(super) async fn apply(
             store.record_applied(&review.id, &after, by).await?;
         }
     }
-    report.deactivated = Box::pin(deactivate(store, dir, review, by)).await?;
+    for item in &mut items {
+        if let Some(result) = results.get(&item.seq) {
+            item.apply_result = Some(*result);
+        }
+    }
+    report.deactivated = Box::pin(deactivate(store, dir, review, &items, by)).await?;
     Ok(report)
 }
 
@@ -205,11 +217,11 @@ async fn deactivate(
     store: &Store,
     dir: &Directory,
     review: &ReviewRow,
+    items: &[ReviewItem],
     by: &str,
 ) -> Result<u32, ReviewError> {
-    let items = all_items(store, &review.id).await?;
     let mut users: HashMap<&str, (bool, bool, &str)> = HashMap::new();
-    for i in &items {
+    for i in items {
         let done = i.final_decision == Some(Decision::Revoke)
             && matches!(
                 i.apply_result,

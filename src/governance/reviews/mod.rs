@@ -278,12 +278,16 @@ pub async fn decide(
     }
     let rule = JustificationRule::parse(&review.justification_required)
         .unwrap_or(JustificationRule::Never);
+    let seqs: Vec<i64> = decisions.iter().map(|d| d.seq).collect();
+    let items: std::collections::HashMap<i64, ReviewItem> = store
+        .review_items_numbered(&review.id, &seqs)
+        .await?
+        .into_iter()
+        .map(|i| (i.seq, i))
+        .collect();
     for d in decisions {
-        let item = store
-            .review_item(&review.id, d.seq)
-            .await?
-            .ok_or(ReviewError::UnknownItem(d.seq))?;
-        if d.justification.trim().is_empty() && rule.requires(d.decision, self_review(&item, by)) {
+        let item = items.get(&d.seq).ok_or(ReviewError::UnknownItem(d.seq))?;
+        if d.justification.trim().is_empty() && rule.requires(d.decision, self_review(item, by)) {
             return Err(ReviewError::JustificationRequired(d.seq));
         }
     }
@@ -324,36 +328,32 @@ pub async fn complete(
     by: &str,
     at_ms: i64,
 ) -> Result<ApplyReport, ReviewError> {
-    let apply = match review.state {
-        ReviewState::Completed => return Err(ReviewError::NotInProgress("completed")),
-        ReviewState::Applying => true,
-        ReviewState::InProgress => {
-            let default =
-                DefaultDecision::parse(&review.default_decision).unwrap_or(DefaultDecision::None);
-            let mut finals = Vec::with_capacity(review.item_count as usize);
-            let filter = crate::store::ItemFilter::default();
-            let mut after = 0;
-            loop {
-                let page = store
-                    .review_items(&review.id, &filter, after, 1_000)
-                    .await?;
-                let Some(last) = page.last() else { break };
-                after = last.seq;
-                finals.extend(page.iter().map(|i| (i.seq, final_decision(i, default))));
-            }
-            if !store
-                .complete_review(&review.id, &finals, apply_revocations, by, at_ms)
-                .await?
-            {
-                return Err(ReviewError::NotInProgress("no longer in progress"));
-            }
-            apply_revocations
-        }
-    };
-    if !apply {
-        return Ok(ApplyReport::default());
+    if review.state == ReviewState::Completed {
+        return Err(ReviewError::NotInProgress("completed"));
     }
-    let report = Box::pin(apply::apply(store, dir, review, by)).await?;
+    let mut items = apply::all_items(store, &review.id).await?;
+    if review.state == ReviewState::InProgress {
+        let default =
+            DefaultDecision::parse(&review.default_decision).unwrap_or(DefaultDecision::None);
+        for item in &mut items {
+            item.final_decision = Some(final_decision(item, default));
+        }
+        let finals: Vec<(i64, Decision)> = items
+            .iter()
+            .filter_map(|i| Some((i.seq, i.final_decision?)))
+            .collect();
+        if !store
+            .complete_review(&review.id, &finals, apply_revocations, by, at_ms)
+            .await?
+        {
+            return Err(ReviewError::NotInProgress("no longer in progress"));
+        }
+        if !apply_revocations {
+            return Ok(ApplyReport::default());
+        }
+    }
+    // Applying (now, or resumed after a restart): the items as completion settled them.
+    let report = Box::pin(apply::apply(store, dir, review, items, by)).await?;
     store.finish_review(&review.id).await?;
     Ok(report)
 }

@@ -260,26 +260,26 @@ impl AccessReview {
             total: self.row.item_count,
             ..AccessReviewCounts::default()
         };
-        for column in ["decision", "final_decision", "apply_result"] {
-            let rows = store
-                .review_counts(&self.row.id, column)
-                .await
-                .map_err(store_failed(WHAT))?;
-            for (value, n) in rows {
-                match (column, value.as_deref()) {
-                    ("decision", Some("KEEP")) => c.keep = n,
-                    ("decision", Some("REVOKE")) => c.revoke = n,
-                    ("decision", Some("DONT_KNOW")) => c.dont_know = n,
-                    ("decision", None) => c.not_reviewed = n,
-                    ("final_decision", Some("REVOKE")) => c.final_revoke = n,
-                    ("apply_result", Some("APPLIED")) => c.applied = n,
-                    ("apply_result", Some("APPLIED_BUT_NOT_FOUND")) => c.applied_but_not_found = n,
-                    ("apply_result", Some("APPLIED_UNKNOWN_FAILURE")) => {
-                        c.applied_unknown_failure = n;
-                    }
-                    ("apply_result", Some("NOT_APPLIED")) => c.not_applied = n,
-                    _ => {}
-                }
+        let rows = store
+            .review_counts(&self.row.id)
+            .await
+            .map_err(store_failed(WHAT))?;
+        for (decision, final_decision, applied, n) in rows {
+            match decision.as_deref() {
+                Some("KEEP") => c.keep += n,
+                Some("REVOKE") => c.revoke += n,
+                Some("DONT_KNOW") => c.dont_know += n,
+                _ => c.not_reviewed += n,
+            }
+            if final_decision.as_deref() == Some("REVOKE") {
+                c.final_revoke += n;
+            }
+            match applied.as_deref() {
+                Some("APPLIED") => c.applied += n,
+                Some("APPLIED_BUT_NOT_FOUND") => c.applied_but_not_found += n,
+                Some("APPLIED_UNKNOWN_FAILURE") => c.applied_unknown_failure += n,
+                Some("NOT_APPLIED") => c.not_applied += n,
+                _ => {}
             }
         }
         Ok(c)
